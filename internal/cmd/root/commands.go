@@ -1,0 +1,14 @@
+package root
+
+import (
+	"github.com/urfave/cli/v2"
+
+	"github.com/amibake/amibake/internal/cmdutil"
+)
+
+// commands lists every top-level command, one package each under internal/cmd.
+func commands(f *cmdutil.Factory) []*cli.Command {
+	return []*cli.Command{
+		// Add NewCmdX(f, nil) entries here, one line each, sorted by name.
+	}
+}

@@ -1,0 +1,132 @@
+// Package root assembles the amibake command tree and owns the one place
+// where errors become exit codes.
+package root
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/urfave/cli/v2"
+
+	"github.com/amibake/amibake/internal/cmdutil"
+	"github.com/amibake/amibake/internal/iostreams"
+)
+
+// Version is set at build time with -ldflags "-X .../root.Version=...".
+var Version = "dev"
+
+// NewFactory returns the production Factory; global flags fill the rest in
+// before any command runs.
+func NewFactory(ios *iostreams.IOStreams) *cmdutil.Factory {
+	return &cmdutil.Factory{
+		IOStreams: ios,
+		Version:   Version,
+		Output:    cmdutil.OutputText,
+		Logger:    slog.New(slog.NewTextHandler(ios.ErrOut, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		AWSConfig: func(ctx context.Context) (aws.Config, error) {
+			cfg, err := awsconfig.LoadDefaultConfig(ctx)
+			if err != nil {
+				return aws.Config{}, fmt.Errorf("load AWS configuration: %w", err)
+			}
+			return cfg, nil
+		},
+		Now: time.Now,
+	}
+}
+
+// NewApp builds the command tree around f.
+func NewApp(f *cmdutil.Factory) *cli.App {
+	ios := f.IOStreams
+	app := &cli.App{
+		Name:                 "amibake",
+		Usage:                "bake and patch layered golden AMIs with Packer",
+		Version:              f.Version,
+		Writer:               ios.Out,
+		ErrWriter:            ios.ErrOut,
+		EnableBashCompletion: true,
+		// Errors are mapped to exit codes in Main, never by urfave.
+		ExitErrHandler: func(*cli.Context, error) {},
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "chdir", Aliases: []string{"C"}, Usage: "run as if started in `DIR`"},
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: cmdutil.OutputText, Usage: "output format: text or json", EnvVars: []string{"AMIBAKE_OUTPUT"}},
+			&cli.BoolFlag{Name: "no-color", Usage: "disable colour", EnvVars: []string{"NO_COLOR"}},
+			&cli.StringFlag{Name: "log-level", Value: "warn", Usage: "log level: debug, info, warn, error", EnvVars: []string{"AMIBAKE_LOG_LEVEL"}},
+		},
+		Before:   func(c *cli.Context) error { return applyGlobals(c, f) },
+		Commands: commands(f),
+	}
+	return app
+}
+
+func applyGlobals(c *cli.Context, f *cmdutil.Factory) error {
+	out := c.String("output")
+	if err := cmdutil.ValidateOutput(out); err != nil {
+		return err
+	}
+	f.Output = out
+	if c.Bool("no-color") {
+		f.IOStreams.SetColorEnabled(false)
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.String("log-level"))); err != nil {
+		return cmdutil.FlagErrorf("invalid --log-level %q: want debug, info, warn or error", c.String("log-level"))
+	}
+	f.Logger = slog.New(slog.NewTextHandler(f.IOStreams.ErrOut, &slog.HandlerOptions{Level: level}))
+
+	dir := c.String("chdir")
+	if dir == "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			return fmt.Errorf("working directory: %w", err)
+		}
+		dir = wd
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return fmt.Errorf("--chdir %s: %w", dir, err)
+	}
+	if st, err := os.Stat(abs); err != nil || !st.IsDir() {
+		return cmdutil.FlagErrorf("--chdir %s: not a directory", dir)
+	}
+	f.WorkDir = abs
+	return nil
+}
+
+// Main runs the CLI and returns the process exit code.
+func Main(ctx context.Context, args []string, f *cmdutil.Factory) int {
+	app := NewApp(f)
+	err := app.RunContext(ctx, args)
+	if err == nil {
+		return cmdutil.ExitOK
+	}
+	code := cmdutil.ExitCode(err)
+	if ctx.Err() != nil && code == cmdutil.ExitFailure {
+		code = cmdutil.ExitInterrupted
+	}
+	if !cmdutil.IsSilent(err) {
+		msg := err.Error()
+		var fe *cmdutil.FlagError
+		if errors.As(err, &fe) || isUsageError(msg) {
+			fmt.Fprintf(f.IOStreams.ErrOut, "Error: %s\nRun 'amibake --help' for usage.\n", msg)
+		} else {
+			fmt.Fprintf(f.IOStreams.ErrOut, "Error: %s\n", msg)
+		}
+	}
+	return code
+}
+
+// urfave reports flag parse problems as plain errors.
+func isUsageError(msg string) bool {
+	return strings.HasPrefix(msg, "flag provided but not defined") ||
+		strings.HasPrefix(msg, "Required flag") ||
+		strings.HasPrefix(msg, "invalid value") ||
+		strings.Contains(msg, "No help topic")
+}
