@@ -29,8 +29,8 @@ project "acme-golden" {
   iam_instance_profile = "amibake-build"
 
   default_tags = {
-    team         = "platform"
-    "managed-by" = "amibake"
+    team          = "platform"
+    "managed-by"  = "amibake"
     "cost-center" = local.cost_center
   }
 
