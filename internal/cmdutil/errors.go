@@ -64,6 +64,12 @@ func ExitCode(err error) int {
 	if errors.As(err, &ee) {
 		return ee.Code
 	}
+	// Packages below the CLI (lock, bake, rollout) say which code their
+	// errors mean without importing cmdutil.
+	var coder interface{ ExitCode() int }
+	if errors.As(err, &coder) {
+		return coder.ExitCode()
+	}
 	if errors.Is(err, context.Canceled) {
 		return ExitInterrupted
 	}

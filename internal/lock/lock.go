@@ -1,0 +1,397 @@
+// Package lock is the project lease that keeps two amibake runs from acting
+// on the same project at once. The lease is a Parameter Store parameter
+// (<prefix>/<project>/lock) created with Overwrite=false, which AWS makes
+// atomic: of two runs racing to create it, exactly one succeeds.
+package lock
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
+
+	"github.com/amibake/amibake/internal/awsapi"
+)
+
+// Lease is the JSON value of the lock parameter.
+type Lease struct {
+	ID       string    `json:"id"`
+	Holder   string    `json:"holder"` // user@host, or the CI job
+	Host     string    `json:"host"`
+	PID      int       `json:"pid"`
+	Command  string    `json:"command"`
+	Acquired time.Time `json:"acquired"`
+	Expires  time.Time `json:"expires"`
+	// Version is the parameter version the lease was read from.
+	Version int64 `json:"-"`
+}
+
+// Expired reports whether the lease ran out at now.
+func (l *Lease) Expired(now time.Time) bool { return !now.Before(l.Expires) }
+
+func (l *Lease) String() string {
+	return fmt.Sprintf("%s (pid %d on %s, %q, since %s, expires %s)",
+		l.Holder, l.PID, l.Host, l.Command, l.Acquired.UTC().Format(time.RFC3339), l.Expires.UTC().Format(time.RFC3339))
+}
+
+// HeldError says another run holds the lock. It maps to exit code 4.
+type HeldError struct {
+	Name  string
+	Lease *Lease
+}
+
+func (e *HeldError) Error() string {
+	return fmt.Sprintf("project lock %s is held by %s; wait for it, retry with --lock-timeout, or run 'amibake lock release --force' if that run is gone", e.Name, e.Lease)
+}
+
+// ExitCode is the DESIGN.md lock-held code.
+func (e *HeldError) ExitCode() int { return 4 }
+
+// ErrLost is returned by Held.Err when the lease was taken over while held.
+var ErrLost = errors.New("project lock lost: another run took it over")
+
+// Locker takes and inspects the lease of one project.
+type Locker struct {
+	SSM  awsapi.SSM
+	Name string // parameter name
+	// TTL is how long a lease lives without renewal (default 5m). A crashed
+	// run blocks others for at most this long.
+	TTL time.Duration
+	// Settle is how long to wait before re-reading a lease just written, to
+	// detect a concurrent takeover (default 1s; tests use 0).
+	Settle time.Duration
+	// Poll is the wait between attempts while --lock-timeout waits (default 5s).
+	Poll    time.Duration
+	Holder  string
+	Command string
+	Now     func() time.Time
+}
+
+func (l *Locker) defaults() {
+	if l.TTL == 0 {
+		l.TTL = 5 * time.Minute
+	}
+	if l.Poll == 0 {
+		l.Poll = 5 * time.Second
+	}
+	if l.Now == nil {
+		l.Now = time.Now
+	}
+	if l.Holder == "" {
+		l.Holder = DefaultHolder()
+	}
+}
+
+// DefaultHolder names this run: $AMIBAKE_LOCK_HOLDER, a CodeBuild build id,
+// or user@host.
+func DefaultHolder() string {
+	if h := os.Getenv("AMIBAKE_LOCK_HOLDER"); h != "" {
+		return h
+	}
+	if id := os.Getenv("CODEBUILD_BUILD_ID"); id != "" {
+		return "codebuild:" + id
+	}
+	host, _ := os.Hostname()
+	user := os.Getenv("USER")
+	if user == "" {
+		user = "unknown"
+	}
+	return user + "@" + host
+}
+
+// Acquire takes the lease. If another run holds it, Acquire waits up to
+// timeout (0: do not wait) and then returns *HeldError. An expired lease is
+// taken over.
+func (l *Locker) Acquire(ctx context.Context, timeout time.Duration) (*Held, error) {
+	l.defaults()
+	deadline := l.Now().Add(timeout)
+	for {
+		held, err := l.tryAcquire(ctx)
+		if err == nil {
+			return held, nil
+		}
+		var he *HeldError
+		if !errors.As(err, &he) || !l.Now().Before(deadline) {
+			return nil, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(l.Poll):
+		}
+	}
+}
+
+func (l *Locker) tryAcquire(ctx context.Context) (*Held, error) {
+	host, _ := os.Hostname()
+	now := l.Now().UTC()
+	lease := &Lease{
+		ID: newID(), Holder: l.Holder, Host: host, PID: os.Getpid(), Command: l.Command,
+		Acquired: now, Expires: now.Add(l.TTL),
+	}
+	err := l.put(ctx, lease, false)
+	var exists *ssmtypes.ParameterAlreadyExists
+	if errors.As(err, &exists) {
+		cur, rerr := l.read(ctx)
+		if rerr != nil {
+			if errors.Is(rerr, errNoLease) {
+				return l.tryAcquire(ctx) // released between our put and read
+			}
+			return nil, rerr
+		}
+		if !cur.Expired(l.Now()) {
+			return nil, &HeldError{Name: l.Name, Lease: cur}
+		}
+		// Take over an expired lease: delete it only if it is still the
+		// same version we judged expired, then race to create ours.
+		if err := l.deleteIfVersion(ctx, cur.Version); err != nil {
+			return nil, err
+		}
+		err = l.put(ctx, lease, false)
+		if errors.As(err, &exists) {
+			cur, rerr := l.read(ctx)
+			if rerr != nil {
+				return nil, rerr
+			}
+			return nil, &HeldError{Name: l.Name, Lease: cur}
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("acquire project lock %s: %w", l.Name, err)
+	}
+	if err := l.verify(ctx, lease); err != nil {
+		return nil, err
+	}
+	return &Held{locker: l, lease: lease}, nil
+}
+
+// verify re-reads the lease after Settle: a concurrent takeover that
+// deleted ours shows up as someone else's lease.
+func (l *Locker) verify(ctx context.Context, lease *Lease) error {
+	if l.Settle > 0 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(l.Settle):
+		}
+	}
+	cur, err := l.read(ctx)
+	if err != nil {
+		if errors.Is(err, errNoLease) {
+			return fmt.Errorf("acquire project lock %s: %w", l.Name, ErrLost)
+		}
+		return err
+	}
+	if cur.ID != lease.ID {
+		return &HeldError{Name: l.Name, Lease: cur}
+	}
+	lease.Version = cur.Version
+	return nil
+}
+
+var errNoLease = errors.New("no lease")
+
+// Status returns the current lease, or nil when the project is unlocked.
+func (l *Locker) Status(ctx context.Context) (*Lease, error) {
+	l.defaults()
+	cur, err := l.read(ctx)
+	if errors.Is(err, errNoLease) {
+		return nil, nil
+	}
+	return cur, err
+}
+
+// ForceRelease deletes the lease whoever holds it (lock release --force).
+func (l *Locker) ForceRelease(ctx context.Context) (*Lease, error) {
+	l.defaults()
+	cur, err := l.Status(ctx)
+	if err != nil || cur == nil {
+		return nil, err
+	}
+	if err := l.deleteIfVersion(ctx, cur.Version); err != nil {
+		return nil, err
+	}
+	return cur, nil
+}
+
+func (l *Locker) read(ctx context.Context) (*Lease, error) {
+	out, err := l.SSM.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(l.Name)})
+	var nf *ssmtypes.ParameterNotFound
+	if errors.As(err, &nf) {
+		return nil, errNoLease
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read project lock %s: %w", l.Name, err)
+	}
+	var lease Lease
+	if err := json.Unmarshal([]byte(aws.ToString(out.Parameter.Value)), &lease); err != nil {
+		// A lease we cannot read is treated as expired rather than blocking
+		// the project forever.
+		lease = Lease{Holder: "unreadable lease", Expires: time.Time{}}
+	}
+	lease.Version = out.Parameter.Version
+	return &lease, nil
+}
+
+func (l *Locker) put(ctx context.Context, lease *Lease, overwrite bool) error {
+	data, err := json.Marshal(lease)
+	if err != nil {
+		return err
+	}
+	_, err = l.SSM.PutParameter(ctx, &ssm.PutParameterInput{
+		Name:        aws.String(l.Name),
+		Value:       aws.String(string(data)),
+		Type:        ssmtypes.ParameterTypeString,
+		Overwrite:   aws.Bool(overwrite),
+		Description: aws.String("amibake project lock (lease JSON); see 'amibake lock status'"),
+	})
+	return err
+}
+
+func (l *Locker) deleteIfVersion(ctx context.Context, version int64) error {
+	cur, err := l.read(ctx)
+	if errors.Is(err, errNoLease) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if cur.Version != version {
+		return &HeldError{Name: l.Name, Lease: cur}
+	}
+	_, err = l.SSM.DeleteParameter(ctx, &ssm.DeleteParameterInput{Name: aws.String(l.Name)})
+	var nf *ssmtypes.ParameterNotFound
+	if err != nil && !errors.As(err, &nf) {
+		return fmt.Errorf("delete project lock %s: %w", l.Name, err)
+	}
+	return nil
+}
+
+// Held is a lease this run holds.
+type Held struct {
+	locker *Locker
+	mu     sync.Mutex
+	lease  *Lease
+	lost   error
+	stop   chan struct{}
+	done   chan struct{}
+}
+
+// Lease returns a copy of the held lease.
+func (h *Held) Lease() Lease {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return *h.lease
+}
+
+// Renew extends the lease by TTL, failing with ErrLost if it is no longer ours.
+func (h *Held) Renew(ctx context.Context) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	l := h.locker
+	cur, err := l.read(ctx)
+	if errors.Is(err, errNoLease) || (err == nil && cur.ID != h.lease.ID) {
+		h.lost = ErrLost
+		return ErrLost
+	}
+	if err != nil {
+		return err
+	}
+	next := *h.lease
+	next.Expires = l.Now().UTC().Add(l.TTL)
+	if err := l.put(ctx, &next, true); err != nil {
+		return fmt.Errorf("renew project lock %s: %w", l.Name, err)
+	}
+	h.lease = &next
+	return nil
+}
+
+// KeepAlive renews the lease every TTL/3 until Release. When the lease is
+// lost, onLost is called once (typically cancelling the run's context).
+func (h *Held) KeepAlive(ctx context.Context, onLost func(error)) {
+	h.mu.Lock()
+	if h.stop != nil {
+		h.mu.Unlock()
+		return
+	}
+	h.stop, h.done = make(chan struct{}), make(chan struct{})
+	h.mu.Unlock()
+	interval := h.locker.TTL / 3
+	go func() {
+		defer close(h.done)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		failures := 0
+		for {
+			select {
+			case <-h.stop:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				err := h.Renew(ctx)
+				if errors.Is(err, ErrLost) {
+					if onLost != nil {
+						onLost(err)
+					}
+					return
+				}
+				if err != nil {
+					// Transient errors are retried on the next tick; give up
+					// before the lease could expire under us.
+					failures++
+					if failures >= 2 && onLost != nil {
+						onLost(fmt.Errorf("cannot renew project lock: %w", err))
+						return
+					}
+					continue
+				}
+				failures = 0
+			}
+		}
+	}()
+}
+
+// Release stops renewal and deletes the lease if it is still ours. It uses
+// its own context so that an interrupted run still releases.
+func (h *Held) Release(ctx context.Context) error {
+	h.mu.Lock()
+	stop, done := h.stop, h.done
+	h.stop = nil
+	h.mu.Unlock()
+	if stop != nil {
+		close(stop)
+		<-done
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.lost != nil {
+		return nil
+	}
+	cur, err := h.locker.read(ctx)
+	if errors.Is(err, errNoLease) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if cur.ID != h.lease.ID {
+		return nil
+	}
+	return h.locker.deleteIfVersion(ctx, cur.Version)
+}
+
+func newID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
