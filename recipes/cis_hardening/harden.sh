@@ -21,7 +21,8 @@ dnf install -y audit
 dnf remove -y telnet rsh ypbind tftp
 
 # --- Kernel parameters (files/60-cis-sysctl.conf) ---------------------------
-sysctl --system >/dev/null
+# -e: a key this kernel lacks is skipped, not fatal.
+sysctl -e --system >/dev/null
 
 # --- Unused filesystems and devices -----------------------------------------
 modules=(cramfs freevxfs jffs2 hfs hfsplus)

@@ -4,7 +4,10 @@
 set -euo pipefail
 
 listen="${LISTEN_ADDRESS:-:9100}"
-if [[ ! "$listen" =~ ^[A-Za-z0-9.\[\]:-]*:[0-9]+$ ]]; then
+# host:port, :port or [ipv6]:port (a variable: brackets in a literal =~
+# pattern are too easy to get wrong).
+listen_re='^([A-Za-z0-9.-]*|\[[0-9A-Fa-f:]+\]):[0-9]+$'
+if [[ ! "$listen" =~ $listen_re ]]; then
   echo "node_monitoring: LISTEN_ADDRESS must be [host]:port, got '$listen'" >&2
   exit 1
 fi
