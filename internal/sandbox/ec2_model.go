@@ -18,6 +18,9 @@ type EC2State struct {
 	LaunchTemplates map[string]*LaunchTemplate `json:"launch_templates"`
 	VPCs            map[string]*VPC            `json:"vpcs"`
 	Subnets         map[string]*Subnet         `json:"subnets"`
+	// PendingTags are tag writes hidden by an eventual-consistency fault
+	// until ApplyAt (ec2_common.go).
+	PendingTags []PendingTag `json:"pending_tags,omitempty"`
 }
 
 // Instance states, as EC2 names them.
@@ -61,6 +64,23 @@ type Instance struct {
 	// health checks once running.
 	Unhealthy bool      `json:"unhealthy,omitempty"`
 	VisibleAt time.Time `json:"visible_at,omitempty"`
+	// ReservationID groups the instances of one RunInstances call;
+	// LaunchIndex is the position within it.
+	ReservationID string `json:"reservation_id,omitempty"`
+	LaunchIndex   int    `json:"launch_index,omitempty"`
+	// BlockDevices are the attached EBS volumes, root first.
+	BlockDevices            []InstanceBlockDevice `json:"block_devices,omitempty"`
+	HTTPEndpoint            string                `json:"http_endpoint,omitempty"` // "enabled" | "disabled"
+	HTTPPutResponseHopLimit int                   `json:"http_put_response_hop_limit,omitempty"`
+	UserData                string                `json:"user_data,omitempty"` // base64, as sent
+}
+
+// InstanceBlockDevice is one volume attached to an instance.
+type InstanceBlockDevice struct {
+	DeviceName          string    `json:"device_name"`
+	VolumeID            string    `json:"volume_id"`
+	DeleteOnTermination bool      `json:"delete_on_termination"`
+	AttachTime          time.Time `json:"attach_time"`
 }
 
 // Image is an AMI in one region.
@@ -92,6 +112,11 @@ type Image struct {
 	// Bad marks an AMI whose instances fail health checks (admin API).
 	Bad       bool      `json:"bad,omitempty"`
 	VisibleAt time.Time `json:"visible_at,omitempty"`
+	// AvailableAt is when a pending image becomes available (CreateImage,
+	// CopyImage); ClientToken makes CopyImage idempotent.
+	AvailableAt time.Time `json:"available_at,omitempty"`
+	ClientToken string    `json:"client_token,omitempty"`
+	Encrypted   bool      `json:"encrypted,omitempty"`
 }
 
 // BlockDevice is one block-device mapping of an image.
@@ -120,6 +145,11 @@ type Snapshot struct {
 	Description string    `json:"description,omitempty"`
 	Tags        Tags      `json:"tags,omitempty"`
 	VisibleAt   time.Time `json:"visible_at,omitempty"`
+	// CompleteAt is when a pending snapshot completes.
+	CompleteAt time.Time `json:"complete_at,omitempty"`
+	// CreateVolumePermissions are accounts the snapshot is shared with.
+	CreateVolumePermissions []string `json:"create_volume_permissions,omitempty"`
+	Public                  bool     `json:"public,omitempty"`
 }
 
 // Volume is an EBS volume (root volumes of instances).
@@ -135,17 +165,27 @@ type Volume struct {
 	SnapshotID string `json:"snapshot_id,omitempty"`
 	Encrypted  bool   `json:"encrypted"`
 	Tags       Tags   `json:"tags,omitempty"`
+	// Attachment and creation details (RunInstances block devices).
+	Device              string    `json:"device,omitempty"`
+	DeleteOnTermination bool      `json:"delete_on_termination,omitempty"`
+	KMSKeyID            string    `json:"kms_key_id,omitempty"`
+	Iops                int       `json:"iops,omitempty"`
+	Throughput          int       `json:"throughput,omitempty"`
+	CreateTime          time.Time `json:"create_time,omitempty"`
+	VisibleAt           time.Time `json:"visible_at,omitempty"`
 }
 
 // KeyPair is an EC2 key pair.
 type KeyPair struct {
-	ID          string `json:"id"`
-	Account     string `json:"account"`
-	Region      string `json:"region"`
-	Name        string `json:"name"`
-	Type        string `json:"type"`
-	Fingerprint string `json:"fingerprint"`
-	Tags        Tags   `json:"tags,omitempty"`
+	ID          string    `json:"id"`
+	Account     string    `json:"account"`
+	Region      string    `json:"region"`
+	Name        string    `json:"name"`
+	Type        string    `json:"type"`
+	Fingerprint string    `json:"fingerprint"`
+	Tags        Tags      `json:"tags,omitempty"`
+	CreateTime  time.Time `json:"create_time,omitempty"`
+	PublicKey   string    `json:"public_key,omitempty"`
 }
 
 // SecurityGroup is a VPC security group.
@@ -166,6 +206,9 @@ type SGRule struct {
 	FromPort int    `json:"from_port"`
 	ToPort   int    `json:"to_port"`
 	CIDR     string `json:"cidr"`
+	// ID is the security group rule id (sgr-…).
+	ID          string `json:"id,omitempty"`
+	Description string `json:"description,omitempty"`
 }
 
 // LaunchTemplate is a launch template with its versions.
@@ -194,6 +237,28 @@ type LaunchTemplateVersion struct {
 	UserData           string    `json:"user_data,omitempty"`
 	HTTPTokens         string    `json:"http_tokens,omitempty"`
 	TagSpecifications  []TagSpec `json:"tag_specifications,omitempty"`
+	// Further launch data the EC2 handlers model.
+	IAMInstanceProfileARN   string            `json:"iam_instance_profile_arn,omitempty"`
+	SecurityGroupNames      []string          `json:"security_group_names,omitempty"`
+	BlockDevices            []BlockDeviceSpec `json:"block_devices,omitempty"`
+	HTTPEndpoint            string            `json:"http_endpoint,omitempty"`
+	HTTPPutResponseHopLimit int               `json:"http_put_response_hop_limit,omitempty"`
+	CreatedBy               string            `json:"created_by,omitempty"`
+}
+
+// BlockDeviceSpec is a requested block-device mapping (RunInstances, launch
+// templates, CreateImage): zero or nil fields inherit from the image.
+type BlockDeviceSpec struct {
+	DeviceName          string `json:"device_name"`
+	NoDevice            bool   `json:"no_device,omitempty"`
+	SnapshotID          string `json:"snapshot_id,omitempty"`
+	VolumeSize          int    `json:"volume_size,omitempty"`
+	VolumeType          string `json:"volume_type,omitempty"`
+	Iops                int    `json:"iops,omitempty"`
+	Throughput          int    `json:"throughput,omitempty"`
+	Encrypted           *bool  `json:"encrypted,omitempty"`
+	KMSKeyID            string `json:"kms_key_id,omitempty"`
+	DeleteOnTermination *bool  `json:"delete_on_termination,omitempty"`
 }
 
 // TagSpec is a TagSpecification (resource type + tags).
@@ -209,6 +274,7 @@ type VPC struct {
 	Region    string `json:"region"`
 	CIDR      string `json:"cidr"`
 	IsDefault bool   `json:"is_default"`
+	Tags      Tags   `json:"tags,omitempty"`
 }
 
 type Subnet struct {
@@ -220,6 +286,7 @@ type Subnet struct {
 	CIDR      string `json:"cidr"`
 	IsDefault bool   `json:"is_default"`
 	NextIP    int    `json:"next_ip"`
+	Tags      Tags   `json:"tags,omitempty"`
 }
 
 func newEC2State() *EC2State {
@@ -252,6 +319,16 @@ type LaunchSpec struct {
 	LaunchTemplateID      string
 	LaunchTemplateVersion string
 	ClientToken           string
+	// BlockDevices override or add to the image's mappings; VolumeTags tag
+	// the created volumes. ReservationID/LaunchIndex group a RunInstances
+	// call (a new reservation when empty).
+	BlockDevices            []BlockDeviceSpec
+	VolumeTags              Tags
+	HTTPEndpoint            string
+	HTTPPutResponseHopLimit int
+	UserData                string
+	ReservationID           string
+	LaunchIndex             int
 }
 
 // RunInstance launches one instance in state pending. The image must exist,
@@ -266,6 +343,10 @@ func (w *World) RunInstance(spec LaunchSpec, now time.Time) (*Instance, *APIErro
 	}
 	if spec.InstanceType == "" {
 		spec.InstanceType = "m1.small"
+	}
+	volumes, verr := w.launchVolumes(img, spec.BlockDevices)
+	if verr != nil {
+		return nil, verr
 	}
 	subnet := w.subnetFor(spec.Account, spec.Region, spec.SubnetID)
 	if subnet == nil {
@@ -305,13 +386,7 @@ func (w *World) RunInstance(spec LaunchSpec, now time.Time) (*Instance, *APIErro
 		Architecture:          img.Architecture,
 		Unhealthy:             img.Bad,
 	}
-	if len(img.BlockDevices) > 0 {
-		bd := img.BlockDevices[0]
-		vol := &Volume{ID: w.NewID("vol"), Account: spec.Account, Region: spec.Region, AZ: subnet.AZ, Size: bd.VolumeSize,
-			Type: bd.VolumeType, State: "in-use", InstanceID: inst.ID, SnapshotID: bd.SnapshotID, Encrypted: bd.Encrypted}
-		w.EC2.Volumes[vol.ID] = vol
-		inst.RootVolumeID = vol.ID
-	}
+	w.completeLaunch(inst, spec, volumes, now)
 	w.EC2.Instances[inst.ID] = inst
 	return inst, nil
 }
@@ -340,10 +415,7 @@ func (w *World) tickInstances(now time.Time) {
 		case StateShuttingDown:
 			if !now.Before(inst.StateSince.Add(t.InstanceShutdown)) {
 				inst.State, inst.StateSince = StateTerminated, inst.StateSince.Add(t.InstanceShutdown)
-				if v := w.EC2.Volumes[inst.RootVolumeID]; v != nil {
-					// Root volumes are DeleteOnTermination, as packer's builds use.
-					delete(w.EC2.Volumes, v.ID)
-				}
+				w.releaseInstanceVolumes(inst)
 			}
 		}
 	}
