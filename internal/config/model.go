@@ -27,6 +27,10 @@ type Config struct {
 	// Sources maps every file read (by the name used in diagnostics, which
 	// is the path relative to Dir) to its bytes, for diagnostic snippets.
 	Sources map[string][]byte
+
+	// evalCtx is the context project expressions were evaluated in (var.,
+	// local., functions); EvalContext hands out children of it.
+	evalCtx *hcl.EvalContext
 }
 
 // Project is the single `project "NAME" {}` block of amibake.hcl.
@@ -73,8 +77,14 @@ type Variable struct {
 
 	// Value is the final value (default → AMIBAKE_VAR_* → -var-file → -var,
 	// the last wins) and ValueFrom says which one it came from.
+	// After errors, a variable whose value could not be set holds an
+	// unknown value so that nothing downstream reports it twice.
 	Value     cty.Value
 	ValueFrom string
+	// ValueRange is where Value was set: the default expression, an
+	// attribute of a -var-file, or a synthetic "<value for var.NAME>"
+	// range for -var and AMIBAKE_VAR_NAME.
+	ValueRange hcl.Range
 
 	DeclRange hcl.Range
 }
@@ -151,8 +161,15 @@ type RecipeRef struct {
 	Name string
 	// Inputs are the values the layer sets, before defaults are applied;
 	// Recipe.ResolveInputs merges them with the recipe's declarations.
+	// Values keep their marks: a value derived from a sensitive variable
+	// stays sensitive through Recipe.ResolveInputs and ResolveSteps.
 	Inputs map[string]cty.Value
-	Range  hcl.Range
+	// Range is the recipe.NAME reference in the layer's recipes list.
+	Range hcl.Range
+	// InputsRange is this recipe's value in the layer's inputs attribute
+	// (zero when the layer sets none); InputRanges holds each input's.
+	InputsRange hcl.Range
+	InputRanges map[string]hcl.Range
 }
 
 // PatchRef is the `patch {}` block of a layer or fleet.
@@ -160,6 +177,8 @@ type PatchRef struct {
 	Baseline   string // patch_baseline name
 	PatchGroup string
 	Range      hcl.Range
+	// BaselineRange is the patch_baseline.NAME reference.
+	BaselineRange hcl.Range
 }
 
 // Recipe is recipes/NAME/recipe.hcl: a versioned, reusable provisioning unit.
@@ -197,7 +216,8 @@ const (
 // and are evaluated per layer by Recipe.ResolveSteps.
 type Step struct {
 	Kind string
-	// Name is an optional label for logs; defaults to "<recipe>/<index>".
+	// Name is an optional label for logs; defaults to "<recipe>/<N>" with
+	// N counting steps from 1.
 	Name        string
 	Path        string   // script: file relative to the recipe dir
 	Inline      []string // inline: commands
@@ -211,7 +231,9 @@ type Step struct {
 // ResolvedStep is a Step with its env evaluated for one layer's inputs.
 type ResolvedStep struct {
 	Recipe string
-	Index  int
+	// Index is the step's position in the recipe, from 0 (the default
+	// Step.Name counts from 1: "<recipe>/1").
+	Index int
 	*Step
 	Env map[string]string
 	// SensitiveEnv names the env entries whose values derive from a
