@@ -50,7 +50,7 @@ type Fingerprint struct {
 	ParentLayer string `json:"parent_layer,omitempty"`
 	// Components are what was hashed, in order: Hash is the sha256 of
 	// FingerprintVersion and each component's kind, name and digest.
-	Components []Component `json:"components"`
+	Components []Component `json:"components,omitempty"`
 }
 
 // Component is one input of a fingerprint, for `amibake fingerprint --explain`.
@@ -144,7 +144,7 @@ func (c *fpComputer) layer(l *config.Layer, parent *Fingerprint, parentRaw [32]b
 
 	if parent != nil {
 		parts = append(parts, part{
-			c:   Component{Kind: KindParent, Name: parent.Layer, Value: parent.Short, Digest: parent.Hash},
+			c:   Component{Kind: KindParent, Name: parent.Layer, Digest: parent.Hash},
 			raw: parentRaw,
 		})
 	} else {
@@ -364,7 +364,11 @@ func stepPart(r *config.Recipe, rs *config.ResolvedStep) part {
 	case config.StepScript:
 		summary.WriteString(" " + cleanRel(s.Path))
 	case config.StepInline:
-		fmt.Fprintf(&summary, " (%d commands)", len(s.Inline))
+		if len(s.Inline) == 1 {
+			summary.WriteString(" (1 command)")
+		} else {
+			fmt.Fprintf(&summary, " (%d commands)", len(s.Inline))
+		}
 	case config.StepFile:
 		fmt.Fprintf(&summary, " %s → %s (%s)", cleanRel(s.Source), s.Destination, fileMode(rs))
 	}
