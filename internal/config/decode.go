@@ -48,6 +48,14 @@ func (s *scope) checkRefs(expr hcl.Expression) hcl.Diagnostics {
 		root := t.RootName()
 		rng := t.SourceRange()
 		if s.names[root] {
+			if len(t) > 1 {
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Invalid reference",
+					Detail:   fmt.Sprintf("%s is a string: use it as ${%s}, with nothing after the name.", root, root),
+					Subject:  rng.Ptr(),
+				})
+			}
 			continue
 		}
 		switch {

@@ -3,8 +3,6 @@ package config
 import (
 	"fmt"
 	"regexp"
-	"strconv"
-	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
@@ -427,40 +425,4 @@ func decodePatchRef(block *hcl.Block, sc *scope) (*PatchRef, hcl.Diagnostics) {
 	}
 	diags = append(diags, sc.setString(content.Attributes, "patch_group", &p.PatchGroup)...)
 	return p, diags
-}
-
-// ImageSettings is the canonical form of every layer setting that changes
-// the bytes of the image, for fingerprints. Settings that do not (instance
-// type, regions, sharing, tags, patch group) are left out, so changing them
-// never forces a rebuild. Values inherited from the project (provisioner,
-// KMS key) are resolved against p.
-func (l *Layer) ImageSettings(p *Project) map[string]string {
-	out := map[string]string{
-		"imdsv2_required":  strconv.FormatBool(l.IMDSv2Required),
-		"volume.size":      strconv.Itoa(l.Volume.SizeGiB),
-		"volume.type":      l.Volume.Type,
-		"volume.encrypted": strconv.FormatBool(l.Volume.Encrypted),
-	}
-	kms := l.Volume.KMSKeyID
-	prov := l.Provisioner
-	if p != nil {
-		if kms == "" && l.Volume.Encrypted {
-			kms = p.KMSKeyID
-		}
-		if prov == "" {
-			prov = p.Provisioner
-		}
-	}
-	if prov == "" {
-		prov = DefaultProvisioner
-	}
-	out["volume.kms_key_id"] = kms
-	out["provisioner"] = prov
-	if l.Source != nil {
-		out["source.ssm_parameter"] = l.Source.SSMParameter
-		out["source.owners"] = strings.Join(l.Source.Owners, ",")
-		out["source.name"] = l.Source.NameFilter
-		out["source.architecture"] = l.Source.Architecture
-	}
-	return out
 }

@@ -129,10 +129,9 @@ type Layer struct {
 	Provisioner string
 	Patch       *PatchRef
 
-	// Settings holds the canonical form of every setting that changes the
-	// bytes of the image (instance type does not; volume, IMDS, provisioner
-	// mode and source do). Fingerprints hash this, so the list of what goes
-	// in lives in one place: Layer.ImageSettings.
+	// Which of these settings change the bytes of the image, and so the
+	// fingerprint, is decided in one place: graph.ImageSettings (instance
+	// type does not; volume, IMDS, provisioner mode and source do).
 	DeclRange hcl.Range
 }
 

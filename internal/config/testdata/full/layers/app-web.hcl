@@ -1,0 +1,4 @@
+layer "app-web" {
+  parent  = layer.foundation
+  recipes = [recipe.app]
+}
