@@ -26,7 +26,7 @@ type Setting struct {
 // rebuild. Those with a value are hashed, in this order, as "setting"
 // components; source, parent and recipes are components of their own.
 var ImageSettings = []Setting{
-	{Name: "source", Why: "Root layers only: the upstream selector (SSM parameter, or owners + name filter + architecture) decides which image the build starts from. The AMI it resolves to today is not hashed: a new upstream AMI behind the same selector is reported by plan as source-moved."},
+	{Name: "source", Why: "Root layers only: the upstream selector (SSM parameter, or owners + name + architecture) decides which image the build starts from. The AMI it resolves to today is not hashed: a new upstream AMI behind the same selector is reported by plan as source-moved."},
 	{Name: "parent", Why: "Every other layer: the parent's fingerprint, so a change anywhere above rebuilds everything below (a Merkle chain)."},
 	{Name: "volume.size", Why: "Root volume size in GiB is recorded in the AMI's block device mapping.", value: func(l *config.Layer, _ *config.Project) cty.Value {
 		size := l.Volume.SizeGiB

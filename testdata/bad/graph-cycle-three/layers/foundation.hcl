@@ -1,0 +1,3 @@
+layer "foundation" {
+  parent = layer.platform
+}

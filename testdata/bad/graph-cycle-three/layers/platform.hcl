@@ -1,0 +1,3 @@
+layer "platform" {
+  parent = layer.base
+}

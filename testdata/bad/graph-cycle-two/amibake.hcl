@@ -1,0 +1,3 @@
+project "bad" {
+  regions = ["us-east-1"]
+}

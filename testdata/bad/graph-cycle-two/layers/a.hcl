@@ -1,0 +1,3 @@
+layer "a" {
+  parent = layer.b
+}

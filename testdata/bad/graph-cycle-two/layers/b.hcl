@@ -1,0 +1,3 @@
+layer "b" {
+  parent = layer.a
+}

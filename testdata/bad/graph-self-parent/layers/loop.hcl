@@ -1,0 +1,3 @@
+layer "loop" {
+  parent = layer.loop
+}

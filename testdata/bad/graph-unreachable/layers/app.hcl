@@ -1,0 +1,3 @@
+layer "app" {
+  parent = layer.x
+}

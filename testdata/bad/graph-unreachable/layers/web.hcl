@@ -1,0 +1,3 @@
+layer "web" {
+  parent = layer.app
+}

@@ -1,0 +1,3 @@
+layer "x" {
+  parent = layer.y
+}

@@ -1,0 +1,3 @@
+layer "y" {
+  parent = layer.x
+}

@@ -1,0 +1,7 @@
+recipe "orphan" {
+  version = "1.0.0"
+
+  step "inline" {
+    commands = ["true"]
+  }
+}
