@@ -52,12 +52,8 @@ func (c *AccessConfig) Prepare() []error {
 		errs = append(errs, errors.New("region is required (or set AWS_REGION)"))
 	}
 	if c.Endpoint != "" {
-		u, err := url.Parse(c.Endpoint)
-		switch {
-		case err != nil:
-			errs = append(errs, fmt.Errorf("endpoint %q: %w", c.Endpoint, err))
-		case (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
-			errs = append(errs, fmt.Errorf("endpoint %q: want an absolute http(s) URL", c.Endpoint))
+		if u, err := url.Parse(c.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("endpoint %q: want an absolute http(s) URL like http://127.0.0.1:4566", c.Endpoint))
 		}
 	}
 	if (c.AccessKey == "") != (c.SecretKey == "") {
