@@ -316,11 +316,13 @@ func inputSensitive(r *config.Recipe, name string, v cty.Value) bool {
 	return false
 }
 
+// stepName is the step's name; config.Load names unnamed steps
+// "<recipe>/<n>" counting from 1, and a hand-built Step gets the same.
 func stepName(rs *config.ResolvedStep) string {
 	if rs.Step.Name != "" {
 		return rs.Step.Name
 	}
-	return fmt.Sprintf("%s/%d", rs.Recipe, rs.Index)
+	return fmt.Sprintf("%s/%d", rs.Recipe, rs.Index+1)
 }
 
 // fileMode normalizes a file step's mode: "" is the default 0644 and "644"

@@ -183,7 +183,7 @@ func TestFingerprintShape(t *testing.T) {
 		parts = append(parts, p.Kind+":"+p.Name+"="+p.Value)
 	}
 	assert.Equal(t, []string{
-		`step:tools/0=script install.sh env GREETING="hello"`,
+		`step:tools/1=script install.sh env GREETING="hello"`,
 		"file:install.sh=",
 		"step:conf=file conf → /etc/tools/ (0644)",
 		"file:conf=directory, 2 files",
@@ -446,11 +446,11 @@ func TestFingerprintGolden(t *testing.T) {
 	got := hashes(fingerprints(t, fx.config(t)))
 	assert.Equal(t, map[string]string{
 		"linux":      "e2e4e17b9d51417451eb472c11ebd5727c84bc812db64b499aca13be681b29e5",
-		"foundation": "dc4cc8583853ec535ccf033f82428268a7c45006b403c20c835a2ce0c891f3c2",
-		"base":       "350ebee099359eac56ee1de1cff8f4aac3aa230b985f05407fcdf7973e9ebcd1",
-		"sidecar":    "5f0001c8b3d9da40e2c26ddba7ec2392ea2c0d2a988b53d904b38fb699b7791c",
-		"app-web":    "473971dc8233766d19fbb42fd518ef1dfd31432f2606f087b66b9ab74a5e06c5",
-		"app-worker": "ac656dad281c9edfca63a73411b1eb270ae65626e5d4974aad28075644b112b6",
+		"foundation": "bd7c6016c9eada925d94a68e35e731dd6b3cb05ad2163ba7dc887eadf79ddf69",
+		"base":       "1a7ea0236af0481960f1afbd4e5f57f4d8f5dee367fbb55b1251887b415046c8",
+		"sidecar":    "3caec2caf429356db75343e9ebea51d83996202752b37a0b45ed5439b3b47d9d",
+		"app-web":    "9f6ce51e3abea066ae91eb43387e27411e752e66d1293e2a208aaea4d8c33482",
+		"app-worker": "aab7c5b81a3688bae6061f8dfe8f9dba11991f5175cec5e486055b6716168135",
 	}, got)
 }
 
@@ -509,7 +509,7 @@ func TestFingerprintProblems(t *testing.T) {
 		fps, diags := Fingerprints(g)
 		require.Len(t, diags, 1, "reported once, not once per layer")
 		assert.Equal(t, SummaryRecipeFile, diags[0].Summary)
-		assert.Equal(t, `Step "web/1" of recipe "web" references "files/nginx.conf", which does not exist.`, diags[0].Detail)
+		assert.Equal(t, `Step "web/2" of recipe "web" references "files/nginx.conf", which does not exist.`, diags[0].Detail)
 		assert.Equal(t, "recipes/web/recipe.hcl", diags[0].Subject.Filename)
 		assert.NotContains(t, fps, "app-web")
 		assert.NotContains(t, fps, "app-web2")
