@@ -3,6 +3,7 @@ package root
 import (
 	"github.com/urfave/cli/v2"
 
+	"github.com/amibake/amibake/internal/cmd/validate"
 	"github.com/amibake/amibake/internal/cmdutil"
 )
 
@@ -10,5 +11,6 @@ import (
 func commands(f *cmdutil.Factory) []*cli.Command {
 	return []*cli.Command{
 		// Add NewCmdX(f, nil) entries here, one line each, sorted by name.
+		validate.NewCmdValidate(f, nil),
 	}
 }
