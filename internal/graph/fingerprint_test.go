@@ -82,7 +82,7 @@ func (fx *fpFixture) config(t testing.TB) *config.Config {
 	}
 	cfg.Locals = map[string]*config.Local{"greeting": {Name: "greeting", Value: cty.StringVal("hello")}}
 	cfg.Layers["foundation"].Recipes[0].Inputs = map[string]cty.Value{"level": cty.NumberIntVal(1)}
-	cfg.Layers["base"].Recipes[1].Inputs = map[string]cty.Value{"token": cty.StringVal("s3cr3t-token-value").Mark(sensitiveMark)}
+	cfg.Layers["base"].Recipes[1].Inputs = map[string]cty.Value{"token": cty.StringVal("s3cr3t-token-value").Mark(config.SensitiveMark)}
 	cfg.Layers["app-web"].Recipes[0].Inputs = map[string]cty.Value{
 		"ports": cty.TupleVal([]cty.Value{cty.NumberIntVal(80), cty.NumberIntVal(443)}),
 		"labels": cty.ObjectVal(map[string]cty.Value{
@@ -571,7 +571,7 @@ func TestCanonical(t *testing.T) {
 	assert.Equal(t,
 		enc(cty.ObjectVal(map[string]cty.Value{"a": cty.True, "b": cty.False})),
 		enc(cty.MapVal(map[string]cty.Value{"b": cty.False, "a": cty.True})))
-	assert.Equal(t, enc(cty.StringVal("x")), enc(cty.StringVal("x").Mark(sensitiveMark)))
+	assert.Equal(t, enc(cty.StringVal("x")), enc(cty.StringVal("x").Mark(config.SensitiveMark)))
 	// Framing: no concatenation ambiguity.
 	assert.NotEqual(t,
 		enc(cty.ListVal([]cty.Value{cty.StringVal("ab"), cty.StringVal("c")})),
