@@ -1,0 +1,4 @@
+layer "app-worker" {
+  parent  = layer.base
+  recipes = []
+}
