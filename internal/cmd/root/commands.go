@@ -3,6 +3,8 @@ package root
 import (
 	"github.com/urfave/cli/v2"
 
+	"github.com/amibake/amibake/internal/cmd/fingerprint"
+	"github.com/amibake/amibake/internal/cmd/graph"
 	"github.com/amibake/amibake/internal/cmd/validate"
 	"github.com/amibake/amibake/internal/cmdutil"
 )
@@ -11,6 +13,8 @@ import (
 func commands(f *cmdutil.Factory) []*cli.Command {
 	return []*cli.Command{
 		// Add NewCmdX(f, nil) entries here, one line each, sorted by name.
+		fingerprint.NewCmdFingerprint(f, nil),
+		graph.NewCmdGraph(f, nil),
 		validate.NewCmdValidate(f, nil),
 	}
 }

@@ -1,0 +1,3 @@
+project "acme-golden" {
+  regions = ["us-east-1"]
+}

@@ -1,0 +1,4 @@
+layer "app-web" {
+  parent  = layer.base
+  recipes = [recipe.nginx_runtime]
+}

@@ -1,0 +1,4 @@
+layer "base" {
+  parent  = layer.foundation
+  recipes = [recipe.internal_ca]
+}

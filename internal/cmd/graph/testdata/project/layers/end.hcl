@@ -1,0 +1,3 @@
+layer "end" {
+  parent = layer.ubuntu
+}

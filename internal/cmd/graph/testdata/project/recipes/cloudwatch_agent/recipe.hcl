@@ -1,0 +1,3 @@
+recipe "cloudwatch_agent" {
+  version = "1.0.0"
+}

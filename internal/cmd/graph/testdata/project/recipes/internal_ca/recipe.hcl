@@ -1,0 +1,3 @@
+recipe "internal_ca" {
+  version = "1.0.0"
+}

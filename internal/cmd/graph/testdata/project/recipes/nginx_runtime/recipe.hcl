@@ -1,0 +1,3 @@
+recipe "nginx_runtime" {
+  version = "1.0.0"
+}

@@ -1,0 +1,3 @@
+recipe "python_runtime" {
+  version = "1.0.0"
+}

@@ -1,0 +1,3 @@
+recipe "ssm_agent" {
+  version = "1.0.0"
+}

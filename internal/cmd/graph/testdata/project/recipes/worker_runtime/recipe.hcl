@@ -1,0 +1,3 @@
+recipe "worker_runtime" {
+  version = "1.0.0"
+}
