@@ -110,10 +110,7 @@ func checkNamedRef(t hcl.Traversal, root, what string, declared map[string]bool,
 	if declared[name] {
 		return nil
 	}
-	detail := fmt.Sprintf("An %s named %q has not been declared.", what, name)
-	if what == "local value" {
-		detail = fmt.Sprintf("A local value named %q has not been declared.", name)
-	}
+	detail := fmt.Sprintf("%s %s named %q has not been declared.", article(what), what, name)
 	if s := didYouMean(name, keys(declared)); s != "" {
 		detail += fmt.Sprintf(" Did you mean %s.%s?", root, s)
 	} else if strings.Contains(declHint, "%s") {
@@ -378,28 +375,37 @@ var (
 
 // duplicate reports a second declaration of a named block, citing the first.
 func duplicate(what, name string, first, second hcl.Range) *hcl.Diagnostic {
-	article := "A"
-	if strings.ContainsAny(what[:1], "aeiou") {
-		article = "An"
-	}
 	return &hcl.Diagnostic{
 		Severity: hcl.DiagError,
 		Summary:  "Duplicate " + what + " declaration",
-		Detail:   fmt.Sprintf("%s %s named %q was already declared at %s. Names must be unique within a project.", article, what, name, first),
+		Detail:   fmt.Sprintf("%s %s named %q was already declared at %s. Names must be unique within a project.", article(what), what, name, first),
 		Subject:  second.Ptr(),
 	}
 }
 
-// didYouMean returns the candidate closest to given, if any is close
-// enough to be a plausible typo.
+// article is "A" or "An" for a noun phrase.
+func article(what string) string {
+	if what != "" && strings.ContainsAny(what[:1], "aeiou") {
+		return "An"
+	}
+	return "A"
+}
+
+// didYouMean returns the candidate closest to given when it is close
+// enough to be a plausible typo and no other candidate is as close: an
+// ambiguous guess helps nobody.
 func didYouMean(given string, candidates []string) string {
-	best, bestDist := "", 3
-	sorted := append([]string(nil), candidates...)
-	sort.Strings(sorted)
-	for _, c := range sorted {
-		if d := editDistance(given, c); d < bestDist {
-			best, bestDist = c, d
+	best, bestDist, tie := "", 3, false
+	for _, c := range candidates {
+		switch d := editDistance(given, c); {
+		case d < bestDist:
+			best, bestDist, tie = c, d, false
+		case d == bestDist && c != best:
+			tie = true
 		}
+	}
+	if tie {
+		return ""
 	}
 	return best
 }

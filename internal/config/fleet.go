@@ -131,7 +131,7 @@ func decodeFleetBlock(block *hcl.Block, sc *scope) (*Fleet, hcl.Diagnostics) {
 		c, d := b.Body.Content(targetsBlockSchema)
 		diags = append(diags, d...)
 		diags = append(diags, sc.setStringMap(c.Attributes, "tags", &f.TargetTags)...)
-		if attr, ok := c.Attributes["tags"]; ok && len(f.TargetTags) == 0 && !d.HasErrors() {
+		if attr, ok := c.Attributes["tags"]; ok && f.TargetTags != nil && len(f.TargetTags) == 0 {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  "No target tags",
@@ -152,7 +152,7 @@ func decodeFleetBlock(block *hcl.Block, sc *scope) (*Fleet, hcl.Diagnostics) {
 					Detail:   `A replace fleet rolls out through instance refreshes of its Auto Scaling groups: add asg = ["NAME", ...], or use strategy = "in-place" with a targets {} block.`,
 					Subject:  f.DeclRange.Ptr(),
 				})
-			} else if len(f.ASGs) == 0 && !diags.HasErrors() {
+			} else if f.ASGs != nil && len(f.ASGs) == 0 {
 				diags = append(diags, &hcl.Diagnostic{
 					Severity: hcl.DiagError,
 					Summary:  "Missing asg for a replace fleet",

@@ -179,8 +179,7 @@ func decodeSourceBlock(block *hcl.Block, sc *scope) (*Source, hcl.Diagnostics) {
 	content, diags := block.Body.Content(sourceBlockSchema)
 	attrs := content.Attributes
 	diags = append(diags, sc.setString(attrs, "ssm_parameter", &s.SSMParameter)...)
-	ownerDiags := sc.setStrings(attrs, "owners", &s.Owners)
-	diags = append(diags, ownerDiags...)
+	diags = append(diags, sc.setStrings(attrs, "owners", &s.Owners)...)
 	diags = append(diags, sc.setString(attrs, "name", &s.NameFilter)...)
 	diags = append(diags, sc.setString(attrs, "architecture", &s.Architecture)...)
 	diags = append(diags, checkOneOf(attrs, "architecture", s.Architecture, "architecture", architectures...)...)
@@ -215,7 +214,7 @@ func decodeSourceBlock(block *hcl.Block, sc *scope) (*Source, hcl.Diagnostics) {
 			Subject:  attrs[present].NameRange.Ptr(),
 		})
 	}
-	if hasOwners && len(s.Owners) == 0 && !ownerDiags.HasErrors() {
+	if s.Owners != nil && len(s.Owners) == 0 {
 		diags = append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,
 			Summary:  "No owners",
@@ -301,7 +300,12 @@ func decodeLayerInputs(attr *hcl.Attribute, sc *scope, refs []*RecipeRef) hcl.Di
 	inScope := *sc
 	inScope.noWarn = true // inputs are where secrets are meant to go
 
-	items, diags := objectItems(attr.Expr, &inScope)
+	items, known, diags := objectItems(attr.Expr, &inScope, false)
+	if !known {
+		for _, r := range refs {
+			r.inputsUnknown = true
+		}
+	}
 	seen := map[string]hcl.Range{}
 	for _, item := range items {
 		ref := byName[item.key]
@@ -329,8 +333,9 @@ func decodeLayerInputs(attr *hcl.Attribute, sc *scope, refs []*RecipeRef) hcl.Di
 			continue
 		}
 		ref.InputsRange = item.valueRange
-		inner, d := objectItems(item.expr, &inScope)
+		inner, known, d := objectItems(item.expr, &inScope, true)
 		diags = append(diags, d...)
+		ref.inputsUnknown = !known
 		for _, in := range inner {
 			if _, dup := ref.Inputs[in.key]; dup {
 				diags = append(diags, &hcl.Diagnostic{
@@ -342,7 +347,7 @@ func decodeLayerInputs(attr *hcl.Attribute, sc *scope, refs []*RecipeRef) hcl.Di
 				continue
 			}
 			ref.Inputs[in.key] = in.value
-			ref.InputRanges[in.key] = in.valueRange
+			ref.InputRanges[in.key] = hcl.RangeBetween(in.keyRange, in.valueRange)
 		}
 	}
 	return diags
@@ -358,13 +363,14 @@ type objectItem struct {
 }
 
 // objectItems lists the items of an object expression. An object
-// constructor ({ a = 1 }) gives each item its own range; any other
-// expression (local.inputs) is evaluated and its items share its range.
-func objectItems(expr hcl.Expression, sc *scope) ([]objectItem, hcl.Diagnostics) {
-	if expr == nil {
-		return nil, nil
-	}
-	var diags hcl.Diagnostics
+// constructor ({ a = 1 }) gives each item its own range, and its values are
+// evaluated only when evalValues is set (the caller may descend into them
+// instead); any other expression (local.inputs) is evaluated whole and its
+// items share its range.
+//
+// known is false when the object could not be evaluated: its items are
+// unknown, and an error has been reported.
+func objectItems(expr hcl.Expression, sc *scope, evalValues bool) (items []objectItem, known bool, diags hcl.Diagnostics) {
 	if pairs, d := hcl.ExprMap(expr); !d.HasErrors() {
 		out := make([]objectItem, 0, len(pairs))
 		for _, kv := range pairs {
@@ -378,21 +384,28 @@ func objectItems(expr hcl.Expression, sc *scope) ([]objectItem, hcl.Diagnostics)
 				})
 				continue
 			}
-			v, d := sc.value(kv.Value)
-			diags = append(diags, d...)
-			out = append(out, objectItem{key: kval.AsString(), keyRange: kv.Key.Range(), expr: kv.Value, value: v, valueRange: kv.Value.Range()})
+			item := objectItem{key: kval.AsString(), keyRange: kv.Key.Range(), expr: kv.Value, valueRange: kv.Value.Range()}
+			if evalValues {
+				v, d := sc.value(kv.Value)
+				diags = append(diags, d...)
+				item.value = v
+			}
+			out = append(out, item)
 		}
-		return out, diags
+		return out, true, diags
 	}
 
 	v, d := sc.value(expr)
 	diags = append(diags, d...)
-	if d.HasErrors() || !v.IsKnown() || v.IsNull() {
-		return nil, diags
+	if d.HasErrors() || !v.IsKnown() {
+		return nil, false, diags
+	}
+	if v.IsNull() {
+		return nil, true, diags
 	}
 	ty := v.Type()
 	if !ty.IsObjectType() && !ty.IsMapType() {
-		return nil, append(diags, &hcl.Diagnostic{
+		return nil, false, append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,
 			Summary:  "Incorrect attribute value type",
 			Detail:   "An object is required here, like { name = value }.",
@@ -412,7 +425,7 @@ func objectItems(expr hcl.Expression, sc *scope) ([]objectItem, hcl.Diagnostics)
 			value: ev, valueRange: expr.Range(),
 		})
 	}
-	return out, diags
+	return out, true, diags
 }
 
 func decodePatchRef(block *hcl.Block, sc *scope) (*PatchRef, hcl.Diagnostics) {

@@ -407,6 +407,9 @@ func (ld *loader) decodeNamedBlocks(sc *scope) hcl.Diagnostics {
 	for _, lb := range ld.blocks["recipe"] {
 		r, d := decodeRecipeBlock(lb.block, lb.file.recipeDir, ld.dir, sc)
 		diags = append(diags, d...)
+		// The directory is the recipe's identity (checkRecipeFile reports a
+		// label that differs), so references to recipe.DIR still resolve.
+		r.Name = strings.TrimPrefix(lb.file.recipeDir, "recipes/")
 		if first, dup := c.Recipes[r.Name]; dup {
 			diags = append(diags, duplicate("recipe", r.Name, first.DeclRange, r.DeclRange))
 			continue

@@ -166,9 +166,15 @@ type RecipeRef struct {
 	// Range is the recipe.NAME reference in the layer's recipes list.
 	Range hcl.Range
 	// InputsRange is this recipe's value in the layer's inputs attribute
-	// (zero when the layer sets none); InputRanges holds each input's.
+	// (zero when the layer sets none); InputRanges holds each input's
+	// `name = value` item.
 	InputsRange hcl.Range
 	InputRanges map[string]hcl.Range
+
+	// inputsUnknown is set when the layer's inputs for this recipe could
+	// not be evaluated (an error already reported): ResolveInputs then does
+	// not also report required inputs as missing.
+	inputsUnknown bool
 }
 
 // PatchRef is the `patch {}` block of a layer or fleet.

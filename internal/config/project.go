@@ -65,7 +65,7 @@ func decodeProjectBlock(block *hcl.Block, sc *scope) (*Project, hcl.Diagnostics)
 
 	diags = append(diags, sc.setStrings(attrs, "regions", &p.Regions)...)
 	diags = append(diags, checkRegions(attrs, "regions", p.Regions)...)
-	if _, ok := attrs["regions"]; ok && len(p.Regions) == 0 && !diags.HasErrors() {
+	if p.Regions != nil && len(p.Regions) == 0 {
 		diags = append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,
 			Summary:  "No regions",

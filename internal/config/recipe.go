@@ -195,7 +195,7 @@ func decodeStepBlock(block *hcl.Block, r *Recipe, absDir string, sc *scope) (*St
 		diags = append(diags, checkStepPath(attrs["path"], st.Path, r.Dir, absDir, true)...)
 	case StepInline:
 		diags = append(diags, sc.setStrings(attrs, "commands", &st.Inline)...)
-		if attr, ok := attrs["commands"]; ok && len(st.Inline) == 0 && !diags.HasErrors() {
+		if attr, ok := attrs["commands"]; ok && st.Inline != nil && len(st.Inline) == 0 {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  "No commands",
@@ -387,6 +387,10 @@ func (r *Recipe) ResolveInputs(ref *RecipeRef) (map[string]cty.Value, hcl.Diagno
 	}
 	for _, in := range r.Inputs {
 		if _, ok := out[in.Name]; !ok {
+			if in.Default == cty.NilVal && ref != nil && ref.inputsUnknown {
+				out[in.Name] = cty.UnknownVal(in.Type)
+				continue
+			}
 			if in.Default == cty.NilVal {
 				subject := r.DeclRange
 				example := fmt.Sprintf("inputs = { %s = { %s = ... } }", r.Name, in.Name)

@@ -1,0 +1,6 @@
+recipe "hardening" {
+  version = "v1"
+  step "script" {
+    path = "harden.sh"
+  }
+}

@@ -1,0 +1,3 @@
+project "demo-two" {
+  regions = ["eu-west-1"]
+}

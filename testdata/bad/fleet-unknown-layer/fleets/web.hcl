@@ -1,0 +1,5 @@
+fleet "web" {
+  layer    = layer.app-web
+  strategy = "replace"
+  asg      = ["web-prod"]
+}

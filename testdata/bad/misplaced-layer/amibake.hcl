@@ -1,0 +1,9 @@
+project "demo" {
+  regions = ["us-east-1"]
+}
+
+layer "linux" {
+  source {
+    ssm_parameter = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
+  }
+}

@@ -1,0 +1,3 @@
+layer "linux" {
+  instance_type = "t3.small"
+}

@@ -1,0 +1,9 @@
+layer "linux" {
+  source {
+    ssm_parameter = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
+  }
+  recipes = [recipe.hardening]
+  inputs = {
+    hardening = { level = "high" }
+  }
+}

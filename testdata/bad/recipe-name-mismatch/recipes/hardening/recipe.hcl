@@ -1,0 +1,6 @@
+recipe "harden" {
+  version = "1.0.0"
+  step "script" {
+    path = "harden.sh"
+  }
+}

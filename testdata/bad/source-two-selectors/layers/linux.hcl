@@ -1,0 +1,7 @@
+layer "linux" {
+  source {
+    ssm_parameter = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
+    owners        = ["amazon"]
+    name          = "al2023-ami-*"
+  }
+}

@@ -1,0 +1,3 @@
+layer "base" {
+  parent = layer.linx
+}

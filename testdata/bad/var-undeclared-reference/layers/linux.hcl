@@ -1,0 +1,8 @@
+layer "linux" {
+  source {
+    ssm_parameter = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
+  }
+  volume {
+    size = var.volume_sise
+  }
+}
