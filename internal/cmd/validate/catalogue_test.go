@@ -27,7 +27,7 @@ var update = flag.Bool("update", false, "rewrite testdata/bad/*/want.txt from th
 //
 // ("-" stands for FILE:LINE:COL when a diagnostic has no location). An
 // optional args.txt holds extra command-line arguments, split on white
-// space with '' and "" quoting.
+// space with ” and "" quoting.
 const catalogueDir = "../../../testdata/bad"
 
 func TestCatalogue(t *testing.T) {
