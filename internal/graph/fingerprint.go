@@ -262,8 +262,12 @@ func (c *fpComputer) recipe(ref *config.RecipeRef) (*part, hcl.Diagnostics) {
 	k := key.sum()
 	cacheKey := string(k[:])
 	if cached := c.recipes[cacheKey]; cached != nil {
+		diags = append(diags, cached.diags...)
+		if cached.diags.HasErrors() {
+			return nil, diags
+		}
 		p := cached.part
-		return &p, append(diags, cached.diags...)
+		return &p, diags
 	}
 
 	steps, d := resolveSteps(r, inputs, c.ctx)
