@@ -27,7 +27,7 @@ var update = flag.Bool("update", false, "rewrite testdata/bad/*/want.txt from th
 //
 // ("-" stands for FILE:LINE:COL when a diagnostic has no location). An
 // optional args.txt holds extra command-line arguments, split on white
-// space with ” and "" quoting.
+// space; single or double quotes keep a value with spaces whole.
 const catalogueDir = "../../../testdata/bad"
 
 func TestCatalogue(t *testing.T) {
