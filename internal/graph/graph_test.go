@@ -3,6 +3,8 @@ package graph
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/hashicorp/hcl/v2"
@@ -296,4 +298,61 @@ func TestUpstreamError(t *testing.T) {
 	var ue *UpstreamError
 	require.ErrorAs(t, err, &ue)
 	assert.Equal(t, "base", ue.Failed)
+}
+
+// Random parent assignments: Build never panics, every node in the graph
+// reaches a root, and every layer left out is accounted for (in a cycle,
+// unreachable, or with an undeclared parent that config.Load reports).
+func TestBuildRandom(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(1, 2))
+	for iter := 0; iter < 300; iter++ {
+		n := 1 + rnd.IntN(25)
+		var layers []*config.Layer
+		for i := 0; i < n; i++ {
+			parent := ""
+			switch r := rnd.IntN(10); {
+			case r == 0:
+				parent = "undeclared"
+			case r < 3:
+				// root
+			default:
+				parent = fmt.Sprintf("l%02d", rnd.IntN(n))
+			}
+			layers = append(layers, mkLayer(fmt.Sprintf("l%02d", i), parent))
+		}
+		cfg := mkConfig(layers...)
+		g, diags := Build(cfg)
+		reported := map[string]bool{}
+		for _, d := range diags {
+			reported[strings.TrimSuffix(strings.TrimPrefix(d.Subject.Filename, "layers/"), ".hcl")] = true
+			if d.Summary == SummaryCycle {
+				// every member of the cycle is excluded
+				for _, m := range strings.Split(strings.SplitN(d.Detail, "\n", 2)[0], " → ") {
+					reported[m] = true
+					require.Nil(t, g.Node(m))
+				}
+			}
+		}
+		topo := g.Topo()
+		require.Len(t, topo, len(g.Nodes))
+		pos := map[string]int{}
+		for i, node := range topo {
+			pos[node.Name()] = i
+		}
+		for name, l := range cfg.Layers {
+			node := g.Node(name)
+			if node == nil {
+				require.True(t, reported[name] || l.Parent == "undeclared", "layer %s dropped silently", name)
+				continue
+			}
+			if node.Parent != nil {
+				require.Less(t, pos[node.Parent.Name()], pos[name])
+				require.Equal(t, node.Parent.Depth+1, node.Depth)
+			}
+			anc := g.Ancestors(name)
+			if len(anc) > 0 {
+				require.Nil(t, anc[len(anc)-1].Parent, "ancestry of %s does not end at a root", name)
+			}
+		}
+	}
 }
