@@ -4,6 +4,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/amibake/amibake/internal/cmd/fingerprint"
+	fmtcmd "github.com/amibake/amibake/internal/cmd/fmt"
 	"github.com/amibake/amibake/internal/cmd/graph"
 	"github.com/amibake/amibake/internal/cmd/validate"
 	"github.com/amibake/amibake/internal/cmdutil"
@@ -14,6 +15,7 @@ func commands(f *cmdutil.Factory) []*cli.Command {
 	return []*cli.Command{
 		// Add NewCmdX(f, nil) entries here, one line each, sorted by name.
 		fingerprint.NewCmdFingerprint(f, nil),
+		fmtcmd.NewCmdFmt(f, nil),
 		graph.NewCmdGraph(f, nil),
 		validate.NewCmdValidate(f, nil),
 	}
