@@ -24,12 +24,12 @@ func VarFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.GenericFlag{
 			Name:  FlagVar,
-			Usage: "set a variable, `NAME=VALUE` (repeatable; overrides -var-file and AMIBAKE_VAR_NAME)",
+			Usage: "`NAME=VALUE` sets a variable (repeatable; wins over -var-file and AMIBAKE_VAR_NAME)",
 			Value: &varsValue{},
 		},
 		&cli.GenericFlag{
 			Name:  FlagVarFile,
-			Usage: "read variable values from `FILE`, relative to the project directory (repeatable, applied in order)",
+			Usage: "`FILE` of variable values, relative to the project directory (repeatable, applied in order)",
 			Value: &listValue{},
 		},
 	}
