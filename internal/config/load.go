@@ -128,6 +128,9 @@ func Load(dir string, opts LoadOptions) (*Config, hcl.Diagnostics) {
 
 func (ld *loader) load() hcl.Diagnostics {
 	files, diags := discoverFiles(ld.dir)
+	if diags.HasErrors() {
+		return diags
+	}
 	ld.files = files
 	// Syntax errors stop the load after every file is parsed: decoding
 	// half a file mostly produces noise about what is missing.

@@ -312,3 +312,5 @@ func TestEditDistanceAndSuggestions(t *testing.T) {
 	assert.Equal(t, "base", didYouMean("bsae", []string{"linux", "base"}))
 	assert.Equal(t, "", didYouMean("zzzzzz", []string{"linux", "base"}))
 }
+
+func sortStrings(s []string) { sort.Strings(s) }

@@ -93,12 +93,14 @@ func decodeVariableBlock(block *hcl.Block) (*variableDecl, hcl.Diagnostics) {
 	if attr, ok := content.Attributes["default"]; ok {
 		val, d := attr.Expr.Value(nil)
 		diags = append(diags, d...)
+		decl.failed = d.HasErrors()
 		if !d.HasErrors() {
 			if decl.defaults != nil {
 				val = decl.defaults.Apply(val)
 			}
 			cv, err := convert.Convert(val, v.Type)
 			if err != nil {
+				decl.failed = true // not "required": its default is wrong
 				diags = append(diags, &hcl.Diagnostic{
 					Severity: hcl.DiagError,
 					Summary:  "Invalid default value for variable",
