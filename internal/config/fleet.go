@@ -202,6 +202,7 @@ func decodeFleetBlock(block *hcl.Block, sc *scope) (*Fleet, hcl.Diagnostics) {
 		f.Canary = c
 	}
 	if b := blocks["retire"]; b != nil {
+		f.Retire.DeclRange = b.DefRange
 		c, d := b.Body.Content(retireBlockSchema)
 		diags = append(diags, d...)
 		diags = append(diags, sc.setInt(c.Attributes, "keep", &f.Retire.Keep)...)
@@ -219,6 +220,7 @@ func decodeFleetBlock(block *hcl.Block, sc *scope) (*Fleet, hcl.Diagnostics) {
 }
 
 func decodeRolloutBlock(block *hcl.Block, sc *scope, r *Rollout) hcl.Diagnostics {
+	r.DeclRange = block.DefRange
 	content, diags := block.Body.Content(rolloutBlockSchema)
 	attrs := content.Attributes
 
@@ -319,7 +321,7 @@ func checkMaintenanceWindow(attr *hcl.Attribute, w string) hcl.Diagnostics {
 }
 
 func decodeCanaryBlock(block *hcl.Block, sc *scope) (*Canary, hcl.Diagnostics) {
-	c := &Canary{Instances: DefaultCanaryInstances}
+	c := &Canary{Instances: DefaultCanaryInstances, DeclRange: block.DefRange}
 	content, diags := block.Body.Content(canaryBlockSchema)
 	attrs := content.Attributes
 	diags = append(diags, sc.setInt(attrs, "instances", &c.Instances)...)

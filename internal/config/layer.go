@@ -226,6 +226,7 @@ func decodeSourceBlock(block *hcl.Block, sc *scope) (*Source, hcl.Diagnostics) {
 }
 
 func decodeVolumeBlock(block *hcl.Block, sc *scope, v *Volume) hcl.Diagnostics {
+	v.DeclRange = block.DefRange
 	content, diags := block.Body.Content(volumeBlockSchema)
 	attrs := content.Attributes
 	diags = append(diags, sc.setInt(attrs, "size", &v.SizeGiB)...)

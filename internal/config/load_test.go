@@ -122,9 +122,12 @@ func TestLoad_full(t *testing.T) {
 	assertCty(t, cty.NumberIntVal(2), fnd.Recipes[0].Inputs["level"])
 	assert.True(t, IsSensitive(fnd.Recipes[1].Inputs["token"]), "a sensitive variable stays marked in layer inputs")
 	assert.Equal(t, "t3.medium", fnd.InstanceType)
+	assert.Equal(t, "layers/foundation.hcl:10,3-9", fnd.Volume.DeclRange.String())
+	fnd.Volume.DeclRange = hcl.Range{}
 	assert.Equal(t, Volume{SizeGiB: 16, Type: "gp3", Encrypted: true, KMSKeyID: "alias/layer"}, fnd.Volume)
 	assert.Equal(t, []string{"us-east-1"}, fnd.Regions)
-	assert.Equal(t, &Sharing{Accounts: []string{"444455556666"}}, fnd.ShareWith)
+	assert.Equal(t, []string{"444455556666"}, fnd.ShareWith.Accounts)
+	assert.Equal(t, "layers/foundation.hcl:17,3-47", fnd.ShareWith.DeclRange.String())
 	assert.Equal(t, map[string]string{"tier": "foundation"}, fnd.Tags)
 	assert.Equal(t, "ssh", fnd.Provisioner)
 
@@ -152,6 +155,8 @@ func TestLoad_full(t *testing.T) {
 	assert.Equal(t, "app-web", web.Layer)
 	assert.Equal(t, "replace", web.Strategy)
 	assert.Equal(t, []string{"web-prod-a", "web-prod-b"}, web.ASGs)
+	assert.Equal(t, "fleets/web.hcl:10,3-10", web.Rollout.DeclRange.String())
+	web.Rollout.DeclRange = hcl.Range{}
 	assert.Equal(t, Rollout{
 		Checkpoints: []int{10, 50, 100}, CheckpointWait: 15 * time.Minute, MinHealthyPercent: 95,
 		AbortOnAlarms: []string{"web-5xx-high"}, MaintenanceWindow: "sun-02:00-04:00", Reboot: "always",
@@ -163,11 +168,13 @@ func TestLoad_full(t *testing.T) {
 	assert.Equal(t, "Latency", web.Canary.Metrics[0].MetricName)
 	assert.Equal(t, map[string]string{"Service": "web"}, web.Canary.Metrics[0].Dimensions)
 	assert.Equal(t, "m1/m2", web.Canary.Metrics[1].Expression)
+	web.Retire.DeclRange = hcl.Range{}
 	assert.Equal(t, Retire{Keep: 5, Grace: 7 * 24 * time.Hour}, web.Retire)
 
 	batch := cfg.Fleets["batch"]
 	assert.Equal(t, "stable", batch.Channel)
 	assert.Equal(t, map[string]string{"role": "batch"}, batch.TargetTags)
+	batch.Rollout.DeclRange = hcl.Range{}
 	assert.Equal(t, Rollout{Checkpoints: []int{100}, MinHealthyPercent: 90, MaxConcurrency: "10%", MaxErrors: "2", Reboot: "if-needed"}, batch.Rollout)
 	assert.Nil(t, batch.Canary)
 	assert.Equal(t, Retire{Keep: 3}, batch.Retire)
@@ -180,6 +187,7 @@ func TestLoad_full(t *testing.T) {
 	assert.Equal(t, "UNSPECIFIED", pb.ApprovalRules[0].ComplianceLevel)
 	assert.Equal(t, "LOW", pb.ApprovalRules[1].ComplianceLevel)
 	assert.Equal(t, []string{"kernel-debug*"}, pb.RejectedPatches)
+	pb.RebakeWhen.DeclRange = hcl.Range{}
 	assert.Equal(t, &RebakeWhen{MissingSeverity: []string{"Critical"}, MaxAge: 30 * 24 * time.Hour}, pb.RebakeWhen)
 
 	assert.Equal(t, "Welcome to PLATFORM (prod)\n", cfg.Locals["motd"].Value.AsString())

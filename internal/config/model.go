@@ -64,6 +64,8 @@ type Sharing struct {
 	Accounts      []string
 	Organizations []string // organization ARNs
 	OrgUnits      []string // organizational unit ARNs
+	// DeclRange is the share_with block or attribute.
+	DeclRange hcl.Range
 }
 
 // Variable is a `variable "NAME" {}` block plus the value it ended up with.
@@ -148,10 +150,11 @@ type Source struct {
 
 // Volume is the root EBS volume of builds and of the AMI.
 type Volume struct {
-	SizeGiB   int    // default 8
-	Type      string // default "gp3"
-	Encrypted bool   // default true
-	KMSKeyID  string // empty: the project's KMSKeyID or the account default
+	SizeGiB   int       // default 8
+	Type      string    // default "gp3"
+	Encrypted bool      // default true
+	KMSKeyID  string    // empty: the project's KMSKeyID or the account default
+	DeclRange hcl.Range // the volume block; zero when absent (defaults)
 }
 
 // RecipeRef is one entry of a layer's recipes list with the inputs the layer
@@ -272,8 +275,9 @@ type Rollout struct {
 	AbortOnAlarms     []string
 	MaxConcurrency    string // "10%" or "5"
 	MaxErrors         string
-	MaintenanceWindow string // "sun-02:00-04:00"
-	Reboot            string // "if-needed" (default), "always", "never"
+	MaintenanceWindow string    // "sun-02:00-04:00"
+	Reboot            string    // "if-needed" (default), "always", "never"
+	DeclRange         hcl.Range // the rollout block; zero when absent (defaults)
 }
 
 // Canary is a fleet's `canary {}` block.
@@ -282,6 +286,7 @@ type Canary struct {
 	Window    time.Duration
 	Interval  time.Duration
 	Metrics   []*CanaryMetric
+	DeclRange hcl.Range
 }
 
 // CanaryMetric is a `metric "NAME" {}` block of a canary.
@@ -299,8 +304,9 @@ type CanaryMetric struct {
 
 // Retire is a fleet's `retire {}` block.
 type Retire struct {
-	Keep  int           // newest N AMIs kept, default 3
-	Grace time.Duration // deprecated this long before deregistering
+	Keep      int           // newest N AMIs kept, default 3
+	Grace     time.Duration // deprecated this long before deregistering
+	DeclRange hcl.Range     // the retire block; zero when absent (defaults)
 }
 
 // PatchBaseline is a `patch_baseline "NAME" {}` block.
@@ -328,4 +334,5 @@ type ApprovalRule struct {
 type RebakeWhen struct {
 	MissingSeverity []string
 	MaxAge          time.Duration
+	DeclRange       hcl.Range
 }

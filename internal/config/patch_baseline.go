@@ -74,7 +74,7 @@ func decodePatchBaselineBlock(block *hcl.Block, sc *scope) (*PatchBaseline, hcl.
 			rebake = b
 			c, d := b.Body.Content(rebakeWhenBlockSchema)
 			diags = append(diags, d...)
-			rw := &RebakeWhen{}
+			rw := &RebakeWhen{DeclRange: b.DefRange}
 			diags = append(diags, sc.setStrings(c.Attributes, "missing_severity", &rw.MissingSeverity)...)
 			diags = append(diags, sc.setDuration(c.Attributes, "max_age", &rw.MaxAge)...)
 			pb.RebakeWhen = rw

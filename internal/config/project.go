@@ -186,17 +186,20 @@ func decodeSharing(content *hcl.BodyContent, sc *scope) (*Sharing, hcl.Diagnosti
 	}
 
 	var attrs hcl.Attributes
+	s := &Sharing{}
 	switch {
 	case len(blocks) == 1:
 		c, d := blocks[0].Body.Content(sharingBlockSchema)
 		diags = append(diags, d...)
 		attrs = c.Attributes
+		s.DeclRange = blocks[0].DefRange
 	case hasAttr:
 		v, d := sc.value(attr.Expr)
 		diags = append(diags, d...)
 		if d.HasErrors() || !v.IsWhollyKnown() || v.IsNull() {
 			return nil, diags
 		}
+		s.DeclRange = attr.Range
 		if !v.Type().IsObjectType() && !v.Type().IsMapType() {
 			return nil, append(diags, typeError(attr, fmt.Errorf("object required, like { accounts = [\"111122223333\"] }")))
 		}
@@ -221,7 +224,6 @@ func decodeSharing(content *hcl.BodyContent, sc *scope) (*Sharing, hcl.Diagnosti
 		return nil, nil
 	}
 
-	s := &Sharing{}
 	diags = append(diags, sc.setStrings(attrs, "accounts", &s.Accounts)...)
 	diags = append(diags, sc.setStrings(attrs, "organizations", &s.Organizations)...)
 	diags = append(diags, sc.setStrings(attrs, "org_units", &s.OrgUnits)...)
