@@ -76,7 +76,10 @@ func writeQuery(w http.ResponseWriter, service, action, requestID string, v any)
 	w.Header().Set("Content-Type", "text/xml")
 	w.WriteHeader(http.StatusOK)
 	fmt.Fprintf(w, `<%sResponse xmlns="%s">`, action, xmlNamespaces[service])
-	if body != nil {
+	// A non-nil result gets its <ActionResult> even when empty: the SDK
+	// requires it for actions with an (empty) output shape, such as
+	// SetInstanceProtection. Return nil for actions without one.
+	if body != nil || v != nil {
 		fmt.Fprintf(w, "<%sResult>", action)
 		w.Write(body)
 		fmt.Fprintf(w, "</%sResult>", action)
