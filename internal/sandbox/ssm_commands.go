@@ -644,7 +644,7 @@ func commandJSON(cmd *Command, _ Timing) commandOut {
 		StatusDetails: cmd.StatusDetails, OutputS3Region: cmd.OutputS3Region, OutputS3BucketName: cmd.OutputS3BucketName,
 		OutputS3KeyPrefix: cmd.OutputS3KeyPrefix, MaxConcurrency: cmd.MaxConcurrency, MaxErrors: cmd.MaxErrors,
 		TargetCount: len(cmd.Invocations), ServiceRole: cmd.ServiceRole, TimeoutSeconds: cmd.TimeoutSeconds,
-		NotificationConfig: map[string]any{"NotificationArn": "", "NotificationEvents": []string{}, "NotificationType": ""},
+		NotificationConfig:  map[string]any{"NotificationArn": "", "NotificationEvents": []string{}, "NotificationType": ""},
 		CloudWatchOutputCfg: map[string]any{"CloudWatchLogGroupName": "", "CloudWatchOutputEnabled": false},
 	}
 	if out.Targets == nil {

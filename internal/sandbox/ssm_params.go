@@ -171,7 +171,7 @@ func (s *Server) registerSSMParameters() {
 
 var (
 	paramNameRE  = regexp.MustCompile(`^[a-zA-Z0-9_.\-/]+$`)
-	paramAMIRE      = regexp.MustCompile(`^ami-([0-9a-f]{8}|[0-9a-f]{17})$`)
+	paramAMIRE   = regexp.MustCompile(`^ami-([0-9a-f]{8}|[0-9a-f]{17})$`)
 	kmsKeyIDRE   = regexp.MustCompile(`^(alias/[a-zA-Z0-9/_-]+|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32}|arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key/[0-9a-zA-Z-]+|alias/[a-zA-Z0-9/_-]+))$`)
 	paramLabelRE = regexp.MustCompile(`^[a-zA-Z0-9_.\-]{1,100}$`)
 )

@@ -113,21 +113,21 @@ var complianceLevels = []string{"CRITICAL", "HIGH", "MEDIUM", "LOW", "INFORMATIO
 
 // awsBaselineNames are the AWS-provided default baselines the sandbox lists.
 var awsBaselineNames = map[string]string{
-	"AMAZON_LINUX_2023":        "AWS-AmazonLinux2023DefaultPatchBaseline",
-	"AMAZON_LINUX_2":           "AWS-AmazonLinux2DefaultPatchBaseline",
-	"AMAZON_LINUX":             "AWS-AmazonLinuxDefaultPatchBaseline",
-	"WINDOWS":                  "AWS-DefaultPatchBaseline",
-	"UBUNTU":                   "AWS-UbuntuDefaultPatchBaseline",
-	"REDHAT_ENTERPRISE_LINUX":  "AWS-RedHatDefaultPatchBaseline",
-	"AMAZON_LINUX_2022":        "AWS-AmazonLinux2022DefaultPatchBaseline",
-	"DEBIAN":                   "AWS-DebianDefaultPatchBaseline",
-	"SUSE":                     "AWS-SuseDefaultPatchBaseline",
-	"ROCKY_LINUX":              "AWS-RockyLinuxDefaultPatchBaseline",
-	"ORACLE_LINUX":             "AWS-OracleLinuxDefaultPatchBaseline",
-	"ALMA_LINUX":               "AWS-AlmaLinuxDefaultPatchBaseline",
-	"MACOS":                    "AWS-MacOSDefaultPatchBaseline",
-	"CENTOS":                   "AWS-CentOSDefaultPatchBaseline",
-	"RASPBIAN":                 "AWS-RaspbianDefaultPatchBaseline",
+	"AMAZON_LINUX_2023":       "AWS-AmazonLinux2023DefaultPatchBaseline",
+	"AMAZON_LINUX_2":          "AWS-AmazonLinux2DefaultPatchBaseline",
+	"AMAZON_LINUX":            "AWS-AmazonLinuxDefaultPatchBaseline",
+	"WINDOWS":                 "AWS-DefaultPatchBaseline",
+	"UBUNTU":                  "AWS-UbuntuDefaultPatchBaseline",
+	"REDHAT_ENTERPRISE_LINUX": "AWS-RedHatDefaultPatchBaseline",
+	"AMAZON_LINUX_2022":       "AWS-AmazonLinux2022DefaultPatchBaseline",
+	"DEBIAN":                  "AWS-DebianDefaultPatchBaseline",
+	"SUSE":                    "AWS-SuseDefaultPatchBaseline",
+	"ROCKY_LINUX":             "AWS-RockyLinuxDefaultPatchBaseline",
+	"ORACLE_LINUX":            "AWS-OracleLinuxDefaultPatchBaseline",
+	"ALMA_LINUX":              "AWS-AlmaLinuxDefaultPatchBaseline",
+	"MACOS":                   "AWS-MacOSDefaultPatchBaseline",
+	"CENTOS":                  "AWS-CentOSDefaultPatchBaseline",
+	"RASPBIAN":                "AWS-RaspbianDefaultPatchBaseline",
 }
 
 // awsBaseline returns an AWS-provided baseline for a region. Its rules
@@ -554,7 +554,7 @@ func orNone(s string) string {
 
 type patchCounts struct {
 	Installed, InstalledOther, PendingReboot, Rejected, Missing, Failed, NotApplicable, AvailableSec int
-	CriticalNonCompliant, SecurityNonCompliant, OtherNonCompliant                                  int
+	CriticalNonCompliant, SecurityNonCompliant, OtherNonCompliant                                    int
 }
 
 func (st *InstancePatchState) counts() patchCounts {
@@ -617,22 +617,22 @@ func (s *Server) registerSSMPatch() {
 }
 
 type baselineInput struct {
-	BaselineID                               string           `json:"BaselineId"`
-	OperatingSystem                          string           `json:"OperatingSystem"`
-	Name                                     *string          `json:"Name"`
+	BaselineID                               string            `json:"BaselineId"`
+	OperatingSystem                          string            `json:"OperatingSystem"`
+	Name                                     *string           `json:"Name"`
 	GlobalFilters                            *patchFilterGroup `json:"GlobalFilters"`
-	ApprovalRules                            *patchRuleGroup  `json:"ApprovalRules"`
-	ApprovedPatches                          []string         `json:"ApprovedPatches"`
-	ApprovedPatchesComplianceLevel           string           `json:"ApprovedPatchesComplianceLevel"`
-	ApprovedPatchesEnableNonSecurity         *bool            `json:"ApprovedPatchesEnableNonSecurity"`
-	RejectedPatches                          []string         `json:"RejectedPatches"`
-	RejectedPatchesAction                    string           `json:"RejectedPatchesAction"`
-	Description                              *string          `json:"Description"`
-	Sources                                  []map[string]any `json:"Sources"`
-	AvailableSecurityUpdatesComplianceStatus string           `json:"AvailableSecurityUpdatesComplianceStatus"`
-	ClientToken                              string           `json:"ClientToken"`
-	Tags                                     []ssmTag         `json:"Tags"`
-	Replace                                  bool             `json:"Replace"`
+	ApprovalRules                            *patchRuleGroup   `json:"ApprovalRules"`
+	ApprovedPatches                          []string          `json:"ApprovedPatches"`
+	ApprovedPatchesComplianceLevel           string            `json:"ApprovedPatchesComplianceLevel"`
+	ApprovedPatchesEnableNonSecurity         *bool             `json:"ApprovedPatchesEnableNonSecurity"`
+	RejectedPatches                          []string          `json:"RejectedPatches"`
+	RejectedPatchesAction                    string            `json:"RejectedPatchesAction"`
+	Description                              *string           `json:"Description"`
+	Sources                                  []map[string]any  `json:"Sources"`
+	AvailableSecurityUpdatesComplianceStatus string            `json:"AvailableSecurityUpdatesComplianceStatus"`
+	ClientToken                              string            `json:"ClientToken"`
+	Tags                                     []ssmTag          `json:"Tags"`
+	Replace                                  bool              `json:"Replace"`
 }
 
 var baselineNameRE = regexp.MustCompile(`^[a-zA-Z0-9_\-.]{3,128}$`)
@@ -1315,18 +1315,18 @@ func ssmDescribeInstancePatchStates(c *Call) (any, error) {
 }
 
 var patchStateFilterKeys = map[string]func(patchCounts) int{
-	"InstalledCount":              func(c patchCounts) int { return c.Installed },
-	"InstalledOtherCount":         func(c patchCounts) int { return c.InstalledOther },
-	"InstalledPendingRebootCount": func(c patchCounts) int { return c.PendingReboot },
-	"InstalledRejectedCount":      func(c patchCounts) int { return c.Rejected },
-	"MissingCount":                func(c patchCounts) int { return c.Missing },
-	"FailedCount":                 func(c patchCounts) int { return c.Failed },
-	"NotApplicableCount":          func(c patchCounts) int { return c.NotApplicable },
+	"InstalledCount":               func(c patchCounts) int { return c.Installed },
+	"InstalledOtherCount":          func(c patchCounts) int { return c.InstalledOther },
+	"InstalledPendingRebootCount":  func(c patchCounts) int { return c.PendingReboot },
+	"InstalledRejectedCount":       func(c patchCounts) int { return c.Rejected },
+	"MissingCount":                 func(c patchCounts) int { return c.Missing },
+	"FailedCount":                  func(c patchCounts) int { return c.Failed },
+	"NotApplicableCount":           func(c patchCounts) int { return c.NotApplicable },
 	"UnreportedNotApplicableCount": func(c patchCounts) int { return 0 },
 	"AvailableSecurityUpdateCount": func(c patchCounts) int { return c.AvailableSec },
-	"CriticalNonCompliantCount":   func(c patchCounts) int { return c.CriticalNonCompliant },
-	"SecurityNonCompliantCount":   func(c patchCounts) int { return c.SecurityNonCompliant },
-	"OtherNonCompliantCount":      func(c patchCounts) int { return c.OtherNonCompliant },
+	"CriticalNonCompliantCount":    func(c patchCounts) int { return c.CriticalNonCompliant },
+	"SecurityNonCompliantCount":    func(c patchCounts) int { return c.SecurityNonCompliant },
+	"OtherNonCompliantCount":       func(c patchCounts) int { return c.OtherNonCompliant },
 }
 
 func ssmDescribeInstancePatchStatesForPatchGroup(c *Call) (any, error) {
