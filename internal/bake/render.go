@@ -22,6 +22,7 @@ import (
 	"github.com/amibake/amibake/internal/config"
 	"github.com/amibake/amibake/internal/graph"
 	"github.com/amibake/amibake/internal/lineage"
+	"github.com/amibake/amibake/internal/plan"
 	"github.com/amibake/amibake/templates"
 )
 
@@ -226,6 +227,7 @@ func NewTemplateData(in RenderInput) (*TemplateData, []Secret, hcl.Diagnostics) 
 	lt := lineage.BuildTags{
 		Project: p.Name, Layer: l.Name, Fingerprint: in.Fingerprint.Hash,
 		ParentFingerprint: in.Fingerprint.Parent, Recipes: recipes, BuildID: in.BuildID,
+		RecipeDigests: plan.RecipeDigests(in.Fingerprint), SettingsDigest: plan.SettingsDigest(in.Fingerprint),
 	}
 	tags := map[string]string{}
 	for k, v := range p.DefaultTags {

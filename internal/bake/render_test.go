@@ -15,6 +15,7 @@ import (
 	"github.com/amibake/amibake/internal/config"
 	"github.com/amibake/amibake/internal/graph"
 	"github.com/amibake/amibake/internal/lineage"
+	"github.com/amibake/amibake/internal/plan"
 )
 
 const secretValue = "s3cr3t-token-1f0e9d8c"
@@ -120,4 +121,19 @@ func TestAMINameValidated(t *testing.T) {
 	_, _, diags = NewTemplateData(RenderInput{Config: cfg, Layer: cfg.Layers["linux"], Fingerprint: fps["linux"], BuildID: "b", Timestamp: time.Unix(0, 0)})
 	require.True(t, diags.HasErrors())
 	assert.Contains(t, diags.Error(), "Invalid AMI name")
+}
+
+func TestRenderDigestTags(t *testing.T) {
+	cfg, _, fps := loadExample(t, ProvisionerSSM)
+	out, d, _ := renderLayer(t, cfg, fps, "foundation")
+	digests := plan.RecipeDigests(fps["foundation"])
+	require.Len(t, digests, len(cfg.Layers["foundation"].Recipes))
+	assert.Equal(t, lineage.FormatDigests(digests), d.Tags[lineage.TagRecipeDigests])
+	assert.Equal(t, plan.SettingsDigest(fps["foundation"]), d.Tags[lineage.TagSettingsDigest])
+	assert.Regexp(t, `"amibake:recipe-digests"\s+= "`+lineage.FormatDigests(digests)+`"`, out)
+	assert.Regexp(t, `"amibake:settings-digest"\s+= "[0-9a-f]{12}"`, out)
+	// Tag values are at most 256 characters.
+	for k, v := range d.Tags {
+		assert.LessOrEqual(t, len(v), 256, k)
+	}
 }

@@ -19,9 +19,15 @@ const (
 	TagParentFingerprint = "amibake:parent-fingerprint"
 	TagSource            = "amibake:source"
 	TagRecipes           = "amibake:recipes"
-	TagBuildID           = "amibake:build-id"
-	TagPatchLevel        = "amibake:patch-level"
-	TagRevoked           = "amibake:revoked"
+	// TagRecipeDigests holds a short content digest per recipe, aligned
+	// with TagRecipes, and TagSettingsDigest one over the image settings
+	// (and a root's source selector): plan tells "recipe-changed" from
+	// "settings-changed" with them when the fingerprint moved.
+	TagRecipeDigests  = "amibake:recipe-digests"
+	TagSettingsDigest = "amibake:settings-digest"
+	TagBuildID        = "amibake:build-id"
+	TagPatchLevel     = "amibake:patch-level"
+	TagRevoked        = "amibake:revoked"
 	// TagRole marks build, scan, canary and baseline instances: anything with
 	// it and no live owner is an orphan a re-run may clean.
 	TagRole = "amibake:role"
@@ -119,6 +125,17 @@ func ParseRecipes(s string) []RecipeVersion {
 	return out
 }
 
+// FormatDigests renders the amibake:recipe-digests tag: digest,… in layer order.
+func FormatDigests(ds []string) string { return strings.Join(ds, ",") }
+
+// ParseDigests reads the amibake:recipe-digests tag; nil when absent.
+func ParseDigests(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, ",")
+}
+
 // Image is what the tags of one AMI say about it.
 type Image struct {
 	ID                string
@@ -133,6 +150,8 @@ type Image struct {
 	ParentFingerprint string
 	Source            string
 	Recipes           []RecipeVersion
+	RecipeDigests     []string // aligned with Recipes; nil on AMIs baked before the tag
+	SettingsDigest    string
 	BuildID           string
 	PatchLevel        string
 	Revoked           string // reason; empty when not revoked
@@ -152,6 +171,8 @@ func FromTags(id, region string, tags map[string]string) Image {
 		ParentFingerprint: tags[TagParentFingerprint],
 		Source:            tags[TagSource],
 		Recipes:           ParseRecipes(tags[TagRecipes]),
+		RecipeDigests:     ParseDigests(tags[TagRecipeDigests]),
+		SettingsDigest:    tags[TagSettingsDigest],
 		BuildID:           tags[TagBuildID],
 		PatchLevel:        tags[TagPatchLevel],
 		Revoked:           tags[TagRevoked],
@@ -168,6 +189,8 @@ type BuildTags struct {
 	ParentFingerprint string
 	Source            string
 	Recipes           []RecipeVersion
+	RecipeDigests     []string // aligned with Recipes
+	SettingsDigest    string
 	BuildID           string
 	PatchLevel        string
 }
@@ -184,6 +207,7 @@ func (b BuildTags) Map() map[string]string {
 	for k, v := range map[string]string{
 		TagParentAMI: b.ParentAMI, TagParentFingerprint: b.ParentFingerprint,
 		TagSource: b.Source, TagPatchLevel: b.PatchLevel,
+		TagRecipeDigests: FormatDigests(b.RecipeDigests), TagSettingsDigest: b.SettingsDigest,
 	} {
 		if v != "" {
 			m[k] = v
