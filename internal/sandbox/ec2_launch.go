@@ -5,9 +5,9 @@ import (
 	"time"
 )
 
-// plannedVolume is one volume RunInstance will create, resolved from the
+// ec2PlannedVolume is one volume RunInstance will create, resolved from the
 // image's mappings and the launch's overrides before anything is created.
-type plannedVolume struct {
+type ec2PlannedVolume struct {
 	Device              string
 	SnapshotID          string
 	Size                int
@@ -23,11 +23,11 @@ type plannedVolume struct {
 // overrides (matched by device name), as EC2 does: NoDevice drops a
 // mapping, sizes may only grow, an encrypted snapshot gives an encrypted
 // volume, and extra devices without a snapshot need a size.
-func (w *World) launchVolumes(img *Image, overrides []BlockDeviceSpec) ([]plannedVolume, *APIError) {
-	var out []plannedVolume
+func (w *World) launchVolumes(img *Image, overrides []BlockDeviceSpec) ([]ec2PlannedVolume, *APIError) {
+	var out []ec2PlannedVolume
 	used := map[string]bool{}
 	for _, bd := range img.BlockDevices {
-		pv := plannedVolume{Device: bd.DeviceName, SnapshotID: bd.SnapshotID, Size: bd.VolumeSize, Type: bd.VolumeType,
+		pv := ec2PlannedVolume{Device: bd.DeviceName, SnapshotID: bd.SnapshotID, Size: bd.VolumeSize, Type: bd.VolumeType,
 			Encrypted: bd.Encrypted, KMSKeyID: bd.KMSKeyID, DeleteOnTermination: bd.DeleteOnTermination}
 		if pv.Type == "" {
 			pv.Type = "gp2"
@@ -42,7 +42,7 @@ func (w *World) launchVolumes(img *Image, overrides []BlockDeviceSpec) ([]planne
 				drop = true
 				break
 			}
-			if e := applyBlockDeviceSpec(&pv, o, bd.VolumeSize); e != nil {
+			if e := ec2ApplyBlockDeviceSpec(&pv, o, bd.VolumeSize); e != nil {
 				return nil, e
 			}
 		}
@@ -62,7 +62,7 @@ func (w *World) launchVolumes(img *Image, overrides []BlockDeviceSpec) ([]planne
 			return nil, errMissingParameter("BlockDeviceMapping.DeviceName")
 		}
 		used[o.DeviceName] = true
-		pv := plannedVolume{Device: o.DeviceName, Type: "gp2", DeleteOnTermination: true}
+		pv := ec2PlannedVolume{Device: o.DeviceName, Type: "gp2", DeleteOnTermination: true}
 		minSize := 0
 		if o.SnapshotID != "" {
 			snap := w.EC2.Snapshots[o.SnapshotID]
@@ -74,7 +74,7 @@ func (w *World) launchVolumes(img *Image, overrides []BlockDeviceSpec) ([]planne
 		} else if o.VolumeSize == 0 {
 			return nil, Errorf("InvalidBlockDeviceMapping", "The device '%s' needs a VolumeSize or a SnapshotId", o.DeviceName)
 		}
-		if e := applyBlockDeviceSpec(&pv, o, minSize); e != nil {
+		if e := ec2ApplyBlockDeviceSpec(&pv, o, minSize); e != nil {
 			return nil, e
 		}
 		out = append(out, pv)
@@ -82,7 +82,7 @@ func (w *World) launchVolumes(img *Image, overrides []BlockDeviceSpec) ([]planne
 	return out, nil
 }
 
-func applyBlockDeviceSpec(pv *plannedVolume, o BlockDeviceSpec, minSize int) *APIError {
+func ec2ApplyBlockDeviceSpec(pv *ec2PlannedVolume, o BlockDeviceSpec, minSize int) *APIError {
 	if o.VolumeSize != 0 {
 		if o.VolumeSize < minSize {
 			return Errorf("InvalidBlockDeviceMapping", "Volume of size %dGB is smaller than snapshot '%s', expect size >= %dGB", o.VolumeSize, pv.SnapshotID, minSize)
@@ -93,7 +93,7 @@ func applyBlockDeviceSpec(pv *plannedVolume, o BlockDeviceSpec, minSize int) *AP
 		pv.Size = o.VolumeSize
 	}
 	if o.VolumeType != "" {
-		if !validVolumeType(o.VolumeType) {
+		if !ec2ValidVolumeType(o.VolumeType) {
 			return errInvalidParameterValue("Value (%s) for parameter volumeType is invalid. Valid values: standard, io1, io2, gp2, gp3, sc1, st1", o.VolumeType)
 		}
 		pv.Type = o.VolumeType
@@ -122,7 +122,7 @@ func applyBlockDeviceSpec(pv *plannedVolume, o BlockDeviceSpec, minSize int) *AP
 	return nil
 }
 
-func validVolumeType(t string) bool {
+func ec2ValidVolumeType(t string) bool {
 	switch t {
 	case "standard", "io1", "io2", "gp2", "gp3", "sc1", "st1":
 		return true
@@ -132,7 +132,7 @@ func validVolumeType(t string) bool {
 
 // completeLaunch finishes an instance RunInstance built: reservation,
 // metadata options, user data and its volumes.
-func (w *World) completeLaunch(inst *Instance, spec LaunchSpec, volumes []plannedVolume, now time.Time) {
+func (w *World) completeLaunch(inst *Instance, spec LaunchSpec, volumes []ec2PlannedVolume, now time.Time) {
 	inst.ReservationID = spec.ReservationID
 	if inst.ReservationID == "" {
 		inst.ReservationID = w.NewID("r")
@@ -156,7 +156,7 @@ func (w *World) completeLaunch(inst *Instance, spec LaunchSpec, volumes []planne
 			Tags: cloneTags(spec.VolumeTags), VisibleAt: inst.VisibleAt,
 		}
 		if vol.Encrypted && vol.KMSKeyID == "" {
-			vol.KMSKeyID = defaultEBSKey(inst.Account, inst.Region)
+			vol.KMSKeyID = ec2DefaultEBSKey(inst.Account, inst.Region)
 		}
 		if vol.Type == "gp3" {
 			if vol.Iops == 0 {
@@ -197,8 +197,8 @@ func (w *World) releaseInstanceVolumes(inst *Instance) {
 	}
 }
 
-// defaultEBSKey is the ARN of the account's AWS-managed EBS key
+// ec2DefaultEBSKey is the ARN of the account's AWS-managed EBS key
 // (alias/aws/ebs) in a region.
-func defaultEBSKey(account, region string) string {
+func ec2DefaultEBSKey(account, region string) string {
 	return fmt.Sprintf("arn:aws:kms:%s:%s:key/%s", region, account, "aws-ebs-default-key-0000000000")
 }
