@@ -27,6 +27,8 @@ type ASGState struct {
 	// name). It lives here until the CloudWatch service exists; read and
 	// write it through World.AlarmState / Server.SetAlarmState.
 	Alarms map[string]*Alarm `json:"alarms"`
+	// LastTick is the virtual time the reconciler last ran at.
+	LastTick time.Time `json:"last_tick"`
 }
 
 func newASGState() *ASGState {
@@ -259,30 +261,44 @@ type ScalingActivity struct {
 // reconciler and the alarm admin API.
 func (s *Server) registerAutoScaling() {
 	s.addTicker(func(w *World, now time.Time) { w.tickAutoScaling(now) })
+	handle := func(action string, h Handler) { s.handle(svcAutoScaling, action, asgSettle(h)) }
 
-	s.handle(svcAutoScaling, "CreateAutoScalingGroup", asgCreateGroup)
-	s.handle(svcAutoScaling, "UpdateAutoScalingGroup", asgUpdateGroup)
-	s.handle(svcAutoScaling, "DescribeAutoScalingGroups", asgDescribeGroups)
-	s.handle(svcAutoScaling, "DeleteAutoScalingGroup", asgDeleteGroup)
-	s.handle(svcAutoScaling, "SetDesiredCapacity", asgSetDesiredCapacity)
-	s.handle(svcAutoScaling, "DescribeAutoScalingInstances", asgDescribeInstances)
-	s.handle(svcAutoScaling, "TerminateInstanceInAutoScalingGroup", asgTerminateInstance)
-	s.handle(svcAutoScaling, "SetInstanceHealth", asgSetInstanceHealth)
-	s.handle(svcAutoScaling, "SetInstanceProtection", asgSetInstanceProtection)
-	s.handle(svcAutoScaling, "DescribeScalingActivities", asgDescribeActivities)
-	s.handle(svcAutoScaling, "CreateOrUpdateTags", asgCreateOrUpdateTags)
-	s.handle(svcAutoScaling, "DeleteTags", asgDeleteTags)
-	s.handle(svcAutoScaling, "DescribeTags", asgDescribeTags)
-	s.handle(svcAutoScaling, "SuspendProcesses", asgSuspendProcesses)
-	s.handle(svcAutoScaling, "ResumeProcesses", asgResumeProcesses)
-	s.handle(svcAutoScaling, "DescribeScalingProcessTypes", asgDescribeProcessTypes)
+	handle("CreateAutoScalingGroup", asgCreateGroup)
+	handle("UpdateAutoScalingGroup", asgUpdateGroup)
+	handle("DescribeAutoScalingGroups", asgDescribeGroups)
+	handle("DeleteAutoScalingGroup", asgDeleteGroup)
+	handle("SetDesiredCapacity", asgSetDesiredCapacity)
+	handle("DescribeAutoScalingInstances", asgDescribeInstances)
+	handle("TerminateInstanceInAutoScalingGroup", asgTerminateInstance)
+	handle("SetInstanceHealth", asgSetInstanceHealth)
+	handle("SetInstanceProtection", asgSetInstanceProtection)
+	handle("DescribeScalingActivities", asgDescribeActivities)
+	handle("CreateOrUpdateTags", asgCreateOrUpdateTags)
+	handle("DeleteTags", asgDeleteTags)
+	handle("DescribeTags", asgDescribeTags)
+	handle("SuspendProcesses", asgSuspendProcesses)
+	handle("ResumeProcesses", asgResumeProcesses)
+	handle("DescribeScalingProcessTypes", asgDescribeProcessTypes)
 
-	s.handle(svcAutoScaling, "StartInstanceRefresh", asgStartInstanceRefresh)
-	s.handle(svcAutoScaling, "DescribeInstanceRefreshes", asgDescribeInstanceRefreshes)
-	s.handle(svcAutoScaling, "CancelInstanceRefresh", asgCancelInstanceRefresh)
-	s.handle(svcAutoScaling, "RollbackInstanceRefresh", asgRollbackInstanceRefresh)
+	handle("StartInstanceRefresh", asgStartInstanceRefresh)
+	handle("DescribeInstanceRefreshes", asgDescribeInstanceRefreshes)
+	handle("CancelInstanceRefresh", asgCancelInstanceRefresh)
+	handle("RollbackInstanceRefresh", asgRollbackInstanceRefresh)
 
 	s.registerAlarmAdmin()
+}
+
+// asgSettle runs the reconciler after a successful mutating action, so a
+// group starts launching (or a refresh starts replacing) at the time of
+// the request, as AWS does, rather than at the next request.
+func asgSettle(h Handler) Handler {
+	return func(c *Call) (any, error) {
+		out, err := h(c)
+		if err == nil && mutating(c.Action) {
+			c.World.tickAutoScaling(c.Now)
+		}
+		return out, err
+	}
 }
 
 // ---- lookups and errors ----

@@ -7,16 +7,41 @@ import (
 	"time"
 )
 
-// asgMaxSettleRounds bounds how many reconcile rounds one tick may run. In
-// instant mode (zero delays) a round's launches are running in the next
+// asgMaxSettleRounds bounds how many reconcile rounds one instant may run.
+// In instant mode (zero delays) a round's launches are running in the next
 // round, so a group settles within one request; the bound keeps a large
 // instant-mode refresh from doing everything in one request.
 const asgMaxSettleRounds = 64
 
-// tickAutoScaling is the reconciler: it advances instance state machines
-// and every group until nothing changes at this virtual time.
+// asgMaxEventSteps bounds the intermediate instants one tick replays.
+const asgMaxEventSteps = 10000
+
+// tickAutoScaling is the reconciler. Virtual time can jump (AdvanceClock,
+// a scaled clock between requests), so it replays every instant since the
+// last tick at which something it watches happens (an instance finishing a
+// transition, a grace period or warm-up ending, a checkpoint delay
+// expiring) before settling at now: an hour's jump plays out a rollout's
+// batches as an hour of real time would.
 func (w *World) tickAutoScaling(now time.Time) {
 	w.ASG.ensure()
+	if last := w.ASG.LastTick; !last.IsZero() {
+		for step := 0; step < asgMaxEventSteps; step++ {
+			at, ok := w.asgNextEvent(last, now)
+			if !ok {
+				break
+			}
+			w.asgSettleAt(at)
+			last = at
+		}
+	}
+	w.asgSettleAt(now)
+	if now.After(w.ASG.LastTick) {
+		w.ASG.LastTick = now
+	}
+}
+
+// asgSettleAt runs reconcile rounds at one instant until nothing changes.
+func (w *World) asgSettleAt(now time.Time) {
 	for round := 0; round < asgMaxSettleRounds; round++ {
 		w.tickInstances(now)
 		changed := false
@@ -29,6 +54,75 @@ func (w *World) tickAutoScaling(now time.Time) {
 			return
 		}
 	}
+}
+
+// asgNextEvent is the earliest instant strictly between after and before
+// at which a group's state could change.
+func (w *World) asgNextEvent(after, before time.Time) (time.Time, bool) {
+	var best time.Time
+	consider := func(t time.Time) {
+		if t.After(after) && t.Before(before) && (best.IsZero() || t.Before(best)) {
+			best = t
+		}
+	}
+	tm := w.Timing
+	for _, g := range w.ASG.Groups {
+		grace := g.gracePeriod(tm)
+		var r *InstanceRefresh
+		if !g.Deleting {
+			r = w.asgActiveRefresh(g)
+		}
+		for _, m := range g.Instances {
+			if inst := w.EC2.Instances[m.ID]; inst != nil {
+				switch inst.State {
+				case StatePending:
+					consider(inst.StateSince.Add(tm.InstancePending))
+				case StateStopping:
+					consider(inst.StateSince.Add(tm.InstanceStopping))
+				case StateShuttingDown:
+					consider(inst.StateSince.Add(tm.InstanceShutdown))
+				default:
+					consider(inst.StateSince) // a transition EC2 already applied
+				}
+				if m.HealthStatus == ASGHealthy && (inst.Unhealthy || inst.State == StateStopped || inst.State == StateStopping) {
+					consider(m.LaunchTime.Add(grace).Add(time.Nanosecond))
+				}
+			}
+			if g.MaxInstanceLifetime > 0 {
+				consider(m.LaunchTime.Add(time.Duration(g.MaxInstanceLifetime) * time.Second))
+			}
+			if r != nil && !m.InServiceAt.IsZero() {
+				consider(m.InServiceAt.Add(time.Duration(r.Preferences.InstanceWarmup) * time.Second))
+			}
+		}
+		if r != nil {
+			consider(r.PausedUntil)
+			consider(r.BakeUntil)
+			if !r.WaitingSince.IsZero() {
+				consider(r.WaitingSince.Add(refreshProtectedWaitLimit))
+			}
+		}
+	}
+	return best, !best.IsZero()
+}
+
+// asgInstState is an instance's state as of now: when a tick replays an
+// earlier instant, EC2 may already have applied a later transition.
+func asgInstState(inst *Instance, now time.Time) string {
+	if inst == nil {
+		return StateTerminated
+	}
+	if inst.StateSince.After(now) {
+		switch inst.State {
+		case StateRunning:
+			return StatePending
+		case StateTerminated:
+			return StateShuttingDown
+		case StateStopped:
+			return StateStopping
+		}
+	}
+	return inst.State
 }
 
 // asgReconcile runs one round for a group: member lifecycle and health,
@@ -62,8 +156,9 @@ func (w *World) asgUpdateMembers(g *AutoScalingGroup, now time.Time) bool {
 	kept := g.Instances[:0]
 	for _, m := range g.Instances {
 		inst := w.EC2.Instances[m.ID]
+		state := asgInstState(inst, now)
 		if m.LifecycleState == ASGTerminating {
-			if inst == nil || inst.State == StateTerminated {
+			if state == StateTerminated {
 				w.asgFinishActivity(m.TerminateActivity, now, "Successful", "")
 				changed = true
 				continue // removed from the group
@@ -72,8 +167,8 @@ func (w *World) asgUpdateMembers(g *AutoScalingGroup, now time.Time) bool {
 			continue
 		}
 		kept = append(kept, m)
-		gone := inst == nil || inst.State == StateShuttingDown || inst.State == StateTerminated
-		if m.LifecycleState == ASGPending && inst != nil && inst.State == StateRunning {
+		gone := state == StateShuttingDown || state == StateTerminated
+		if m.LifecycleState == ASGPending && state == StateRunning {
 			m.LifecycleState = ASGInService
 			m.InServiceAt = inst.StateSince
 			if m.InServiceAt.Before(m.LaunchTime) {
@@ -88,10 +183,10 @@ func (w *World) asgUpdateMembers(g *AutoScalingGroup, now time.Time) bool {
 			case gone:
 				m.HealthStatus, m.HealthReason = ASGUnhealthy, "terminated"
 				changed = true
-			case (inst.State == StateStopped || inst.State == StateStopping) && pastGrace:
+			case (state == StateStopped || state == StateStopping) && pastGrace:
 				m.HealthStatus, m.HealthReason = ASGUnhealthy, "stopped"
 				changed = true
-			case inst.Unhealthy && inst.State == StateRunning && pastGrace:
+			case inst.Unhealthy && state == StateRunning && pastGrace:
 				m.HealthStatus, m.HealthReason = ASGUnhealthy, "impaired"
 				changed = true
 			}

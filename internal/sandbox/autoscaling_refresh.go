@@ -785,8 +785,11 @@ func (w *World) asgStartRollback(g *AutoScalingGroup, r *InstanceRefresh, now ti
 	r.Status, r.Reason = RefreshRollbackInProgress, reason
 	r.Extra, r.PausedUntil, r.WaitingSince = 0, time.Time{}, time.Time{}
 	rb := &RefreshRollback{Reason: reason, StartTime: now}
-	for _, m := range g.activeMembers() {
-		if w.asgNeedsReplace(r, m, false) {
+	// What the rollback replaces: members not on the previous version,
+	// counting the refresh's own instances already on their way out (an
+	// unhealthy one being replaced this round).
+	for _, m := range g.Instances {
+		if w.asgNeedsReplace(r, m, false) && (m.active() || m.RefreshID == r.ID) {
 			rb.Total++
 		}
 	}

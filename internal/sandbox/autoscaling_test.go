@@ -369,12 +369,12 @@ func TestASGCreateErrors(t *testing.T) {
 	assert.Contains(t, exists.ErrorMessage(), "AutoScalingGroup by this name already exists")
 
 	cases := map[string]*autoscaling.CreateAutoScalingGroupInput{
-		"does not exist": {LaunchTemplate: &types.LaunchTemplateSpecification{LaunchTemplateId: aws.String("lt-0000000000000000f")}},
-		"version, version 9, does not exist": {LaunchTemplate: &types.LaunchTemplateSpecification{LaunchTemplateId: aws.String(lt), Version: aws.String("9")}},
-		"Valid requests must contain either LaunchTemplate": {},
+		"does not exist":                                           {LaunchTemplate: &types.LaunchTemplateSpecification{LaunchTemplateId: aws.String("lt-0000000000000000f")}},
+		"version, version 9, does not exist":                       {LaunchTemplate: &types.LaunchTemplateSpecification{LaunchTemplateId: aws.String(lt), Version: aws.String("9")}},
+		"Valid requests must contain either LaunchTemplate":        {},
 		"At least one Availability Zone or VPC Subnet is required": {LaunchTemplate: &types.LaunchTemplateSpecification{LaunchTemplateId: aws.String(lt)}, AvailabilityZones: []string{}},
-		"The subnet ID 'subnet-nope' does not exist": {LaunchTemplate: &types.LaunchTemplateSpecification{LaunchTemplateId: aws.String(lt)}, VPCZoneIdentifier: aws.String("subnet-nope")},
-		"Desired capacity:5 must be between": {LaunchTemplate: &types.LaunchTemplateSpecification{LaunchTemplateId: aws.String(lt)}, DesiredCapacity: aws.Int32(5)},
+		"The subnet ID 'subnet-nope' does not exist":               {LaunchTemplate: &types.LaunchTemplateSpecification{LaunchTemplateId: aws.String(lt)}, VPCZoneIdentifier: aws.String("subnet-nope")},
+		"Desired capacity:5 must be between":                       {LaunchTemplate: &types.LaunchTemplateSpecification{LaunchTemplateId: aws.String(lt)}, DesiredCapacity: aws.Int32(5)},
 		"reserved for internal use": {LaunchTemplate: &types.LaunchTemplateSpecification{LaunchTemplateId: aws.String(lt)},
 			Tags: []types.Tag{{Key: aws.String("aws:x"), Value: aws.String("y")}}},
 	}
