@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"time"
 )
 
 // registerSSMAdmin adds the SSM, patch catalogue and content endpoints to
@@ -99,14 +98,11 @@ func (s *Server) PublishAmazonLinuxRelease(release string) (map[string]*Image, e
 	var err error
 	s.Do(func(w *World) {
 		now := s.clock.Now()
-		pub, ok := any(w).(interface {
-			PublishAmazonLinuxRelease(string, time.Time) map[string]*Image
-		})
-		if !ok {
-			err = fmt.Errorf("jeos release: the EC2 model cannot publish images yet")
+		if ReleaseDate(release).IsZero() {
+			err = fmt.Errorf("jeos release: %q is not an AL2023 release such as 2023.7.20250101.0", release)
 			return
 		}
-		out = pub.PublishAmazonLinuxRelease(release, now)
+		out = w.PublishAmazonLinuxRelease(release, now)
 		w.syncPublicParameters(now)
 	})
 	return out, err
