@@ -73,7 +73,9 @@ func TestRunShellScriptChangesContent(t *testing.T) {
 	cmdID := aws.ToString(out.Command.CommandId)
 	assert.Equal(t, int32(1), out.Command.TargetCount)
 
-	w := ssm.NewCommandExecutedWaiter(cl, func(o *ssm.CommandExecutedWaiterOptions) { o.MinDelay, o.MaxDelay = time.Millisecond, 5*time.Millisecond })
+	w := ssm.NewCommandExecutedWaiter(cl, func(o *ssm.CommandExecutedWaiterOptions) {
+		o.MinDelay, o.MaxDelay = time.Millisecond, 5*time.Millisecond
+	})
 	require.NoError(t, w.Wait(ctx, &ssm.GetCommandInvocationInput{CommandId: aws.String(cmdID), InstanceId: aws.String(ids[0])}, 5*time.Second))
 
 	inv, err := cl.GetCommandInvocation(ctx, &ssm.GetCommandInvocationInput{CommandId: aws.String(cmdID), InstanceId: aws.String(ids[0])})
@@ -120,7 +122,9 @@ func TestRunShellScriptFailure(t *testing.T) {
 		Parameters: shell("dnf install -y htop", `echo "about to fail"`, `echo "bad input" >&2`, "exit 3", "dnf install -y git")})
 	require.NoError(t, err)
 	cmdID := aws.ToString(out.Command.CommandId)
-	w := ssm.NewCommandExecutedWaiter(cl, func(o *ssm.CommandExecutedWaiterOptions) { o.MinDelay, o.MaxDelay = time.Millisecond, 5*time.Millisecond })
+	w := ssm.NewCommandExecutedWaiter(cl, func(o *ssm.CommandExecutedWaiterOptions) {
+		o.MinDelay, o.MaxDelay = time.Millisecond, 5*time.Millisecond
+	})
 	err = w.Wait(ctx, &ssm.GetCommandInvocationInput{CommandId: aws.String(cmdID), InstanceId: aws.String(ids[0])}, 5*time.Second)
 	require.Error(t, err, "the waiter fails on a Failed invocation")
 
