@@ -103,7 +103,7 @@ func (p *PostProcessor) Configure(raws ...interface{}) error {
 }
 
 // PostProcess waits, tags and publishes, then hands the artifact on
-// unchanged.
+// unchanged and kept.
 func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, artifact packersdk.Artifact) (packersdk.Artifact, bool, bool, error) {
 	amis, err := ParseArtifactID(artifact.Id())
 	if err != nil {
@@ -123,7 +123,9 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, artifa
 	if err := pub.publish(ctx, amis, p.config.Region, p.config.Tags, p.config.Channels); err != nil {
 		return nil, false, false, fmt.Errorf("amibake-lineage: %w", err)
 	}
-	return artifact, true, false, nil
+	// keep = true, and forced: a user's keep_input_artifact = false would
+	// make Packer destroy (deregister) the AMI a channel now points at.
+	return artifact, true, true, nil
 }
 
 // RegionAMI is one copy of a built image.
