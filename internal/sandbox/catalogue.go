@@ -341,6 +341,9 @@ func (c *Catalogue) resolveVersion(name, want string, at time.Time) string {
 	}
 	best := ""
 	for _, v := range p.Versions {
+		if v.Released.After(at) {
+			continue
+		}
 		if (v.Version == want || strings.HasPrefix(v.Version, want+"-") || strings.HasPrefix(v.Version, want+".")) &&
 			(best == "" || vercmp(v.Version, best) > 0) {
 			best = v.Version

@@ -108,7 +108,8 @@ func ReadScript(commands []string) *ScriptRun {
 			continue
 		}
 		stop := false
-		for _, seg := range splitSegments(trimmed) {
+		for _, sg := range splitSegments(trimmed) {
+			seg := sg.text
 			words := shellWords(seg)
 			if len(words) == 0 {
 				continue
@@ -131,7 +132,7 @@ func ReadScript(commands []string) *ScriptRun {
 				run.Ops = append(run.Ops, op)
 				continue
 			}
-			if depth > 0 {
+			if depth > 0 || sg.cond {
 				continue
 			}
 			switch {
@@ -241,18 +242,26 @@ func stripComment(line string) string {
 	return line
 }
 
+// segment is one simple command of a line; cond marks one that runs only
+// depending on an earlier command (after && or ||).
+type segment struct {
+	text string
+	cond bool
+}
+
 // splitSegments splits a line into simple commands on ; && || | and a
-// trailing "then"/"do"/"else" keyword, outside quotes and $( ).
-func splitSegments(line string) []string {
+// leading "then"/"do"/"else" keyword, outside quotes and $( ).
+func splitSegments(line string) []segment {
 	line = stripComment(line)
-	var out []string
+	var out []segment
 	var q byte
 	paren := 0
 	start := 0
+	cond := false
 	emit := func(end int) {
 		seg := strings.TrimSpace(line[start:end])
 		if seg != "" {
-			out = append(out, seg)
+			out = append(out, segment{seg, cond})
 		}
 	}
 	for i := 0; i < len(line); i++ {
@@ -291,22 +300,28 @@ func splitSegments(line string) []string {
 				continue
 			}
 			emit(i)
+			logical := ch != ';' && i+1 < len(line) && line[i+1] == ch
 			for i+1 < len(line) && (line[i+1] == ch || line[i+1] == ';') {
 				i++
 			}
 			start = i + 1
+			if logical {
+				cond = true
+			} else if ch == ';' {
+				cond = false
+			}
 		}
 	}
 	emit(len(line))
 	// "then", "do", "else" open the body of the compound command before them.
-	var res []string
+	var res []segment
 	for _, seg := range out {
 		for _, kw := range []string{"then ", "do ", "else "} {
-			if strings.HasPrefix(seg, kw) {
-				seg = strings.TrimSpace(seg[len(kw):])
+			if strings.HasPrefix(seg.text, kw) {
+				seg.text = strings.TrimSpace(seg.text[len(kw):])
 			}
 		}
-		if seg == "then" || seg == "do" || seg == "else" || seg == "" {
+		if seg.text == "then" || seg.text == "do" || seg.text == "else" || seg.text == "" {
 			continue
 		}
 		res = append(res, seg)
