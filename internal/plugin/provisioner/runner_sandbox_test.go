@@ -1,0 +1,187 @@
+package provisioner
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/amibake/amibake/internal/sandbox"
+)
+
+// recUI records what the runner writes.
+type recUI struct {
+	mu       sync.Mutex
+	says     []string
+	messages []string
+	errors   []string
+}
+
+func (u *recUI) Say(s string)     { u.mu.Lock(); u.says = append(u.says, s); u.mu.Unlock() }
+func (u *recUI) Message(s string) { u.mu.Lock(); u.messages = append(u.messages, s); u.mu.Unlock() }
+func (u *recUI) Error(s string)   { u.mu.Lock(); u.errors = append(u.errors, s); u.mu.Unlock() }
+
+// launch starts an instance from the newest public AL2023 image.
+func launch(t *testing.T, sb *sandbox.Sandbox) string {
+	t.Helper()
+	ctx := context.Background()
+	ec2c := ec2.NewFromConfig(sb.Config)
+	imgs, err := ec2c.DescribeImages(ctx, &ec2.DescribeImagesInput{
+		Owners:  []string{"amazon"},
+		Filters: []ec2types.Filter{{Name: aws.String("name"), Values: []string{"al2023-ami-2023*-x86_64"}}},
+	})
+	require.NoError(t, err)
+	require.NotEmpty(t, imgs.Images)
+	out, err := ec2c.RunInstances(ctx, &ec2.RunInstancesInput{
+		ImageId: imgs.Images[0].ImageId, InstanceType: ec2types.InstanceTypeT3Small,
+		MinCount: aws.Int32(1), MaxCount: aws.Int32(1),
+	})
+	require.NoError(t, err)
+	return aws.ToString(out.Instances[0].InstanceId)
+}
+
+func newSandboxRunner(t *testing.T, opts ...func(*sandbox.Options)) (*sandbox.Sandbox, *runner, *recUI) {
+	t.Helper()
+	sb := sandbox.Start(t, opts...)
+	ui := &recUI{}
+	r := &runner{
+		ssm:        ssm.NewFromConfig(sb.Config),
+		ui:         ui,
+		instanceID: launch(t, sb),
+		poll:       20 * time.Millisecond,
+		timeout:    time.Minute,
+	}
+	require.NoError(t, r.waitOnline(context.Background(), 10*time.Second))
+	return sb, r, ui
+}
+
+func invocationStatus(sb *sandbox.Sandbox, instanceID string) []string {
+	var out []string
+	sb.Do(func(w *sandbox.World) {
+		for _, sc := range w.SSM.Scopes {
+			for _, id := range sc.CommandOrder {
+				for _, inv := range sc.Commands[id].Invocations {
+					if inv.InstanceID == instanceID {
+						out = append(out, inv.Status)
+					}
+				}
+			}
+		}
+	})
+	return out
+}
+
+func TestRunnerStreamsOutputAndRecordsSteps(t *testing.T) {
+	sb, r, ui := newSandboxRunner(t)
+	ctx := context.Background()
+	for _, s := range []Step{
+		{Name: "base/hello", Inline: []string{"echo hello $WHO", "echo warn >&2"}, Env: map[string]string{"WHO": "world"}},
+		{Name: "base/jq", Inline: []string{"dnf install -y jq"}},
+	} {
+		cmds, err := BuildCommands(s, nil, "us-east-1")
+		require.NoError(t, err)
+		require.NoError(t, r.run(ctx, s.Name, cmds))
+	}
+	assert.Contains(t, ui.messages, "hello world")
+	assert.Contains(t, ui.errors, "warn")
+	sb.Do(func(w *sandbox.World) {
+		inst := w.EC2.Instances[r.instanceID]
+		var names []string
+		for _, s := range inst.Content.Steps {
+			names = append(names, s.Name)
+		}
+		assert.Equal(t, []string{"base/hello", "base/jq"}, names)
+		assert.Contains(t, inst.Content.Packages, "jq")
+	})
+}
+
+func TestRunnerFailedStep(t *testing.T) {
+	_, r, _ := newSandboxRunner(t)
+	cmds, err := BuildCommands(Step{Name: "base/broken", Inline: []string{"echo first >&2", "echo last words >&2", "exit 3"}}, nil, "")
+	require.NoError(t, err)
+	err = r.run(context.Background(), "base/broken", cmds)
+	var se *StepError
+	require.ErrorAs(t, err, &se)
+	assert.Equal(t, "base/broken", se.Step)
+	assert.Equal(t, "Failed", se.Status)
+	assert.EqualValues(t, 3, se.ExitCode)
+	assert.Contains(t, se.StderrTail, "last words")
+	assert.Contains(t, err.Error(), `step "base/broken" failed`)
+}
+
+func TestRunnerStepTimesOut(t *testing.T) {
+	sb, r, _ := newSandboxRunner(t)
+	r.timeout = time.Second // executionTimeout=1 on the instance
+	cmds, err := BuildCommands(Step{Name: "base/slow", Inline: []string{"sleep 5"}}, nil, "")
+	require.NoError(t, err)
+	start := time.Now()
+	err = r.run(context.Background(), "base/slow", cmds)
+	var se *StepError
+	require.ErrorAs(t, err, &se)
+	assert.Equal(t, "TimedOut", se.Status)
+	assert.Less(t, time.Since(start), 4*time.Second)
+	assert.Equal(t, []string{"TimedOut"}, invocationStatus(sb, r.instanceID))
+}
+
+func TestRunnerCancelsCommandWhenInterrupted(t *testing.T) {
+	sb, r, _ := newSandboxRunner(t)
+	cmds, err := BuildCommands(Step{Name: "base/long", Inline: []string{"sleep 60"}}, nil, "")
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(300*time.Millisecond, cancel)
+	start := time.Now()
+	err = r.run(ctx, "base/long", cmds)
+	require.Error(t, err)
+	assert.True(t, errors.Is(err, context.Canceled), err)
+	assert.Contains(t, err.Error(), `step "base/long": interrupted`)
+	assert.Less(t, time.Since(start), 5*time.Second)
+	assert.Equal(t, []string{"Cancelled"}, invocationStatus(sb, r.instanceID))
+	sb.Do(func(w *sandbox.World) {
+		assert.Empty(t, w.EC2.Instances[r.instanceID].Content.Steps, "a cancelled step is not recorded")
+	})
+}
+
+func TestRunnerWaitsOutInvocationDoesNotExist(t *testing.T) {
+	sb, r, _ := newSandboxRunner(t)
+	// SendCommand's command stays invisible to reads for a moment, as
+	// right after sending on AWS.
+	sb.SetFaults(sandbox.FaultRule{Service: "ssm", Action: "SendCommand", InvisibleFor: sandbox.Duration{Duration: 500 * time.Millisecond}})
+	cmds, err := BuildCommands(Step{Name: "base/eventually", Inline: []string{"echo ok"}}, nil, "")
+	require.NoError(t, err)
+	require.NoError(t, r.run(context.Background(), "base/eventually", cmds))
+	notYet := 0
+	for _, e := range sb.Log() {
+		if e.Action == "GetCommandInvocation" && e.Error == "InvocationDoesNotExist" {
+			notYet++
+		}
+	}
+	assert.Positive(t, notYet, "the command was invisible at first")
+}
+
+func TestWaitOnlineTimesOutForUnknownInstance(t *testing.T) {
+	_, r, _ := newSandboxRunner(t)
+	r.instanceID = "i-0000000000000dead"
+	err := r.waitOnline(context.Background(), 300*time.Millisecond)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "SSM agent not online")
+	assert.True(t, strings.Contains(err.Error(), "AmazonSSMManagedInstanceCore"), err)
+}
+
+func TestSendCommandToUnmanagedInstanceFails(t *testing.T) {
+	_, r, _ := newSandboxRunner(t)
+	r.instanceID = "i-0000000000000dead"
+	cmds, err := BuildCommands(Step{Name: "x/y", Inline: []string{"true"}}, nil, "")
+	require.NoError(t, err)
+	err = r.run(context.Background(), "x/y", cmds)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `step "x/y": send command to i-0000000000000dead`)
+}
