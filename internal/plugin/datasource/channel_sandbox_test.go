@@ -44,7 +44,9 @@ func ownImage(t *testing.T, sb *sandbox.Sandbox, ec2c *ec2.Client, name string, 
 		_, err = ec2c.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{id}, Tags: ts})
 		require.NoError(t, err)
 	}
-	w := ec2.NewImageAvailableWaiter(ec2c, func(o *ec2.ImageAvailableWaiterOptions) { o.MinDelay, o.MaxDelay = 10*time.Millisecond, 50*time.Millisecond })
+	w := ec2.NewImageAvailableWaiter(ec2c, func(o *ec2.ImageAvailableWaiterOptions) {
+		o.MinDelay, o.MaxDelay = 10*time.Millisecond, 50*time.Millisecond
+	})
 	require.NoError(t, w.Wait(ctx, &ec2.DescribeImagesInput{ImageIds: []string{id}}, 10*time.Second))
 	return id
 }
