@@ -6,6 +6,8 @@ import (
 	"github.com/amibake/amibake/internal/cmd/fingerprint"
 	fmtcmd "github.com/amibake/amibake/internal/cmd/fmt"
 	"github.com/amibake/amibake/internal/cmd/graph"
+	lockcmd "github.com/amibake/amibake/internal/cmd/lock"
+	"github.com/amibake/amibake/internal/cmd/sandbox"
 	"github.com/amibake/amibake/internal/cmd/validate"
 	"github.com/amibake/amibake/internal/cmdutil"
 )
