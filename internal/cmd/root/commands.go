@@ -6,6 +6,7 @@ import (
 	"github.com/amibake/amibake/internal/cmd/fingerprint"
 	fmtcmd "github.com/amibake/amibake/internal/cmd/fmt"
 	"github.com/amibake/amibake/internal/cmd/graph"
+	"github.com/amibake/amibake/internal/cmd/sandbox"
 	lockcmd "github.com/amibake/amibake/internal/cmd/lock"
 	"github.com/amibake/amibake/internal/cmd/sandbox"
 	"github.com/amibake/amibake/internal/cmd/validate"
@@ -19,6 +20,7 @@ func commands(f *cmdutil.Factory) []*cli.Command {
 		fingerprint.NewCmdFingerprint(f, nil),
 		fmtcmd.NewCmdFmt(f, nil),
 		graph.NewCmdGraph(f, nil),
+		sandbox.NewCmdSandbox(f),
 		validate.NewCmdValidate(f, nil),
 	}
 }

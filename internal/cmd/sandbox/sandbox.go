@@ -1,0 +1,24 @@
+// Package sandbox is `amibake sandbox`: the in-tree AWS (internal/sandbox)
+// as a standalone server for working by hand, demos and other processes.
+package sandbox
+
+import (
+	"github.com/urfave/cli/v2"
+
+	"github.com/amibake/amibake/internal/cmd/sandbox/serve"
+	"github.com/amibake/amibake/internal/cmdutil"
+)
+
+// NewCmdSandbox builds `amibake sandbox` and its verbs.
+func NewCmdSandbox(f *cmdutil.Factory) *cli.Command {
+	return &cli.Command{
+		Name:  "sandbox",
+		Usage: "Run amibake's local AWS sandbox",
+		Description: "The sandbox is a loopback server speaking the EC2, SSM, Auto Scaling and STS\n" +
+			"wire protocols, with a controllable clock and fault injection. Point the AWS\n" +
+			"SDKs, the AWS CLI or packer at it with the environment `serve` prints.",
+		Subcommands: []*cli.Command{
+			serve.NewCmdServe(f, nil),
+		},
+	}
+}
