@@ -55,13 +55,6 @@ func (p *Parser) ParseHCL(src []byte, name string) (*hcl.File, hcl.Diagnostics) 
 	return f, diags
 }
 
-// ParseExpression parses a standalone expression (such as a -var value) and
-// keeps its text under the synthetic name filename.
-func (p *Parser) ParseExpression(src []byte, filename string) (hcl.Expression, hcl.Diagnostics) {
-	p.sources[filename] = src
-	return hclsyntax.ParseExpression(src, filename, hcl.InitialPos)
-}
-
 // AddSource records a synthetic source buffer.
 func (p *Parser) AddSource(name string, src []byte) { p.sources[name] = src }
 

@@ -225,11 +225,14 @@ func (ld *loader) setVariableValues() hcl.Diagnostics {
 // the text as it is; any other type parses it as an HCL expression.
 func (ld *loader) assignRaw(v *variableDecl, raw, from, origin string) hcl.Diagnostics {
 	filename := fmt.Sprintf("<value for var.%s>", v.Name)
-	ld.parser.AddSource(filename, []byte(raw))
+	// The text is kept for diagnostic snippets, unless it is a secret.
+	if !v.Sensitive {
+		ld.parser.AddSource(filename, []byte(raw))
+	}
 	rng := textRange(filename, raw)
 	val := cty.StringVal(raw)
 	if v.Type != cty.String && v.Type != cty.DynamicPseudoType {
-		expr, diags := ld.parser.ParseExpression([]byte(raw), filename)
+		expr, diags := hclsyntax.ParseExpression([]byte(raw), filename, hcl.InitialPos)
 		if diags.HasErrors() {
 			v.failed = true
 			return diags

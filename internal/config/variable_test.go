@@ -183,3 +183,17 @@ func TestVariables_sensitiveInPlainSetting(t *testing.T) {
 	assert.Equal(t, []string{"warning layers/linux.hcl:5:10: Sensitive value in a plain setting"}, render(diags))
 	assert.Equal(t, map[string]string{"token": "hunter2"}, cfg.Layers["linux"].Tags)
 }
+
+func TestVariables_sensitiveValueNotInSources(t *testing.T) {
+	dir := writeProject(t, map[string]string{"amibake.hcl": minimalProject + `
+variable "pin" {
+  type      = number
+  sensitive = true
+}
+`})
+	cfg, diags := Load(dir, LoadOptions{Vars: map[string]string{"pin": "hunter2"}})
+	assert.Equal(t, []string{"error <value for var.pin>:1:1: Invalid value for input variable"}, render(diags))
+	assert.NotContains(t, diags[0].Detail, "hunter2")
+	_, kept := cfg.Sources["<value for var.pin>"]
+	assert.False(t, kept, "a sensitive value is never shown in a snippet")
+}
