@@ -145,15 +145,29 @@ func TestTimestampWarnings(t *testing.T) {
 		"amibake.hcl": minimalProject + "locals {\n  now = timestamp()\n  built = \"at ${local.now}\"\n}\n",
 		"layers/linux.hcl": `layer "linux" {
   source {
-    ssm_parameter = "/aws/service/al2023"
+    ssm_parameter = "/aws/service/al2023/${formatdate("YYYY", timestamp())}"
   }
-  tags = { built = timestamp(), other = local.built }
+  recipes = [recipe.r]
+  inputs  = { r = { at = local.built } }
+  # Not in the fingerprint: no warning.
+  tags          = { built = timestamp(), other = local.built }
+  instance_type = "t3.${length(timestamp()) > 0 ? "small" : "large"}"
+}
+`,
+		"recipes/r/recipe.hcl": `recipe "r" {
+  version = "1.0.0"
+  input "at" {}
+  step "inline" {
+    commands = ["true"]
+    env      = { BUILT = timestamp() }
+  }
 }
 `,
 	})
 	_, diags := Load(dir, LoadOptions{Now: testNow})
 	assert.Equal(t, []string{
-		"warning layers/linux.hcl:5:20: timestamp() in a layer setting",
-		"warning layers/linux.hcl:5:41: timestamp() in a layer setting",
+		"warning layers/linux.hcl:3:63: timestamp() in a fingerprinted setting",
+		"warning layers/linux.hcl:6:26: timestamp() in a fingerprinted setting",
+		"warning recipes/r/recipe.hcl:6:26: timestamp() in a fingerprinted setting",
 	}, render(diags))
 }

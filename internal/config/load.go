@@ -474,30 +474,24 @@ func (ld *loader) crossCheck() hcl.Diagnostics {
 	return diags
 }
 
-// timestampWarnings flags timestamp() in layer and recipe files, directly
-// or through a local value: it changes every run, and so would the
-// fingerprint of the layer, forcing a rebuild every time.
+// unfingerprintedLayerSettings are the layer arguments that never reach
+// the fingerprint (graph.IgnoredSettings): timestamp() there is harmless.
+var unfingerprintedLayerSettings = map[string]bool{
+	"instance_type": true, "regions": true, "share_with": true, "tags": true, "patch": true,
+}
+
+// timestampWarnings flags timestamp() in the layer and recipe settings that
+// make up a fingerprint, directly or through a local value: it changes
+// every run, and so would the fingerprint, forcing a rebuild every time.
 func (ld *loader) timestampWarnings(taintedLocals map[string]bool) hcl.Diagnostics {
 	var diags hcl.Diagnostics
+	const summary = "timestamp() in a fingerprinted setting"
 	const why = "timestamp() returns the time of the run, so this value changes every run, and with it the layer's fingerprint: every plan would rebuild the image. For unique AMI names use ${timestamp} in project.ami_name; for a fixed date pass a variable."
-	for _, pf := range ld.files {
-		if pf.kind != layerFile && pf.kind != recipeFile {
-			continue
+	check := func(node hclsyntax.Node) {
+		for _, rng := range timestampCallsIn(node) {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: summary, Detail: why, Subject: rng.Ptr()})
 		}
-		f := ld.parser.files[pf.name]
-		body, ok := f.Body.(*hclsyntax.Body)
-		if !ok {
-			continue
-		}
-		for _, rng := range timestampCallsIn(body) {
-			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagWarning,
-				Summary:  "timestamp() in a layer setting",
-				Detail:   why,
-				Subject:  rng.Ptr(),
-			})
-		}
-		hclsyntax.VisitAll(body, func(n hclsyntax.Node) hcl.Diagnostics {
+		hclsyntax.VisitAll(node, func(n hclsyntax.Node) hcl.Diagnostics {
 			ref, ok := n.(*hclsyntax.ScopeTraversalExpr)
 			if !ok || ref.Traversal.RootName() != "local" {
 				return nil
@@ -505,13 +499,37 @@ func (ld *loader) timestampWarnings(taintedLocals map[string]bool) hcl.Diagnosti
 			if name, ok := traversalName(ref.Traversal); ok && taintedLocals[name] {
 				diags = append(diags, &hcl.Diagnostic{
 					Severity: hcl.DiagWarning,
-					Summary:  "timestamp() in a layer setting",
+					Summary:  summary,
 					Detail:   fmt.Sprintf("local.%s uses timestamp(). %s", name, why),
 					Subject:  ref.SrcRange.Ptr(),
 				})
 			}
 			return nil
 		})
+	}
+	for _, pf := range ld.files {
+		f := ld.parser.files[pf.name]
+		body, ok := f.Body.(*hclsyntax.Body)
+		if !ok {
+			continue
+		}
+		switch pf.kind {
+		case recipeFile:
+			check(body)
+		case layerFile:
+			for _, b := range body.Blocks {
+				for _, name := range keys(b.Body.Attributes) {
+					if !unfingerprintedLayerSettings[name] {
+						check(b.Body.Attributes[name])
+					}
+				}
+				for _, nested := range b.Body.Blocks {
+					if !unfingerprintedLayerSettings[nested.Type] {
+						check(nested)
+					}
+				}
+			}
+		}
 	}
 	return diags
 }
