@@ -38,8 +38,9 @@ type functionEnv struct {
 // users know, plus file, templatefile, env, timestamp and hashes.
 //
 // timestamp() is not stable: it returns LoadOptions.Now, which changes on
-// every run. Load warns when it is used in a layer or recipe, because it
-// would change the layer's fingerprint, and so force a rebuild, every time.
+// every run. Load warns when a recipe, or a layer setting that is part of
+// the fingerprint, uses it: the fingerprint would change, and force a
+// rebuild, every time.
 func functions(fe functionEnv) map[string]function.Function {
 	fns := map[string]function.Function{
 		// Strings.
