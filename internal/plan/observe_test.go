@@ -1,4 +1,4 @@
-package plan
+package plan_test
 
 import (
 	"context"
@@ -7,9 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/ssm"
-	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -17,6 +14,8 @@ import (
 	"github.com/amibake/amibake/internal/config"
 	"github.com/amibake/amibake/internal/graph"
 	"github.com/amibake/amibake/internal/lineage"
+	"github.com/amibake/amibake/internal/plan"
+	"github.com/amibake/amibake/internal/plan/plantest"
 	"github.com/amibake/amibake/internal/sandbox"
 )
 
@@ -33,69 +32,19 @@ func loadExample(t *testing.T) (*config.Config, *graph.Graph, map[string]*graph.
 	return cfg, g, fps
 }
 
-func latestAL2023(sb *sandbox.Sandbox, region string) string {
-	var id string
-	sb.Do(func(w *sandbox.World) { id = w.LatestAmazonLinux(region, "x86_64", false).ID })
-	return id
-}
-
-// seedBake puts into the sandbox what a successful bake of every layer
-// leaves: an available AMI per layer and region with the lineage tags bake
-// renders, and the latest channel in the build region. It returns the AMI
-// ids by "layer/region".
-func seedBake(t *testing.T, sb *sandbox.Sandbox, cfg *config.Config, g *graph.Graph, fps map[string]*graph.Fingerprint, source, buildID string) map[string]string {
+func build(t *testing.T, cfg *config.Config) (*graph.Graph, map[string]*graph.Fingerprint) {
 	t.Helper()
-	ids := map[string]string{}
-	sb.Do(func(w *sandbox.World) {
-		now := sb.Clock().Now()
-		for _, n := range g.Topo() {
-			fp := fps[n.Name()]
-			regions := Regions(cfg, n.Layer)
-			var recipes []lineage.RecipeVersion
-			for _, ref := range n.Layer.Recipes {
-				recipes = append(recipes, lineage.RecipeVersion{Name: ref.Name, Version: cfg.Recipes[ref.Name].Version})
-			}
-			bt := lineage.BuildTags{
-				Project: cfg.Project.Name, Layer: n.Name(), Fingerprint: fp.Hash, ParentFingerprint: fp.Parent,
-				Recipes: recipes, RecipeDigests: RecipeDigests(fp), SettingsDigest: SettingsDigest(fp), BuildID: buildID,
-			}
-			if n.IsRoot() {
-				bt.Source = source
-			} else {
-				bt.ParentAMI = ids[n.Parent.Name()+"/"+regions[0]]
-			}
-			for _, r := range regions {
-				id := w.NewID("ami")
-				w.EC2.Images[id] = &sandbox.Image{
-					ID: id, Account: sandbox.DefaultAccount, Region: r, Name: cfg.Project.Name + "-" + n.Name() + "-" + fp.Short + "-" + buildID,
-					State: "available", StateSince: now, CreationDate: now, Architecture: "x86_64", RootDeviceName: "/dev/xvda",
-					Tags: sandbox.Tags(bt.Map()), AvailableAt: now,
-				}
-				ids[n.Name()+"/"+r] = id
-			}
-		}
-	})
-	paths := lineage.Paths{Prefix: cfg.Project.ParamPrefix, Project: cfg.Project.Name}
-	for _, n := range g.Topo() {
-		home := Regions(cfg, n.Layer)[0]
-		putParam(t, sb, home, paths.Channel(n.Name(), lineage.ChannelLatest), ids[n.Name()+"/"+home])
-	}
-	return ids
+	g, diags := graph.Build(cfg)
+	require.False(t, diags.HasErrors(), diags.Error())
+	fps, diags := graph.Fingerprints(g)
+	require.False(t, diags.HasErrors(), diags.Error())
+	return g, fps
 }
 
-func putParam(t *testing.T, sb *sandbox.Sandbox, region, name, value string) {
-	t.Helper()
-	_, err := awsapi.NewClients(sb.Config).SSM(region).PutParameter(context.Background(), &ssm.PutParameterInput{
-		Name: aws.String(name), Value: aws.String(value), Type: ssmtypes.ParameterTypeString,
-		DataType: aws.String("aws:ec2:image"), Overwrite: aws.Bool(true),
-	})
-	require.NoError(t, err)
-}
-
-func observe(t *testing.T, sb *sandbox.Sandbox, cfg *config.Config, g *graph.Graph, fps map[string]*graph.Fingerprint) *Observed {
+func observe(t *testing.T, sb *sandbox.Sandbox, cfg *config.Config, g *graph.Graph, fps map[string]*graph.Fingerprint) *plan.Observed {
 	t.Helper()
 	sb.ResetLog()
-	obs, err := Observe(context.Background(), awsapi.NewClients(sb.Config), cfg, g, fps)
+	obs, err := plan.Observe(context.Background(), awsapi.NewClients(sb.Config), cfg, g, fps)
 	require.NoError(t, err)
 	return obs
 }
@@ -111,37 +60,37 @@ func TestObserveExampleFromNothing(t *testing.T) {
 	obs := observe(t, sb, cfg, g, fps)
 	assert.Empty(t, obs.Images)
 	assert.Empty(t, obs.Latest)
-	assert.Equal(t, map[string]string{"linux": latestAL2023(sb, "us-east-1")}, obs.Sources)
+	assert.Equal(t, map[string]string{"linux": plantest.LatestAL2023(sb, "us-east-1")}, obs.Sources)
 	di, gp := calls(sb)
 	assert.Equal(t, 2, di, "one DescribeImages per region (us-east-1, eu-west-1)")
 	assert.Equal(t, 2, gp, "one GetParameters for 5 latest channels, one for the source")
 	assert.Zero(t, sb.CountCalls("ssm", "GetParametersByPath"))
 
-	p := New(g, fps, obs, nil)
+	p := plan.New(g, fps, obs, nil)
 	assert.Equal(t, 5, p.Changes())
 	for _, l := range p.Layers {
-		assert.Equal(t, ReasonNew, l.Reason, l.Layer)
+		assert.Equal(t, plan.ReasonNew, l.Reason, l.Layer)
 	}
 }
 
 func TestObserveExampleReuseAndChanges(t *testing.T) {
 	sb := sandbox.Start(t)
 	cfg, g, fps := loadExample(t)
-	src := latestAL2023(sb, "us-east-1")
-	ids := seedBake(t, sb, cfg, g, fps, src, "b1")
+	src := plantest.LatestAL2023(sb, "us-east-1")
+	ids := plantest.SeedBake(t, sb, cfg, g, fps, src, "b1")
 
 	// Re-run: everything reused, in both regions, with the same budget.
 	obs := observe(t, sb, cfg, g, fps)
 	di, gp := calls(sb)
 	assert.Equal(t, 2, di)
 	assert.Equal(t, 2, gp)
-	p := New(g, fps, obs, nil)
+	p := plan.New(g, fps, obs, nil)
 	assert.Zero(t, p.Changes())
 	for _, l := range p.Layers {
-		assert.Equal(t, ReasonUpToDate, l.Reason, l.Layer)
+		assert.Equal(t, plan.ReasonUpToDate, l.Reason, l.Layer)
 		assert.Equal(t, map[string]string{"us-east-1": ids[l.Layer+"/us-east-1"], "eu-west-1": ids[l.Layer+"/eu-west-1"]}, l.AMI, l.Layer)
 		assert.Equal(t, ids[l.Layer+"/us-east-1"], l.PreviousAMI)
-		assert.Equal(t, StateAvailable, l.State)
+		assert.Equal(t, plan.StateAvailable, l.State)
 	}
 
 	// A recipe version bump: the previous AMIs of foundation and below are
@@ -152,45 +101,45 @@ func TestObserveExampleReuseAndChanges(t *testing.T) {
 	di, gp = calls(sb)
 	assert.Equal(t, 3, di, "2 by fingerprint + 1 by id for the previous AMIs")
 	assert.Equal(t, 2, gp)
-	p = New(g2, fps2, obs, nil)
+	p = plan.New(g2, fps2, obs, nil)
 	assert.Equal(t, 4, p.Changes())
-	assert.Equal(t, ReasonUpToDate, p.Layer("linux").Reason)
+	assert.Equal(t, plan.ReasonUpToDate, p.Layer("linux").Reason)
 	f := p.Layer("foundation")
-	assert.Equal(t, ReasonRecipeChanged, f.Reason)
+	assert.Equal(t, plan.ReasonRecipeChanged, f.Reason)
 	assert.Regexp(t, `^cis_hardening \S+→9\.9\.9$`, f.Detail)
 	assert.Equal(t, ids["foundation/us-east-1"], f.PreviousAMI)
 	for _, l := range []string{"base", "app-web", "app-worker"} {
-		assert.Equal(t, ReasonParentRebuilt, p.Layer(l).Reason, l)
+		assert.Equal(t, plan.ReasonParentRebuilt, p.Layer(l).Reason, l)
 	}
 }
 
 func TestObserveSourceMovedAndRevoked(t *testing.T) {
 	sb := sandbox.Start(t)
 	cfg, g, fps := loadExample(t)
-	src := latestAL2023(sb, "us-east-1")
-	ids := seedBake(t, sb, cfg, g, fps, src, "b1")
+	src := plantest.LatestAL2023(sb, "us-east-1")
+	ids := plantest.SeedBake(t, sb, cfg, g, fps, src, "b1")
 
 	// Revoke app-web's AMI (as `amibake revoke` tags it).
 	sb.Do(func(w *sandbox.World) {
 		w.EC2.Images[ids["app-web/us-east-1"]].Tags[lineage.TagRevoked] = "CVE-2026-0001"
 		w.EC2.Images[ids["app-web/us-east-1"]].DeprecationTime = sb.Clock().Now()
 	})
-	p := New(g, fps, observe(t, sb, cfg, g, fps), nil)
-	assert.Equal(t, ReasonRevoked, p.Layer("app-web").Reason)
+	p := plan.New(g, fps, observe(t, sb, cfg, g, fps), nil)
+	assert.Equal(t, plan.ReasonRevoked, p.Layer("app-web").Reason)
 	assert.Equal(t, ids["app-web/us-east-1"]+" revoked: CVE-2026-0001", p.Layer("app-web").Detail)
-	assert.Equal(t, ReasonUpToDate, p.Layer("app-worker").Reason)
+	assert.Equal(t, plan.ReasonUpToDate, p.Layer("app-worker").Reason)
 
 	// Amazon ships a new AL2023 release: the public parameter moves.
 	sb.Do(func(w *sandbox.World) {
 		w.PublishAmazonLinuxRelease("2023.99.20261125", sb.Clock().Now().Add(time.Second))
 	})
 	sb.Clock().Advance(time.Minute)
-	src2 := latestAL2023(sb, "us-east-1")
+	src2 := plantest.LatestAL2023(sb, "us-east-1")
 	require.NotEqual(t, src, src2)
 	obs := observe(t, sb, cfg, g, fps)
 	assert.Equal(t, src2, obs.Sources["linux"])
-	p = New(g, fps, obs, nil)
-	assert.Equal(t, ReasonSourceMoved, p.Layer("linux").Reason)
+	p = plan.New(g, fps, obs, nil)
+	assert.Equal(t, plan.ReasonSourceMoved, p.Layer("linux").Reason)
 	assert.Equal(t, src+"→"+src2, p.Layer("linux").Detail)
 	assert.Equal(t, 5, p.Changes())
 }
@@ -227,16 +176,16 @@ func TestObserveCallBudget500Layers(t *testing.T) {
 	di, gp := calls(sb)
 	assert.Equal(t, 3, di, "ceil(500/200) DescribeImages, never one per layer")
 	assert.Equal(t, 51, gp, "ceil(500/10) latest channels + 1 source")
-	assert.Equal(t, 500, New(g, fps, obs, nil).Changes())
+	assert.Equal(t, 500, plan.New(g, fps, obs, nil).Changes())
 
-	seedBake(t, sb, cfg, g, fps, latestAL2023(sb, "us-east-1"), "b1")
+	plantest.SeedBake(t, sb, cfg, g, fps, plantest.LatestAL2023(sb, "us-east-1"), "b1")
 	obs = observe(t, sb, cfg, g, fps)
 	di, gp = calls(sb)
 	assert.Equal(t, 3, di)
 	assert.Equal(t, 51, gp)
 	assert.Len(t, obs.Images, 500)
 	assert.Len(t, obs.Latest, 500)
-	p := New(g, fps, obs, nil)
+	p := plan.New(g, fps, obs, nil)
 	assert.Zero(t, p.Changes())
 }
 
@@ -251,7 +200,7 @@ func TestObserveFilterSources(t *testing.T) {
 	g, fps := build(t, cfg)
 
 	obs := observe(t, sb, cfg, g, fps)
-	want := latestAL2023(sb, "us-east-1")
+	want := plantest.LatestAL2023(sb, "us-east-1")
 	assert.Equal(t, map[string]string{"root": want, "root2": want}, obs.Sources)
 	di, gp := calls(sb)
 	assert.Equal(t, 2, di, "1 by fingerprint + 1 for the one distinct filter")
@@ -259,7 +208,7 @@ func TestObserveFilterSources(t *testing.T) {
 
 	cfg.Layers["root"].Source = &config.Source{Owners: []string{"amazon"}, NameFilter: "no-such-image-*"}
 	g, fps = build(t, cfg)
-	_, err := Observe(context.Background(), awsapi.NewClients(sb.Config), cfg, g, fps)
+	_, err := plan.Observe(context.Background(), awsapi.NewClients(sb.Config), cfg, g, fps)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "source of layer root: no available image matches")
 }
@@ -271,7 +220,7 @@ func TestObserveErrors(t *testing.T) {
 	g, fps := build(t, cfg)
 	clients := awsapi.NewClients(sb.Config)
 
-	_, err := Observe(context.Background(), clients, cfg, g, fps)
+	_, err := plan.Observe(context.Background(), clients, cfg, g, fps)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "source of layer root: parameter /aws/service/nope not found in us-east-1")
 
@@ -280,13 +229,13 @@ func TestObserveErrors(t *testing.T) {
 	awsCfg := sb.Config
 	awsCfg.RetryMaxAttempts = 1
 	sb.SetFaults(sandbox.FaultRule{Service: "ec2", Action: "DescribeImages", ErrorRate: 1, ErrorStatus: 500})
-	_, err = Observe(context.Background(), awsapi.NewClients(awsCfg), cfg, g, fps)
+	_, err = plan.Observe(context.Background(), awsapi.NewClients(awsCfg), cfg, g, fps)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "DescribeImages by fingerprint in us-east-1")
 	sb.SetFaults()
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err = Observe(ctx, clients, cfg, g, fps)
+	_, err = plan.Observe(ctx, clients, cfg, g, fps)
 	require.ErrorIs(t, err, context.Canceled)
 }

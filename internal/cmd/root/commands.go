@@ -8,6 +8,7 @@ import (
 	"github.com/amibake/amibake/internal/cmd/graph"
 	"github.com/amibake/amibake/internal/cmd/sandbox"
 	lockcmd "github.com/amibake/amibake/internal/cmd/lock"
+	plancmd "github.com/amibake/amibake/internal/cmd/plan"
 	"github.com/amibake/amibake/internal/cmd/sandbox"
 	"github.com/amibake/amibake/internal/cmd/validate"
 	"github.com/amibake/amibake/internal/cmdutil"
@@ -20,6 +21,7 @@ func commands(f *cmdutil.Factory) []*cli.Command {
 		fingerprint.NewCmdFingerprint(f, nil),
 		fmtcmd.NewCmdFmt(f, nil),
 		graph.NewCmdGraph(f, nil),
+		plancmd.NewCmdPlan(f, nil),
 		sandbox.NewCmdSandbox(f),
 		validate.NewCmdValidate(f, nil),
 	}
