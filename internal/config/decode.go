@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"math/big"
 	"regexp"
 	"sort"
 	"strings"
@@ -448,16 +447,4 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
-}
-
-// bigInt reports whether f is a whole number that fits an int.
-func bigInt(f *big.Float) (int, bool) {
-	if !f.IsInt() {
-		return 0, false
-	}
-	i, acc := f.Int64()
-	if acc != big.Exact || int64(int(i)) != i {
-		return 0, false
-	}
-	return int(i), true
 }

@@ -102,12 +102,16 @@ locals {
 }
 locals {
   b = "${local.a}-b"
+  upper = [for x in ["a", local.a] : upper(x)]
+  byname = { for k, v in { one = 1 } : k => v + 1 }
 }
 `,
 	})
 	cfg, diags := Load(dir, LoadOptions{})
 	require.Empty(t, render(diags))
 	assert.Equal(t, "a-b-c", cfg.Locals["c"].Value.AsString())
+	assertCty(t, cty.TupleVal([]cty.Value{cty.StringVal("A"), cty.StringVal("A")}), cfg.Locals["upper"].Value)
+	assertCty(t, cty.ObjectVal(map[string]cty.Value{"one": cty.NumberIntVal(2)}), cfg.Locals["byname"].Value)
 }
 
 func TestLocals_errors(t *testing.T) {
