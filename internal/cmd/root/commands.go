@@ -9,6 +9,7 @@ import (
 	"github.com/amibake/amibake/internal/cmd/sandbox"
 	lockcmd "github.com/amibake/amibake/internal/cmd/lock"
 	plancmd "github.com/amibake/amibake/internal/cmd/plan"
+	rendercmd "github.com/amibake/amibake/internal/cmd/render"
 	"github.com/amibake/amibake/internal/cmd/sandbox"
 	"github.com/amibake/amibake/internal/cmd/validate"
 	"github.com/amibake/amibake/internal/cmdutil"
@@ -22,6 +23,7 @@ func commands(f *cmdutil.Factory) []*cli.Command {
 		fmtcmd.NewCmdFmt(f, nil),
 		graph.NewCmdGraph(f, nil),
 		plancmd.NewCmdPlan(f, nil),
+		rendercmd.NewCmdRender(f, nil),
 		sandbox.NewCmdSandbox(f),
 		validate.NewCmdValidate(f, nil),
 	}
