@@ -26,6 +26,9 @@ const (
 	FilterValuesPerCall = 200
 	// NamesPerCall is GetParameters' limit on names.
 	NamesPerCall = 10
+	// imagesPerPage bounds each DescribeImages response (EC2's maximum);
+	// more matches are paged with NextToken.
+	imagesPerPage = 1000
 )
 
 // Clients hands out per-region service clients; *awsapi.Clients does.
@@ -244,6 +247,11 @@ func describeImages(ctx context.Context, client awsapi.EC2, region string, in *e
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
+		}
+		if in.MaxResults == nil && len(in.ImageIds) == 0 {
+			page := *in
+			page.MaxResults = aws.Int32(imagesPerPage)
+			in = &page
 		}
 		out, err := client.DescribeImages(ctx, in)
 		if err != nil {

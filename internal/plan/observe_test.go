@@ -239,3 +239,34 @@ func TestObserveErrors(t *testing.T) {
 	_, err = plan.Observe(ctx, clients, cfg, g, fps)
 	require.ErrorIs(t, err, context.Canceled)
 }
+
+func TestObservePagesImages(t *testing.T) {
+	sb := sandbox.Start(t)
+	cfg := wide(1)
+	g, fps := build(t, cfg)
+	// 1001 AMIs of the one fingerprint (a long history of rebuilds from
+	// older sources), 1000 to a page.
+	plantest.SeedBake(t, sb, cfg, g, fps, "ami-00000000000000001", "b0")
+	sb.Do(func(w *sandbox.World) {
+		var tmpl *sandbox.Image
+		for _, img := range w.EC2.Images {
+			if img.Tags[lineage.TagLayer] == "root" {
+				tmpl = img
+			}
+		}
+		for i := 0; i < 1000; i++ {
+			img := *tmpl
+			img.ID = w.NewID("ami")
+			img.Tags = sandbox.Tags{}
+			for k, v := range tmpl.Tags {
+				img.Tags[k] = v
+			}
+			img.Tags[lineage.TagSource] = fmt.Sprintf("ami-%017x", i+2)
+			w.EC2.Images[img.ID] = &img
+		}
+	})
+	obs := observe(t, sb, cfg, g, fps)
+	assert.Len(t, obs.Images, 1001)
+	di, _ := calls(sb)
+	assert.Equal(t, 2, di, "one query, two pages")
+}
