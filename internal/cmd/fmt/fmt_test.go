@@ -162,11 +162,10 @@ func TestFmtRun_syntaxError(t *testing.T) {
 	assert.Equal(t, cmdutil.ExitFailure, cmdutil.ExitCode(err))
 	assert.Equal(t, "layers/linux.hcl\n", out, "other files are still formatted")
 	assert.Equal(t, `Error: Invalid expression
-
-  on layers/bad.hcl line 2:
-   2:   instance_type = 
-   3: }
-
+  --> layers/bad.hcl:2:19
+   |
+ 2 |   instance_type = 
+   |                   ^
 Expected the start of an expression, but found an invalid expression token.
 
 `, errOut)
@@ -200,7 +199,7 @@ func TestFmtRun_stdin(t *testing.T) {
 
 	_, errOut, err := run(t, FmtOptions{WorkDir: t.TempDir(), Paths: []string{"-"}}, "a = \n")
 	assert.Equal(t, cmdutil.ExitFailure, cmdutil.ExitCode(err))
-	assert.Contains(t, errOut, "on <stdin> line 1")
+	assert.Contains(t, errOut, "--> <stdin>:1:")
 }
 
 func TestFmtRun_missingPath(t *testing.T) {

@@ -93,7 +93,7 @@ func runCatalogueCase(t *testing.T, dir string) {
 	for _, d := range res.Diagnostics {
 		assert.Contains(t, stderr, d.Summary)
 		if d.Range != nil {
-			assert.Contains(t, stderr, fmt.Sprintf("on %s line %d", d.Range.Filename, d.Range.Start.Line))
+			assert.Contains(t, stderr, fmt.Sprintf("--> %s:%d:%d", d.Range.Filename, d.Range.Start.Line, d.Range.Start.Column))
 		}
 	}
 }

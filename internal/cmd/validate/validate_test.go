@@ -139,10 +139,10 @@ func TestValidateRun(t *testing.T) {
 			opts:    ValidateOptions{WorkDir: warn},
 			wantOut: "Success! The configuration is valid, but there were some validation warnings as shown above.\n1 layer, 1 recipe, 0 fleets.\n",
 			wantErrOut: `Warning: Unused recipe
-
-  on recipes/unused/recipe.hcl line 1:
-   1: recipe "unused" {
-
+  --> recipes/unused/recipe.hcl:1:1
+   |
+ 1 | recipe "unused" {
+   | ^^^^^^^^^^^^^^^
 No layer lists recipe "unused" in its recipes, so it is never built into an image.
 
 `,
@@ -151,10 +151,10 @@ No layer lists recipe "unused" in its recipes, so it is never built into an imag
 			name: "errors",
 			opts: ValidateOptions{WorkDir: invalid},
 			wantErrOut: `Error: Unsupported argument
-
-  on layers/linux.hcl line 5:
-   5:   instance_typ = "t3.small"
-
+  --> layers/linux.hcl:5:3
+   |
+ 5 |   instance_typ = "t3.small"
+   |   ^^^^^^^^^^^^
 An argument named "instance_typ" is not expected here. Did you mean "instance_type"?
 
 `,
@@ -164,10 +164,10 @@ An argument named "instance_typ" is not expected here. Did you mean "instance_ty
 			name: "variable error from -var",
 			opts: ValidateOptions{WorkDir: valid, Load: config.LoadOptions{Vars: map[string]string{"size": "big"}}},
 			wantErrOut: `Error: Invalid value for input variable
-
-  on <value for var.size> line 1:
-   1: big
-
+  --> <value for var.size>:1:1
+   |
+ 1 | big
+   | ^^^
 Unsuitable value for var.size set using -var: a number is required. The variable's type is number.
 
 `,
