@@ -37,6 +37,8 @@ type Clients interface {
 	SSM(region string) awsapi.SSM
 }
 
+var _ Clients = (*awsapi.Clients)(nil)
+
 // Observe reads, read-only and with a bounded number of calls, what plan
 // needs from AWS (docs/plan.md, "Call budget"):
 //
