@@ -423,7 +423,9 @@ func asgVersionNumber(lt *LaunchTemplate, version string) (int, *APIError) {
 		}
 		return 1, nil
 	case "$Latest":
-		n := lt.LatestVersion
+		// The highest existing version (LatestVersion is a counter that
+		// deleted versions leave behind).
+		n := 0
 		for _, v := range lt.Versions {
 			if v != nil && v.Number > n {
 				n = v.Number
