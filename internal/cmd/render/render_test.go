@@ -169,3 +169,54 @@ func TestRenderErrors(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "create output directory")
 }
+
+// copyProject copies the example project's HCL and recipe files to a
+// temporary directory, with edit applied to amibake.hcl.
+func copyProject(t *testing.T, root string, edit func(string) string) string {
+	t.Helper()
+	dst := t.TempDir()
+	for _, sub := range []string{"amibake.hcl", "patch.hcl", "layers", "recipes", "fleets"} {
+		src := filepath.Join(root, sub)
+		require.NoError(t, filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			rel, err := filepath.Rel(root, p)
+			if err != nil {
+				return err
+			}
+			if d.IsDir() {
+				return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+			}
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			if rel == "amibake.hcl" {
+				b = []byte(edit(string(b)))
+			}
+			return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
+		}))
+	}
+	return dst
+}
+
+func TestRenderSSHModeNeverWritesASecret(t *testing.T) {
+	f, out, errOut := newFactory(t, cmdutil.OutputText)
+	f.WorkDir = copyProject(t, f.WorkDir, func(s string) string {
+		edited := regexp.MustCompile(`provisioner\s*=\s*"ssm"`).ReplaceAllString(s, `provisioner = "ssh"`)
+		require.NotEqual(t, s, edited)
+		return edited
+	})
+	t.Setenv("AMIBAKE_VAR_security_agent_token", secret)
+	require.NoError(t, run(f, nil, "--out", "build"))
+
+	dir := filepath.Join(f.WorkDir, "build")
+	base, err := os.ReadFile(filepath.Join(dir, "base.pkr.hcl"))
+	require.NoError(t, err)
+	assert.Contains(t, string(base), `provisioner "shell"`)
+	assert.Regexp(t, `default\s+= env\("AMIBAKE_SECRET_`, string(base), "the secret comes from packer's environment")
+	assert.Empty(t, grepDir(t, f.WorkDir, secret), "the secret was written")
+	assert.NotContains(t, out.String(), secret)
+	assert.NotContains(t, errOut.String(), secret)
+}
