@@ -270,3 +270,28 @@ func TestObservePagesImages(t *testing.T) {
 	di, _ := calls(sb)
 	assert.Equal(t, 2, di, "one query, two pages")
 }
+
+func TestObserveLayerRegions(t *testing.T) {
+	sb := sandbox.Start(t)
+	cfg := wide(3)
+	// l002 builds in eu-west-1 and is copied to us-east-2; the rest stay in
+	// us-east-1. Each region is searched once for the fingerprints it holds.
+	cfg.Layers["l002"].Regions = []string{"eu-west-1", "us-east-2"}
+	g, fps := build(t, cfg)
+	ids := plantest.SeedBake(t, sb, cfg, g, fps, plantest.LatestAL2023(sb, "us-east-1"), "b1")
+
+	obs := observe(t, sb, cfg, g, fps)
+	di, gp := calls(sb)
+	assert.Equal(t, 3, di, "us-east-1, eu-west-1, us-east-2")
+	assert.Equal(t, 3, gp, "latest channels in us-east-1 and in eu-west-1, and the source")
+	assert.Equal(t, ids["l002/eu-west-1"], obs.Latest["l002"], "read in its build region")
+
+	p := plan.New(g, fps, obs, nil)
+	l := p.Layer("l002")
+	assert.Equal(t, "eu-west-1", l.Region)
+	// The parent has no copy in eu-west-1, so the child cannot be reused there.
+	assert.Equal(t, plan.ActionBuild, l.Action)
+	assert.Equal(t, plan.ReasonParentRebuilt, l.Reason)
+	assert.Equal(t, "root has no AMI in eu-west-1", l.Detail)
+	assert.Equal(t, plan.ReasonUpToDate, p.Layer("l001").Reason)
+}

@@ -249,7 +249,7 @@ func decide(cfg *config.Config, n *graph.Node, fp *graph.Fingerprint, parent *La
 		return d
 	}
 	d.Action = ActionBuild
-	d.Reason, d.Detail = why(cfg, n, fp, parent, base, obs)
+	d.Reason, d.Detail = why(cfg, n, fp, parent, base, home, obs)
 	return d
 }
 
@@ -328,7 +328,7 @@ func pickCopy(images []*lineage.Image, img *lineage.Image, region string) *linea
 //     settings-changed (the settings digest), parent-rebuilt (the parent's
 //     fingerprint), else settings-changed. A layer's own change wins over
 //     an inherited one.
-func why(cfg *config.Config, n *graph.Node, fp *graph.Fingerprint, parent *Layer, base string, obs *Observed) (Reason, string) {
+func why(cfg *config.Config, n *graph.Node, fp *graph.Fingerprint, parent *Layer, base, region string, obs *Observed) (Reason, string) {
 	prevID := obs.Latest[n.Name()]
 	if prevID == "" {
 		return ReasonNew, ""
@@ -352,7 +352,7 @@ func why(cfg *config.Config, n *graph.Node, fp *graph.Fingerprint, parent *Layer
 			if prev.Source != base {
 				return ReasonSourceMoved, arrow(prev.Source, base)
 			}
-		} else if detail := parentChange(parent, prev, base); detail != "" {
+		} else if detail := parentChange(parent, prev, base, region); detail != "" {
 			return ReasonParentRebuilt, detail
 		}
 		state := prev.State
@@ -368,7 +368,7 @@ func why(cfg *config.Config, n *graph.Node, fp *graph.Fingerprint, parent *Layer
 		return ReasonSettingsChanged, "image settings changed"
 	}
 	if !n.IsRoot() && prev.ParentFingerprint != fp.Parent {
-		if detail := parentChange(parent, prev, base); detail != "" {
+		if detail := parentChange(parent, prev, base, region); detail != "" {
 			return ReasonParentRebuilt, detail
 		}
 		return ReasonParentRebuilt, fmt.Sprintf("%s fingerprint %s→%s", parent.Layer, short(prev.ParentFingerprint, 12), short(fp.Parent, 12))
@@ -378,12 +378,15 @@ func why(cfg *config.Config, n *graph.Node, fp *graph.Fingerprint, parent *Layer
 
 // parentChange describes why a child's parent AMI is not the one its
 // previous AMI was built on; "" when it is.
-func parentChange(parent *Layer, prev *lineage.Image, base string) string {
+func parentChange(parent *Layer, prev *lineage.Image, base, region string) string {
 	if parent == nil {
 		return ""
 	}
 	if parent.Action == ActionBuild {
 		return fmt.Sprintf("%s is rebuilt (%s)", parent.Layer, parent.Reason)
+	}
+	if base == "" {
+		return fmt.Sprintf("%s has no AMI in %s", parent.Layer, region)
 	}
 	if prev.ParentAMI != base {
 		return fmt.Sprintf("%s %s", parent.Layer, arrow(prev.ParentAMI, base))
