@@ -5,14 +5,17 @@ package plugin_test
 // tree and installed with `packer plugins install --path`.
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"text/template"
 	"time"
@@ -98,12 +101,10 @@ func newPackerEnv(t *testing.T) *packerEnv {
 	return pe
 }
 
-// run runs packer with a clean environment: nothing from the developer's
-// AWS setup (profiles, CA bundle, real keys) reaches it.
-func (pe *packerEnv) run(t *testing.T, extraEnv []string, dir string, args ...string) (string, error) {
+// command prepares packer with a clean environment: nothing from the
+// developer's AWS setup (profiles, CA bundle, real keys) reaches it.
+func (pe *packerEnv) command(ctx context.Context, t *testing.T, extraEnv []string, dir string, args ...string) *exec.Cmd {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), buildTimeout)
-	defer cancel()
 	cmd := exec.CommandContext(ctx, pe.bin, args...)
 	cmd.Dir = dir
 	cmd.Env = append([]string{
@@ -114,6 +115,15 @@ func (pe *packerEnv) run(t *testing.T, extraEnv []string, dir string, args ...st
 		"PACKER_PLUGIN_PATH=" + pe.pluginDir,
 		"PACKER_NO_COLOR=1",
 	}, extraEnv...)
+	return cmd
+}
+
+// run runs packer to the end and returns its combined output.
+func (pe *packerEnv) run(t *testing.T, extraEnv []string, dir string, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), buildTimeout)
+	defer cancel()
+	cmd := pe.command(ctx, t, extraEnv, dir, args...)
 	var buf bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &buf, &buf
 	err := cmd.Run()
@@ -123,13 +133,13 @@ func (pe *packerEnv) run(t *testing.T, extraEnv []string, dir string, args ...st
 // buildResult is what one `packer build -machine-readable` produced.
 type buildResult struct {
 	out       string
+	log       string // PACKER_LOG output, plugins included
 	err       error
 	artifacts []string // artifact ids
 }
 
-// build renders tmpl with data into a fresh directory (with the given
-// extra files) and runs packer build on it.
-func (pe *packerEnv) build(t *testing.T, sb *sandbox.Sandbox, tmpl string, data any, files map[string]string) buildResult {
+// render writes tmpl with data into a fresh directory, with extra files.
+func render(t *testing.T, tmpl string, data any, files map[string]string) string {
 	t.Helper()
 	dir := t.TempDir()
 	for name, content := range files {
@@ -138,20 +148,38 @@ func (pe *packerEnv) build(t *testing.T, sb *sandbox.Sandbox, tmpl string, data 
 	var hcl bytes.Buffer
 	require.NoError(t, template.Must(template.New("t").Parse(tmpl)).Execute(&hcl, data))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "build.pkr.hcl"), hcl.Bytes(), 0o644))
+	return dir
+}
 
-	env := append(sb.Env(sandbox.DefaultAccount, e2eRegion), "PACKER_LOG=1", "PACKER_LOG_PATH="+filepath.Join(dir, "packer.log"))
-	out, err := pe.run(t, env, dir, "build", "-machine-readable", "build.pkr.hcl")
+// buildEnv is packer's environment for a build against the sandbox, with
+// the debug log in dir; the log is shown if the test fails.
+func buildEnv(t *testing.T, sb *sandbox.Sandbox, dir string) []string {
+	t.Helper()
+	logPath := filepath.Join(dir, "packer.log")
+	t.Cleanup(func() {
+		if t.Failed() {
+			if b, err := os.ReadFile(logPath); err == nil {
+				t.Logf("%s:\n%s", logPath, tailString(string(b), 12000))
+			}
+		}
+	})
+	return append(sb.Env(sandbox.DefaultAccount, e2eRegion), "PACKER_LOG=1", "PACKER_LOG_PATH="+logPath)
+}
+
+// build renders tmpl and runs packer build on it.
+func (pe *packerEnv) build(t *testing.T, sb *sandbox.Sandbox, tmpl string, data any, files map[string]string) buildResult {
+	t.Helper()
+	dir := render(t, tmpl, data, files)
+	out, err := pe.run(t, buildEnv(t, sb, dir), dir, "build", "-machine-readable", "build.pkr.hcl")
 	res := buildResult{out: out, err: err}
+	if b, rerr := os.ReadFile(filepath.Join(dir, "packer.log")); rerr == nil {
+		res.log = string(b)
+	}
 	for _, line := range strings.Split(out, "\n") {
 		f := strings.Split(line, ",")
 		// timestamp,target,artifact,N,id,VALUE
 		if len(f) >= 6 && f[2] == "artifact" && f[4] == "id" {
 			res.artifacts = append(res.artifacts, strings.ReplaceAll(strings.Join(f[5:], ","), "%!(PACKER_COMMA)", ","))
-		}
-	}
-	if t.Failed() || err != nil {
-		if b, rerr := os.ReadFile(filepath.Join(dir, "packer.log")); rerr == nil {
-			t.Logf("packer.log:\n%s", tailString(string(b), 12000))
 		}
 	}
 	return res
@@ -252,7 +280,7 @@ build {
     access_key             = "` + sandbox.AccessKeyID + `"
     secret_key             = "` + sandbox.SecretAccessKey + `"
     poll_interval          = "100ms"
-    timeout                = "2m"
+    step_timeout           = "2m"
     instance_ready_timeout = "1m"
 {{ .Steps }}
   }
@@ -276,8 +304,9 @@ const baseSteps = `
       secret_env = { TOKEN = "` + secretParam + `" }
     }
     step {
-      name   = "base/motd"
-      inline = ["echo 'welcome' > /etc/motd", "echo done"]
+      name    = "base/motd"
+      inline  = ["echo 'welcome' > /etc/motd", "echo done"]
+      timeout = "5m"
     }
 `
 
@@ -381,7 +410,21 @@ func TestPackerBuildWithPlugin(t *testing.T) {
 		}
 	})
 	assert.Empty(t, liveInstances(sb), "the build instance is gone")
+	timeouts := map[string][]string{}
+	sb.Do(func(w *sandbox.World) {
+		for _, sc := range w.SSM.Scopes {
+			for _, cmd := range sc.Commands {
+				assert.Equal(t, "AWS-RunShellScript", cmd.DocumentName)
+				timeouts[cmd.Comment] = cmd.Parameters["executionTimeout"]
+			}
+		}
+	})
+	assert.Equal(t, map[string][]string{
+		"amibake step base/packages": {"120"}, // step_timeout
+		"amibake step base/motd":     {"300"}, // the step's own timeout
+	}, timeouts)
 	assert.NotContains(t, base.out, secretValue, "the secret never reaches packer")
+	assert.False(t, strings.Contains(base.log, secretValue), "nor its debug log")
 	assert.Contains(t, base.out, "base/packages")
 
 	// Child layer: base (from its channel) → app.
@@ -422,4 +465,87 @@ func TestPackerBuildWithPlugin(t *testing.T) {
 	assert.Contains(t, revoked.out, "revoked")
 	assert.Contains(t, revoked.out, "CVE-2026-0001")
 	assert.Equal(t, appAMI, aws.ToString(channel(t, sb, appChannel).Value))
+}
+
+// TestPackerInterruptCancelsRunningStep interrupts packer (as amibake's
+// signal forwarding does) while a step runs: the provisioner
+// cancels the SSM command, packer cleans up its instance, nothing is
+// published.
+func TestPackerInterruptCancelsRunningStep(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end packer build")
+	}
+	pe := newPackerEnv(t)
+	sb := sandbox.Start(t)
+	dir := render(t, buildTemplate, tmplData{
+		Endpoint: sb.URL(), Region: e2eRegion, Name: "e2e-interrupted", Layer: "base", Channel: baseChannel,
+		Steps: `
+    step {
+      name   = "base/long"
+      inline = ["sleep 600"]
+    }
+`,
+	}, nil)
+
+	ctx, cancel := context.WithTimeout(context.Background(), buildTimeout)
+	defer cancel()
+	cmd := pe.command(ctx, t, buildEnv(t, sb, dir), dir, "build", "-machine-readable", "build.pkr.hcl")
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, pw
+	require.NoError(t, cmd.Start())
+
+	var (
+		mu      sync.Mutex
+		out     strings.Builder
+		once    sync.Once
+		started = make(chan struct{})
+		drained = make(chan struct{})
+	)
+	go func() {
+		defer close(drained)
+		sc := bufio.NewScanner(pr)
+		sc.Buffer(make([]byte, 64*1024), 4*1024*1024)
+		for sc.Scan() {
+			mu.Lock()
+			out.WriteString(sc.Text() + "\n")
+			mu.Unlock()
+			if strings.Contains(sc.Text(), `step "base/long": SSM command`) {
+				once.Do(func() { close(started) })
+			}
+		}
+	}()
+	output := func() string { mu.Lock(); defer mu.Unlock(); return out.String() }
+
+	select {
+	case <-started:
+	case <-time.After(2 * time.Minute):
+		_ = cmd.Process.Kill()
+		t.Fatalf("the step never started:\n%s", output())
+	}
+	interrupted := time.Now()
+	// SIGTERM to packer itself: its panicwrap parent forwards SIGTERM to
+	// the real packer process but not SIGINT, which a terminal delivers to
+	// the whole process group instead.
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	err := cmd.Wait()
+	_ = pw.Close()
+	<-drained
+	require.Error(t, err, output())
+	assert.Less(t, time.Since(interrupted), time.Minute, "packer stopped promptly")
+
+	var statuses []string
+	sb.Do(func(w *sandbox.World) {
+		for _, sc := range w.SSM.Scopes {
+			for _, id := range sc.CommandOrder {
+				for _, inv := range sc.Commands[id].Invocations {
+					statuses = append(statuses, inv.Status)
+				}
+			}
+		}
+	})
+	assert.Equal(t, []string{"Cancelled"}, statuses, "the running command was cancelled\n%s", output())
+	assert.Empty(t, liveInstances(sb), "packer cleaned up its instance")
+	_, gerr := ssm.NewFromConfig(sb.Config).GetParameter(context.Background(), &ssm.GetParameterInput{Name: aws.String(baseChannel)})
+	var nf *ssmtypes.ParameterNotFound
+	assert.ErrorAs(t, gerr, &nf, "nothing was published")
 }

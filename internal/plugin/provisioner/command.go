@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 	"unicode"
 )
 
@@ -56,6 +57,8 @@ type Step struct {
 	// parameters: NAME = "/parameter/name". The value never passes through
 	// Packer: the instance fetches it with its own role.
 	SecretEnv map[string]string `mapstructure:"secret_env" required:"false"`
+	// How long this step may run; overrides the provisioner's step_timeout.
+	Timeout time.Duration `mapstructure:"timeout" required:"false"`
 }
 
 // kind is what a step does.
@@ -144,6 +147,9 @@ func (s *Step) validate(i int) []error {
 		} else if !fileModeRE.MatchString(s.FileMode) {
 			add("file_mode %q is not an octal mode like 0644", s.FileMode)
 		}
+	}
+	if s.Timeout < 0 || (s.Timeout > 0 && s.Timeout < time.Second) {
+		add("timeout must be at least 1s")
 	}
 	for k, v := range s.Env {
 		if !envNameRE.MatchString(k) {

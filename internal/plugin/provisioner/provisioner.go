@@ -38,9 +38,10 @@ type Config struct {
 
 	// How often to poll a running command. Defaults to 2s.
 	PollInterval time.Duration `mapstructure:"poll_interval" required:"false"`
-	// How long one step may run (the command's executionTimeout).
-	// Defaults to 30m.
-	Timeout time.Duration `mapstructure:"timeout" required:"false"`
+	// How long one step may run (the command's executionTimeout) unless
+	// the step sets its own timeout. Defaults to 30m. (Packer's own
+	// provisioner-level `timeout` bounds the whole provisioner instead.)
+	StepTimeout time.Duration `mapstructure:"step_timeout" required:"false"`
 	// How long to wait for the instance's SSM agent to report Online.
 	// Defaults to 10m.
 	InstanceReadyTimeout time.Duration `mapstructure:"instance_ready_timeout" required:"false"`
@@ -71,17 +72,17 @@ func (p *Provisioner) Prepare(raws ...interface{}) error {
 	if c.PollInterval == 0 {
 		c.PollInterval = DefaultPollInterval
 	}
-	if c.Timeout == 0 {
-		c.Timeout = DefaultTimeout
+	if c.StepTimeout == 0 {
+		c.StepTimeout = DefaultTimeout
 	}
 	if c.InstanceReadyTimeout == 0 {
 		c.InstanceReadyTimeout = DefaultInstanceReadyTimeout
 	}
-	if c.PollInterval < 0 || c.Timeout < 0 || c.InstanceReadyTimeout < 0 {
-		errs = packersdk.MultiErrorAppend(errs, errors.New("poll_interval, timeout and instance_ready_timeout must not be negative"))
+	if c.PollInterval < 0 || c.StepTimeout < 0 || c.InstanceReadyTimeout < 0 {
+		errs = packersdk.MultiErrorAppend(errs, errors.New("poll_interval, step_timeout and instance_ready_timeout must not be negative"))
 	}
-	if c.Timeout > 0 && c.Timeout < time.Second {
-		errs = packersdk.MultiErrorAppend(errs, errors.New("timeout must be at least 1s"))
+	if c.StepTimeout > 0 && c.StepTimeout < time.Second {
+		errs = packersdk.MultiErrorAppend(errs, errors.New("step_timeout must be at least 1s"))
 	}
 	if len(c.Steps) == 0 {
 		errs = packersdk.MultiErrorAppend(errs, errors.New("at least one step block is required"))
@@ -116,7 +117,7 @@ func (p *Provisioner) Provision(ctx context.Context, ui packersdk.Ui, _ packersd
 	if !ok {
 		return errors.New("amibake provisioner: SSM client cannot cancel commands")
 	}
-	r := &runner{ssm: ssmc, ui: ui, instanceID: id, poll: p.config.PollInterval, timeout: p.config.Timeout}
+	r := &runner{ssm: ssmc, ui: ui, instanceID: id, poll: p.config.PollInterval}
 
 	ui.Say(fmt.Sprintf("Waiting for the SSM agent on %s to come online...", id))
 	if err := r.waitOnline(ctx, p.config.InstanceReadyTimeout); err != nil {
@@ -132,7 +133,11 @@ func (p *Provisioner) Provision(ctx context.Context, ui packersdk.Ui, _ packersd
 			return fmt.Errorf("amibake provisioner: %w", err)
 		}
 		ui.Say(fmt.Sprintf("Running step %d/%d %q over SSM Run Command...", i+1, len(p.config.Steps), step.Name))
-		if err := r.run(ctx, step.Name, cmds); err != nil {
+		timeout := p.config.StepTimeout
+		if step.Timeout > 0 {
+			timeout = step.Timeout
+		}
+		if err := r.run(ctx, step.Name, cmds, timeout); err != nil {
 			return fmt.Errorf("amibake provisioner: %w", err)
 		}
 	}

@@ -25,7 +25,7 @@ type FlatConfig struct {
 	Token                    *string           `mapstructure:"token" required:"false" cty:"token" hcl:"token"`
 	SkipCredentialValidation *bool             `mapstructure:"skip_credential_validation" required:"false" cty:"skip_credential_validation" hcl:"skip_credential_validation"`
 	PollInterval             *string           `mapstructure:"poll_interval" required:"false" cty:"poll_interval" hcl:"poll_interval"`
-	Timeout                  *string           `mapstructure:"timeout" required:"false" cty:"timeout" hcl:"timeout"`
+	StepTimeout              *string           `mapstructure:"step_timeout" required:"false" cty:"step_timeout" hcl:"step_timeout"`
 	InstanceReadyTimeout     *string           `mapstructure:"instance_ready_timeout" required:"false" cty:"instance_ready_timeout" hcl:"instance_ready_timeout"`
 	Steps                    []FlatStep        `mapstructure:"step" required:"true" cty:"step" hcl:"step"`
 }
@@ -57,7 +57,7 @@ func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 		"token":                      &hcldec.AttrSpec{Name: "token", Type: cty.String, Required: false},
 		"skip_credential_validation": &hcldec.AttrSpec{Name: "skip_credential_validation", Type: cty.Bool, Required: false},
 		"poll_interval":              &hcldec.AttrSpec{Name: "poll_interval", Type: cty.String, Required: false},
-		"timeout":                    &hcldec.AttrSpec{Name: "timeout", Type: cty.String, Required: false},
+		"step_timeout":               &hcldec.AttrSpec{Name: "step_timeout", Type: cty.String, Required: false},
 		"instance_ready_timeout":     &hcldec.AttrSpec{Name: "instance_ready_timeout", Type: cty.String, Required: false},
 		"step":                       &hcldec.BlockListSpec{TypeName: "step", Nested: hcldec.ObjectSpec((*FlatStep)(nil).HCL2Spec())},
 	}
@@ -75,6 +75,7 @@ type FlatStep struct {
 	FileMode        *string           `mapstructure:"file_mode" required:"false" cty:"file_mode" hcl:"file_mode"`
 	Env             map[string]string `mapstructure:"env" required:"false" cty:"env" hcl:"env"`
 	SecretEnv       map[string]string `mapstructure:"secret_env" required:"false" cty:"secret_env" hcl:"secret_env"`
+	Timeout         *string           `mapstructure:"timeout" required:"false" cty:"timeout" hcl:"timeout"`
 }
 
 // FlatMapstructure returns a new FlatStep.
@@ -97,6 +98,7 @@ func (*FlatStep) HCL2Spec() map[string]hcldec.Spec {
 		"file_mode":        &hcldec.AttrSpec{Name: "file_mode", Type: cty.String, Required: false},
 		"env":              &hcldec.AttrSpec{Name: "env", Type: cty.Map(cty.String), Required: false},
 		"secret_env":       &hcldec.AttrSpec{Name: "secret_env", Type: cty.Map(cty.String), Required: false},
+		"timeout":          &hcldec.AttrSpec{Name: "timeout", Type: cty.String, Required: false},
 	}
 	return s
 }

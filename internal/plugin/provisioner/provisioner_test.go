@@ -38,9 +38,10 @@ func TestPrepareFromHCL(t *testing.T) {
 region        = "eu-west-1"
 endpoint      = "http://127.0.0.1:4566"
 poll_interval = "100ms"
-timeout       = "5m"
+step_timeout  = "5m"
 step {
   name   = "base/jq"
+  timeout = "1m"
   script = "`+script+`"
   env    = { LEVEL = "1" }
   secret_env = { TOKEN = "/acme/token" }
@@ -62,7 +63,9 @@ step {
 	assert.Equal(t, "eu-west-1", c.Region)
 	assert.Equal(t, "http://127.0.0.1:4566", c.Endpoint)
 	assert.Equal(t, 100*time.Millisecond, c.PollInterval)
-	assert.Equal(t, 5*time.Minute, c.Timeout)
+	assert.Equal(t, 5*time.Minute, c.StepTimeout)
+	assert.Equal(t, time.Minute, c.Steps[0].Timeout)
+	assert.Zero(t, c.Steps[1].Timeout)
 	assert.Equal(t, DefaultInstanceReadyTimeout, c.InstanceReadyTimeout)
 	require.Len(t, c.Steps, 3)
 	assert.Equal(t, "base/jq", c.Steps[0].Name)
@@ -79,7 +82,7 @@ func TestPrepareDefaults(t *testing.T) {
 		"step":   []map[string]interface{}{{"name": "a/b", "inline": []string{"true"}}},
 	}))
 	assert.Equal(t, DefaultPollInterval, p.config.PollInterval)
-	assert.Equal(t, DefaultTimeout, p.config.Timeout)
+	assert.Equal(t, DefaultTimeout, p.config.StepTimeout)
 	assert.Equal(t, DefaultInstanceReadyTimeout, p.config.InstanceReadyTimeout)
 }
 
@@ -98,8 +101,10 @@ func TestPrepareErrors(t *testing.T) {
 		{"unknown key", map[string]interface{}{"region": "r", "bogus": 1, "step": []map[string]interface{}{{"name": "a", "inline": inline}}}, []string{"unknown configuration key", "bogus"}},
 		{"bad endpoint", map[string]interface{}{"region": "r", "endpoint": "127.0.0.1:4566", "step": []map[string]interface{}{{"name": "a", "inline": inline}}}, []string{"absolute http(s) URL"}},
 		{"half static creds", map[string]interface{}{"region": "r", "access_key": "AK", "step": []map[string]interface{}{{"name": "a", "inline": inline}}}, []string{"access_key and secret_key go together"}},
-		{"negative timeout", map[string]interface{}{"region": "r", "timeout": "-1s", "step": []map[string]interface{}{{"name": "a", "inline": inline}}}, []string{"must not be negative"}},
+		{"negative timeout", map[string]interface{}{"region": "r", "step_timeout": "-1s", "step": []map[string]interface{}{{"name": "a", "inline": inline}}}, []string{"must not be negative"}},
 		{"bad duration", map[string]interface{}{"region": "r", "poll_interval": "often", "step": []map[string]interface{}{{"name": "a", "inline": inline}}}, []string{"poll_interval"}},
+		{"packer's timeout is not ours", map[string]interface{}{"region": "r", "timeout": "1m", "step": []map[string]interface{}{{"name": "a", "inline": inline}}}, []string{"unknown configuration key", "timeout"}},
+		{"tiny step timeout", map[string]interface{}{"region": "r", "step": []map[string]interface{}{{"name": "a", "inline": inline, "timeout": "10ms"}}}, []string{"timeout must be at least 1s"}},
 		{"step without name", map[string]interface{}{"region": "r", "step": []map[string]interface{}{{"inline": inline}}}, []string{"step 1: name is required"}},
 		{"step with two kinds", map[string]interface{}{"region": "r", "step": []map[string]interface{}{{"name": "a", "inline": inline, "script": script}}}, []string{`step 1 ("a"): set exactly one of`}},
 		{"step with nothing", map[string]interface{}{"region": "r", "step": []map[string]interface{}{{"name": "a"}}}, []string{"set exactly one of"}},

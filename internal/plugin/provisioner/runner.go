@@ -55,7 +55,6 @@ type runner struct {
 	ui         ui
 	instanceID string
 	poll       time.Duration
-	timeout    time.Duration
 }
 
 // waitOnline waits until Systems Manager reports the instance's agent
@@ -90,11 +89,12 @@ func (r *runner) waitOnline(ctx context.Context, timeout time.Duration) error {
 	}
 }
 
-// run sends one step and follows it until it ends, streaming its output.
+// run sends one step and follows it until it ends, streaming its output;
+// timeout is the step's execution timeout on the instance.
 // A failed, timed-out or cancelled command is an error naming the step.
 // When ctx ends first the command is cancelled on the instance.
-func (r *runner) run(ctx context.Context, name string, cmds []string) error {
-	execTimeout := int(r.timeout / time.Second)
+func (r *runner) run(ctx context.Context, name string, cmds []string, timeout time.Duration) error {
+	execTimeout := int(timeout / time.Second)
 	if execTimeout < 1 {
 		execTimeout = 1
 	}
@@ -116,7 +116,7 @@ func (r *runner) run(ctx context.Context, name string, cmds []string) error {
 	id := aws.ToString(sent.Command.CommandId)
 	r.ui.Message(fmt.Sprintf("step %q: SSM command %s on %s", name, id, r.instanceID))
 
-	stepCtx, cancel := context.WithTimeout(ctx, r.timeout+timeoutMargin)
+	stepCtx, cancel := context.WithTimeout(ctx, timeout+timeoutMargin)
 	defer cancel()
 	err = r.follow(stepCtx, name, id)
 	if err != nil && stepCtx.Err() != nil {
@@ -124,7 +124,7 @@ func (r *runner) run(ctx context.Context, name string, cmds []string) error {
 		if ctx.Err() != nil {
 			return fmt.Errorf("step %q: interrupted, SSM command %s cancelled: %w", name, id, ctx.Err())
 		}
-		return fmt.Errorf("step %q: SSM command %s did not finish within %s; cancelled", name, id, r.timeout)
+		return fmt.Errorf("step %q: SSM command %s did not finish within %s; cancelled", name, id, timeout)
 	}
 	return err
 }

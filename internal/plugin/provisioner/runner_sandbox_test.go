@@ -58,7 +58,6 @@ func newSandboxRunner(t *testing.T, opts ...func(*sandbox.Options)) (*sandbox.Sa
 		ui:         ui,
 		instanceID: launch(t, sb),
 		poll:       20 * time.Millisecond,
-		timeout:    time.Minute,
 	}
 	require.NoError(t, r.waitOnline(context.Background(), 10*time.Second))
 	return sb, r, ui
@@ -89,7 +88,7 @@ func TestRunnerStreamsOutputAndRecordsSteps(t *testing.T) {
 	} {
 		cmds, err := BuildCommands(s, nil, "us-east-1")
 		require.NoError(t, err)
-		require.NoError(t, r.run(ctx, s.Name, cmds))
+		require.NoError(t, r.run(ctx, s.Name, cmds, time.Minute))
 	}
 	assert.Contains(t, ui.messages, "hello world")
 	assert.Contains(t, ui.errors, "warn")
@@ -108,7 +107,7 @@ func TestRunnerFailedStep(t *testing.T) {
 	_, r, _ := newSandboxRunner(t)
 	cmds, err := BuildCommands(Step{Name: "base/broken", Inline: []string{"echo first >&2", "echo last words >&2", "exit 3"}}, nil, "")
 	require.NoError(t, err)
-	err = r.run(context.Background(), "base/broken", cmds)
+	err = r.run(context.Background(), "base/broken", cmds, time.Minute)
 	var se *StepError
 	require.ErrorAs(t, err, &se)
 	assert.Equal(t, "base/broken", se.Step)
@@ -120,11 +119,10 @@ func TestRunnerFailedStep(t *testing.T) {
 
 func TestRunnerStepTimesOut(t *testing.T) {
 	sb, r, _ := newSandboxRunner(t)
-	r.timeout = time.Second // executionTimeout=1 on the instance
 	cmds, err := BuildCommands(Step{Name: "base/slow", Inline: []string{"sleep 5"}}, nil, "")
 	require.NoError(t, err)
 	start := time.Now()
-	err = r.run(context.Background(), "base/slow", cmds)
+	err = r.run(context.Background(), "base/slow", cmds, time.Second) // executionTimeout=1
 	var se *StepError
 	require.ErrorAs(t, err, &se)
 	assert.Equal(t, "TimedOut", se.Status)
@@ -139,7 +137,7 @@ func TestRunnerCancelsCommandWhenInterrupted(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(300*time.Millisecond, cancel)
 	start := time.Now()
-	err = r.run(ctx, "base/long", cmds)
+	err = r.run(ctx, "base/long", cmds, time.Minute)
 	require.Error(t, err)
 	assert.True(t, errors.Is(err, context.Canceled), err)
 	assert.Contains(t, err.Error(), `step "base/long": interrupted`)
@@ -157,7 +155,7 @@ func TestRunnerWaitsOutInvocationDoesNotExist(t *testing.T) {
 	sb.SetFaults(sandbox.FaultRule{Service: "ssm", Action: "SendCommand", InvisibleFor: sandbox.Duration{Duration: 500 * time.Millisecond}})
 	cmds, err := BuildCommands(Step{Name: "base/eventually", Inline: []string{"echo ok"}}, nil, "")
 	require.NoError(t, err)
-	require.NoError(t, r.run(context.Background(), "base/eventually", cmds))
+	require.NoError(t, r.run(context.Background(), "base/eventually", cmds, time.Minute))
 	notYet := 0
 	for _, e := range sb.Log() {
 		if e.Action == "GetCommandInvocation" && e.Error == "InvocationDoesNotExist" {
@@ -181,7 +179,7 @@ func TestSendCommandToUnmanagedInstanceFails(t *testing.T) {
 	r.instanceID = "i-0000000000000dead"
 	cmds, err := BuildCommands(Step{Name: "x/y", Inline: []string{"true"}}, nil, "")
 	require.NoError(t, err)
-	err = r.run(context.Background(), "x/y", cmds)
+	err = r.run(context.Background(), "x/y", cmds, time.Minute)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `step "x/y": send command to i-0000000000000dead`)
 }
