@@ -199,11 +199,7 @@ func indexByLayer(images map[string]*lineage.Image, project string) map[string][
 }
 
 func decide(cfg *config.Config, n *graph.Node, fp *graph.Fingerprint, parent *Layer, obs *Observed, images []*lineage.Image) *Layer {
-	var layerCfg *config.Layer
-	if n != nil {
-		layerCfg = n.Layer
-	}
-	regions := Regions(cfg, layerCfg)
+	regions := Regions(cfg, n.Layer)
 	home := regions[0]
 	d := &Layer{
 		Layer:       n.Name(),
