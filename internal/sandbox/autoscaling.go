@@ -72,6 +72,9 @@ const (
 	asgMaxGroupsPerRegion = 500
 	asgMaxTagsPerGroup    = 50
 	asgMaxActivities      = 20000
+	// asgMaxGroupSize bounds MaxSize: the sandbox models fleets, not
+	// quotas, and a group of a million would only exhaust memory.
+	asgMaxGroupSize = 1000
 )
 
 // AutoScalingGroup is one group. Instances are its members in launch order.

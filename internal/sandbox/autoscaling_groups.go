@@ -212,6 +212,8 @@ func asgValidateSizes(min, max, desired int) *APIError {
 		return errValidation("1 validation error detected: Value '%d' at 'minSize' failed to satisfy constraint: Member must have value greater than or equal to 0", min)
 	case max < 0:
 		return errValidation("1 validation error detected: Value '%d' at 'maxSize' failed to satisfy constraint: Member must have value greater than or equal to 0", max)
+	case max > asgMaxGroupSize:
+		return errValidation("MaxSize %d exceeds the sandbox's limit of %d instances per Auto Scaling group.", max, asgMaxGroupSize)
 	case min > max:
 		return errValidation("Max bound, %d, must be greater than or equal to min bound, %d", max, min)
 	case desired < min || desired > max:

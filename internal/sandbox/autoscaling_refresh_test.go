@@ -551,3 +551,22 @@ func TestRefreshOneBigClockJumpPlaysOutTheRollout(t *testing.T) {
 	assert.Equal(t, (2*70+900+8*70)*time.Second, r.EndTime.Sub(aws.ToTime(r.StartTime)))
 	assert.Equal(t, map[string]int{"InService:v2": 10}, asgVersions(asgDescribe(t, c, "web")))
 }
+
+func TestRefreshPausedWhileInstanceRefreshProcessSuspended(t *testing.T) {
+	sb := Start(t, asgManual(asgRefreshTiming))
+	ctx := context.Background()
+	c := autoscaling.NewFromConfig(sb.Config)
+	lt := asgTwoVersions(t, sb, c, "web", 2, false)
+	_, err := c.SuspendProcesses(ctx, &autoscaling.SuspendProcessesInput{AutoScalingGroupName: aws.String("web"), ScalingProcesses: []string{"InstanceRefresh"}})
+	require.NoError(t, err)
+	asgStartRefresh(t, c, "web", "2", lt, &types.RefreshPreferences{MinHealthyPercentage: aws.Int32(50), InstanceWarmup: aws.Int32(0)})
+	sb.AdvanceClock(time.Hour)
+	r := asgRefresh(t, c, "web")
+	assert.Equal(t, types.InstanceRefreshStatusInProgress, r.Status)
+	assert.Contains(t, aws.ToString(r.StatusReason), "InstanceRefresh process is suspended")
+	assert.Equal(t, map[string]int{"InService:v1": 2}, asgVersions(asgDescribe(t, c, "web")))
+	_, err = c.ResumeProcesses(ctx, &autoscaling.ResumeProcessesInput{AutoScalingGroupName: aws.String("web"), ScalingProcesses: []string{"InstanceRefresh"}})
+	require.NoError(t, err)
+	sb.AdvanceClock(time.Minute)
+	assert.Equal(t, types.InstanceRefreshStatusSuccessful, asgRefresh(t, c, "web").Status)
+}
