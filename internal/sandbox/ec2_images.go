@@ -687,10 +687,9 @@ func ec2CopyImage(c *Call) (any, error) {
 		snap := &Snapshot{
 			ID: w.NewID("snap"), Account: c.Account, Region: c.Region, VolumeID: "vol-ffffffff", VolumeSize: bd.VolumeSize,
 			State: "pending", StartTime: now, StateSince: now, CompleteAt: ready, Encrypted: nb.Encrypted, KMSKeyID: nb.KMSKeyID,
-			Description: fmt.Sprintf("Copied for DestinationAmi %s from SourceAmi %s for SourceSnapshot %s. Task created on %s.", "", src.ID, bd.SnapshotID, ec2Time(now)),
+			Description: fmt.Sprintf("Copied for DestinationAmi %s from SourceAmi %s for SourceSnapshot %s. Task created on %s.", img.ID, src.ID, bd.SnapshotID, ec2Time(now)),
 			Tags:        cloneTags(specs["snapshot"]), VisibleAt: img.VisibleAt,
 		}
-		snap.Description = fmt.Sprintf("Copied for DestinationAmi %s from SourceAmi %s for SourceSnapshot %s. Task created on %s.", img.ID, src.ID, bd.SnapshotID, ec2Time(now))
 		if srcSnap != nil {
 			snap.VolumeID = srcSnap.VolumeID
 		}

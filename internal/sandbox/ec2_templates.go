@@ -396,10 +396,8 @@ func ec2CreateLaunchTemplateVersion(c *Call) (any, error) {
 	if e != nil {
 		return nil, e
 	}
-	lt.LatestVersion++
-	if n := lt.ec2Latest() + 1; n > lt.LatestVersion {
-		lt.LatestVersion = n
-	}
+	// Version numbers are never reused, even after DeleteLaunchTemplateVersions.
+	lt.LatestVersion = max(lt.LatestVersion, lt.ec2Latest()) + 1
 	data.Number, data.CreateTime, data.Description, data.CreatedBy = lt.LatestVersion, c.Now, formGet(f, "VersionDescription"), ec2CreatedBy(c.Account)
 	lt.Versions = append(lt.Versions, &data)
 	return struct {
