@@ -515,3 +515,24 @@ func TestDigests(t *testing.T) {
 	_, fps3 := build(t, cfg)
 	assert.NotEqual(t, s, SettingsDigest(fps3["app"]))
 }
+
+func TestDigestTagsRoundTrip(t *testing.T) {
+	cfg := fixture()
+	_, fps := build(t, cfg)
+	fp := fps["foundation"]
+	bt := lineage.BuildTags{Project: "acme", Layer: "foundation", Fingerprint: fp.Hash,
+		Recipes:       []lineage.RecipeVersion{{Name: "hardening", Version: "1.4.0"}, {Name: "agent", Version: "1.0.0"}},
+		RecipeDigests: RecipeDigests(fp), SettingsDigest: SettingsDigest(fp)}
+	m := bt.Map()
+	assert.Equal(t, lineage.FormatDigests(RecipeDigests(fp)), m[lineage.TagRecipeDigests])
+	img := lineage.FromTags("ami-1", "us-east-1", m)
+	assert.Equal(t, RecipeDigests(fp), img.RecipeDigests)
+	assert.Equal(t, SettingsDigest(fp), img.SettingsDigest)
+
+	// AMIs baked before the tags: nothing set, nothing parsed.
+	bt.RecipeDigests, bt.SettingsDigest = nil, ""
+	m = bt.Map()
+	assert.NotContains(t, m, lineage.TagRecipeDigests)
+	assert.NotContains(t, m, lineage.TagSettingsDigest)
+	assert.Nil(t, lineage.FromTags("ami-1", "us-east-1", m).RecipeDigests)
+}
