@@ -375,7 +375,7 @@ func TestASGCreateErrors(t *testing.T) {
 		"At least one Availability Zone or VPC Subnet is required": {LaunchTemplate: &types.LaunchTemplateSpecification{LaunchTemplateId: aws.String(lt)}, AvailabilityZones: []string{}},
 		"The subnet ID 'subnet-nope' does not exist":               {LaunchTemplate: &types.LaunchTemplateSpecification{LaunchTemplateId: aws.String(lt)}, VPCZoneIdentifier: aws.String("subnet-nope")},
 		"Desired capacity:5 must be between":                       {LaunchTemplate: &types.LaunchTemplateSpecification{LaunchTemplateId: aws.String(lt)}, DesiredCapacity: aws.Int32(5)},
-		"exceeds the sandbox's limit": {LaunchTemplate: &types.LaunchTemplateSpecification{LaunchTemplateId: aws.String(lt)}, MaxSize: aws.Int32(1000000)},
+		"exceeds the sandbox's limit":                              {LaunchTemplate: &types.LaunchTemplateSpecification{LaunchTemplateId: aws.String(lt)}, MaxSize: aws.Int32(1000000)},
 		"reserved for internal use": {LaunchTemplate: &types.LaunchTemplateSpecification{LaunchTemplateId: aws.String(lt)},
 			Tags: []types.Tag{{Key: aws.String("aws:x"), Value: aws.String("y")}}},
 	}
