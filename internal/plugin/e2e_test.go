@@ -55,7 +55,16 @@ var (
 	pluginErr   error
 )
 
-// buildPlugin builds packer-plugin-amibake once per test binary.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if pluginBuilt != "" {
+		_ = os.RemoveAll(filepath.Dir(pluginBuilt))
+	}
+	os.Exit(code)
+}
+
+// buildPlugin builds packer-plugin-amibake once per test binary; TestMain
+// removes it.
 func buildPlugin(t *testing.T) string {
 	t.Helper()
 	pluginOnce.Do(func() {
@@ -71,8 +80,6 @@ func buildPlugin(t *testing.T) string {
 		}
 	})
 	require.NoError(t, pluginErr)
-	// Leave the binary for the other tests of this run; the OS temp reaper
-	// or the next run's MkdirTemp keeps this bounded.
 	return pluginBuilt
 }
 
