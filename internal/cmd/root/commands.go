@@ -6,7 +6,6 @@ import (
 	"github.com/amibake/amibake/internal/cmd/fingerprint"
 	fmtcmd "github.com/amibake/amibake/internal/cmd/fmt"
 	"github.com/amibake/amibake/internal/cmd/graph"
-	"github.com/amibake/amibake/internal/cmd/sandbox"
 	lockcmd "github.com/amibake/amibake/internal/cmd/lock"
 	plancmd "github.com/amibake/amibake/internal/cmd/plan"
 	rendercmd "github.com/amibake/amibake/internal/cmd/render"
@@ -22,6 +21,7 @@ func commands(f *cmdutil.Factory) []*cli.Command {
 		fingerprint.NewCmdFingerprint(f, nil),
 		fmtcmd.NewCmdFmt(f, nil),
 		graph.NewCmdGraph(f, nil),
+		lockcmd.NewCmdLock(f),
 		plancmd.NewCmdPlan(f, nil),
 		rendercmd.NewCmdRender(f, nil),
 		sandbox.NewCmdSandbox(f),
