@@ -4,8 +4,14 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	"github.com/aws/smithy-go/middleware"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -41,16 +47,84 @@ func build(t *testing.T, cfg *config.Config) (*graph.Graph, map[string]*graph.Fi
 	return g, fps
 }
 
+// counting wraps the clients Observe uses and counts, per action, the
+// calls Observe made and the extra attempts the SDK's retryer sent for
+// them (a transient transport error on the loopback is retried, and the
+// sandbox logs both attempts).
+type counting struct {
+	*awsapi.Clients
+	mu      sync.Mutex
+	calls   map[string]int
+	retries map[string]int
+}
+
+func (c *counting) record(action string, md middleware.Metadata) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.calls[action]++
+	if ar, ok := retry.GetAttemptResults(md); ok && len(ar.Results) > 1 {
+		c.retries[action] += len(ar.Results) - 1
+	}
+}
+
+func (c *counting) EC2(region string) awsapi.EC2 { return countingEC2{c.Clients.EC2(region), c} }
+func (c *counting) SSM(region string) awsapi.SSM { return countingSSM{c.Clients.SSM(region), c} }
+
+type countingEC2 struct {
+	awsapi.EC2
+	c *counting
+}
+
+func (e countingEC2) DescribeImages(ctx context.Context, in *ec2.DescribeImagesInput, o ...func(*ec2.Options)) (*ec2.DescribeImagesOutput, error) {
+	out, err := e.EC2.DescribeImages(ctx, in, o...)
+	var md middleware.Metadata
+	if out != nil {
+		md = out.ResultMetadata
+	}
+	e.c.record("DescribeImages", md)
+	return out, err
+}
+
+type countingSSM struct {
+	awsapi.SSM
+	c *counting
+}
+
+func (s countingSSM) GetParameters(ctx context.Context, in *ssm.GetParametersInput, o ...func(*ssm.Options)) (*ssm.GetParametersOutput, error) {
+	out, err := s.SSM.GetParameters(ctx, in, o...)
+	var md middleware.Metadata
+	if out != nil {
+		md = out.ResultMetadata
+	}
+	s.c.record("GetParameters", md)
+	return out, err
+}
+
+var lastCount = map[*sandbox.Sandbox]*counting{}
+
 func observe(t *testing.T, sb *sandbox.Sandbox, cfg *config.Config, g *graph.Graph, fps map[string]*graph.Fingerprint) *plan.Observed {
 	t.Helper()
 	sb.ResetLog()
-	obs, err := plan.Observe(context.Background(), awsapi.NewClients(sb.Config), cfg, g, fps)
+	c := &counting{Clients: awsapi.NewClients(sb.Config), calls: map[string]int{}, retries: map[string]int{}}
+	obs, err := plan.Observe(context.Background(), c, cfg, g, fps)
 	require.NoError(t, err)
+	lastCount[sb] = c
+	t.Cleanup(func() { delete(lastCount, sb) })
 	return obs
 }
 
-func calls(sb *sandbox.Sandbox) (describeImages, getParameters int) {
-	return sb.CountCalls("ec2", "DescribeImages"), sb.CountCalls("ssm", "GetParameters")
+// calls returns the DescribeImages and GetParameters calls of the last
+// observe as the sandbox counted them, less the SDK's retries of a call,
+// after checking that the sandbox saw exactly the calls Observe made.
+func calls(t *testing.T, sb *sandbox.Sandbox) (describeImages, getParameters int) {
+	t.Helper()
+	c := lastCount[sb]
+	require.NotNil(t, c)
+	di := sb.CountCalls("ec2", "DescribeImages") - c.retries["DescribeImages"]
+	gp := sb.CountCalls("ssm", "GetParameters") - c.retries["GetParameters"]
+	assert.Equal(t, c.calls["DescribeImages"], di, "DescribeImages seen by the sandbox")
+	assert.Equal(t, c.calls["GetParameters"], gp, "GetParameters seen by the sandbox")
+	return di, gp
 }
 
 func TestObserveExampleFromNothing(t *testing.T) {
@@ -61,7 +135,7 @@ func TestObserveExampleFromNothing(t *testing.T) {
 	assert.Empty(t, obs.Images)
 	assert.Empty(t, obs.Latest)
 	assert.Equal(t, map[string]string{"linux": plantest.LatestAL2023(sb, "us-east-1")}, obs.Sources)
-	di, gp := calls(sb)
+	di, gp := calls(t, sb)
 	assert.Equal(t, 2, di, "one DescribeImages per region (us-east-1, eu-west-1)")
 	assert.Equal(t, 2, gp, "one GetParameters for 5 latest channels, one for the source")
 	assert.Zero(t, sb.CountCalls("ssm", "GetParametersByPath"))
@@ -81,7 +155,7 @@ func TestObserveExampleReuseAndChanges(t *testing.T) {
 
 	// Re-run: everything reused, in both regions, with the same budget.
 	obs := observe(t, sb, cfg, g, fps)
-	di, gp := calls(sb)
+	di, gp := calls(t, sb)
 	assert.Equal(t, 2, di)
 	assert.Equal(t, 2, gp)
 	p := plan.New(g, fps, obs, nil)
@@ -98,7 +172,7 @@ func TestObserveExampleReuseAndChanges(t *testing.T) {
 	cfg.Recipes["cis_hardening"].Version = "9.9.9"
 	g2, fps2 := build(t, cfg)
 	obs = observe(t, sb, cfg, g2, fps2)
-	di, gp = calls(sb)
+	di, gp = calls(t, sb)
 	assert.Equal(t, 3, di, "2 by fingerprint + 1 by id for the previous AMIs")
 	assert.Equal(t, 2, gp)
 	p = plan.New(g2, fps2, obs, nil)
@@ -173,14 +247,14 @@ func TestObserveCallBudget500Layers(t *testing.T) {
 	require.Len(t, fps, 500)
 
 	obs := observe(t, sb, cfg, g, fps)
-	di, gp := calls(sb)
+	di, gp := calls(t, sb)
 	assert.Equal(t, 3, di, "ceil(500/200) DescribeImages, never one per layer")
 	assert.Equal(t, 51, gp, "ceil(500/10) latest channels + 1 source")
 	assert.Equal(t, 500, plan.New(g, fps, obs, nil).Changes())
 
 	plantest.SeedBake(t, sb, cfg, g, fps, plantest.LatestAL2023(sb, "us-east-1"), "b1")
 	obs = observe(t, sb, cfg, g, fps)
-	di, gp = calls(sb)
+	di, gp = calls(t, sb)
 	assert.Equal(t, 3, di)
 	assert.Equal(t, 51, gp)
 	assert.Len(t, obs.Images, 500)
@@ -202,7 +276,7 @@ func TestObserveFilterSources(t *testing.T) {
 	obs := observe(t, sb, cfg, g, fps)
 	want := plantest.LatestAL2023(sb, "us-east-1")
 	assert.Equal(t, map[string]string{"root": want, "root2": want}, obs.Sources)
-	di, gp := calls(sb)
+	di, gp := calls(t, sb)
 	assert.Equal(t, 2, di, "1 by fingerprint + 1 for the one distinct filter")
 	assert.Equal(t, 1, gp, "latest channels only")
 
@@ -267,7 +341,7 @@ func TestObservePagesImages(t *testing.T) {
 	})
 	obs := observe(t, sb, cfg, g, fps)
 	assert.Len(t, obs.Images, 1001)
-	di, _ := calls(sb)
+	di, _ := calls(t, sb)
 	assert.Equal(t, 2, di, "one query, two pages")
 }
 
@@ -281,7 +355,7 @@ func TestObserveLayerRegions(t *testing.T) {
 	ids := plantest.SeedBake(t, sb, cfg, g, fps, plantest.LatestAL2023(sb, "us-east-1"), "b1")
 
 	obs := observe(t, sb, cfg, g, fps)
-	di, gp := calls(sb)
+	di, gp := calls(t, sb)
 	assert.Equal(t, 3, di, "us-east-1, eu-west-1, us-east-2")
 	assert.Equal(t, 3, gp, "latest channels in us-east-1 and in eu-west-1, and the source")
 	assert.Equal(t, ids["l002/eu-west-1"], obs.Latest["l002"], "read in its build region")
