@@ -63,13 +63,19 @@ func (r *runner) waitOnline(ctx context.Context, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	last := "not registered"
+	// The deadline can hit during a call or during the sleep; either way
+	// the user needs the same hint.
+	notOnline := func(err error) error {
+		return fmt.Errorf("instance %s: SSM agent not online after %s (last: %s; on AWS the instance needs an "+
+			"instance profile with AmazonSSMManagedInstanceCore and a route to the SSM endpoints): %w", r.instanceID, timeout, last, err)
+	}
 	for {
 		out, err := r.ssm.DescribeInstanceInformation(ctx, &ssm.DescribeInstanceInformationInput{
 			Filters: []ssmtypes.InstanceInformationStringFilter{{Key: aws.String("InstanceIds"), Values: []string{r.instanceID}}},
 		})
 		if err != nil {
 			if ctx.Err() != nil {
-				return fmt.Errorf("instance %s: SSM agent not online after %s (last: %s): %w", r.instanceID, timeout, last, ctx.Err())
+				return notOnline(ctx.Err())
 			}
 			return fmt.Errorf("instance %s: describe SSM instance information: %w", r.instanceID, err)
 		}
@@ -83,8 +89,7 @@ func (r *runner) waitOnline(ctx context.Context, timeout time.Duration) error {
 			last = string(ii.PingStatus)
 		}
 		if err := common.Sleep(ctx, r.poll); err != nil {
-			return fmt.Errorf("instance %s: SSM agent not online after %s (last: %s; on AWS the instance needs an "+
-				"instance profile with AmazonSSMManagedInstanceCore and a route to the SSM endpoints): %w", r.instanceID, timeout, last, err)
+			return notOnline(err)
 		}
 	}
 }
