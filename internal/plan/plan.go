@@ -77,6 +77,11 @@ type Layer struct {
 	MissingRegions []string `json:"missing_regions,omitempty"`
 	// PreviousAMI is what the layer's latest channel points to now.
 	PreviousAMI string `json:"previous_ami,omitempty"`
+	// Publish is set on a reused layer whose latest channel does not point
+	// at the reused AMI (an AMI adopted after a crash, a rollback to an
+	// earlier fingerprint): bake moves the channel, once the AMI is
+	// available, without building.
+	Publish bool `json:"publish,omitempty"`
 	// SourceAMI is, for a root layer, the upstream AMI its source selector
 	// resolves to now: what a build starts from.
 	SourceAMI string `json:"source_ami,omitempty"`
@@ -98,6 +103,17 @@ func (p *Plan) Changes() int {
 	n := 0
 	for _, l := range p.Layers {
 		if l.Action == ActionBuild {
+			n++
+		}
+	}
+	return n
+}
+
+// Publishes counts the reused layers whose latest channel bake moves.
+func (p *Plan) Publishes() int {
+	n := 0
+	for _, l := range p.Layers {
+		if l.Action == ActionReuse && l.Publish {
 			n++
 		}
 	}
@@ -241,6 +257,15 @@ func decide(cfg *config.Config, n *graph.Node, fp *graph.Fingerprint, parent *La
 		}
 		if len(d.MissingRegions) > 0 {
 			d.Detail += "; no copy in " + strings.Join(d.MissingRegions, ", ")
+		}
+		switch d.PreviousAMI {
+		case img.ID:
+		case "":
+			d.Publish = true
+			d.Detail += "; no latest channel yet"
+		default:
+			d.Publish = true
+			d.Detail += "; latest is " + d.PreviousAMI
 		}
 		return d
 	}

@@ -372,6 +372,10 @@ func TestPlanPicksNewestAvailable(t *testing.T) {
 	assert.Equal(t, StateAvailable, l.State)
 	assert.Equal(t, "ami-linux-b1-us-east-1", l.PreviousAMI)
 	assert.Equal(t, srcAMI, l.SourceAMI)
+	assert.True(t, l.Publish, "latest moves to the chosen AMI")
+	assert.Equal(t, "ami-linux-b2-us-east-1; latest is ami-linux-b1-us-east-1", l.Detail)
+	assert.Equal(t, 4, p.Publishes(), "every layer moves to the b2 chain")
+	assert.Zero(t, p.Changes())
 	// Children reuse the AMI built on the parent's chosen one.
 	assert.Equal(t, "ami-foundation-b2-us-east-1", p.Layer("foundation").AMI["us-east-1"])
 
@@ -403,6 +407,15 @@ func TestPlanRollbackReusesOlderAMI(t *testing.T) {
 	assert.Equal(t, ActionReuse, l.Action)
 	assert.Equal(t, "ami-app-b1-us-east-1", l.AMI["us-east-1"])
 	assert.Equal(t, "ami-app-b2-us-east-1", l.PreviousAMI)
+	assert.True(t, l.Publish)
+
+	// No channel yet (a crash between the AMI and the channel): published
+	// without a build.
+	delete(obs.Latest, "app")
+	l = New(g, fps, obs, nil).Layer("app")
+	assert.Equal(t, ActionReuse, l.Action)
+	assert.True(t, l.Publish)
+	assert.Equal(t, "ami-app-b1-us-east-1; no latest channel yet", l.Detail)
 }
 
 func TestPlanTargets(t *testing.T) {

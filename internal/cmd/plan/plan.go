@@ -32,7 +32,8 @@ type PlanOptions struct {
 	Context   context.Context
 	JSON      bool
 
-	// DetailedExitCode exits 2 when there is something to build.
+	// DetailedExitCode exits 2 when there is something to build or a
+	// channel to move.
 	DetailedExitCode bool
 	// Layers are the LAYER arguments: those layers plus the ancestors they
 	// need rebuilt; empty means all.
@@ -79,7 +80,10 @@ func NewCmdPlan(f *cmdutil.Factory, runF func(*PlanOptions) error) *cli.Command 
 // jsonPlan is the --output json document.
 type jsonPlan struct {
 	*plan.Plan
+	// Changes counts the layers to build, Publish the reused layers whose
+	// latest channel moves; UpToDate the reused layers.
 	Changes  int `json:"changes"`
+	Publish  int `json:"publish"`
 	UpToDate int `json:"up_to_date"`
 }
 
@@ -110,14 +114,15 @@ func planRun(opts *PlanOptions) error {
 	p := plan.New(g, fps, obs, opts.Layers)
 
 	if opts.JSON {
-		err = cmdutil.WriteJSON(opts.IO.Out, jsonPlan{Plan: p, Changes: p.Changes(), UpToDate: len(p.Layers) - p.Changes()})
+		err = cmdutil.WriteJSON(opts.IO.Out, jsonPlan{Plan: p, Changes: p.Changes(), Publish: p.Publishes(), UpToDate: len(p.Layers) - p.Changes()})
 	} else {
 		err = writeText(opts.IO, p)
 	}
 	if err != nil {
 		return err
 	}
-	if opts.DetailedExitCode && p.Changes() > 0 {
+	// Moving a channel onto a reused AMI changes AWS too.
+	if opts.DetailedExitCode && p.Changes()+p.Publishes() > 0 {
 		return cmdutil.SilentExit(cmdutil.ExitChanges)
 	}
 	return nil
@@ -156,7 +161,11 @@ func load(ios *iostreams.IOStreams, loadConfig func() (*config.Config, hcl.Diagn
 // with a header on a terminal; tab-separated rows for pipes, with the
 // summary on stderr so that stdout stays one row per layer.
 func writeText(ios *iostreams.IOStreams, p *plan.Plan) error {
-	summary := fmt.Sprintf("Plan: %d to build, %d up to date.\n", p.Changes(), len(p.Layers)-p.Changes())
+	summary := fmt.Sprintf("Plan: %d to build, %d up to date", p.Changes(), len(p.Layers)-p.Changes())
+	if n := p.Publishes(); n > 0 {
+		summary += fmt.Sprintf(" (%d to publish without a build)", n)
+	}
+	summary += ".\n"
 	detail := func(l *plan.Layer) string {
 		if l.Detail == "" {
 			return "-"

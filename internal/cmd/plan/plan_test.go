@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/urfave/cli/v2"
@@ -246,4 +247,40 @@ func TestPlanRunErrors(t *testing.T) {
 	require.Error(t, err)
 	assert.True(t, cmdutil.IsSilent(err))
 	assert.Contains(t, errOut.String(), "Error:")
+}
+
+func TestPlanRunPublishWithoutBuild(t *testing.T) {
+	sb := sandbox.Start(t)
+	ids := seedExample(t, sb)
+	// A crash after app-worker's AMI was made but before its channel moved.
+	_, err := ssm.NewFromConfig(sb.Config).DeleteParameter(context.Background(),
+		&ssm.DeleteParameterInput{Name: aws.String("/amibake/acme-golden/layers/app-worker/latest")})
+	require.NoError(t, err)
+
+	f, ios, out, _ := newFactory(t, sb, cmdutil.OutputText)
+	ios.SetStdoutTTY(true)
+	err = run(f, nil, "-detailed-exitcode", "app-worker")
+	assert.Equal(t, cmdutil.ExitChanges, cmdutil.ExitCode(err), "moving a channel is a change")
+	assert.Equal(t, ""+
+		"LAYER       ACTION  REASON      DETAIL\n"+
+		"app-worker  reuse   up-to-date  "+ids["app-worker/us-east-1"]+"; no latest channel yet\n"+
+		"\n"+
+		"Plan: 0 to build, 1 up to date (1 to publish without a build).\n", out.String())
+
+	f, _, out, _ = newFactory(t, sb, cmdutil.OutputJSON)
+	require.NoError(t, run(f, nil))
+	var doc struct {
+		Layers []struct {
+			Layer   string `json:"layer"`
+			Publish bool   `json:"publish"`
+		} `json:"layers"`
+		Changes int `json:"changes"`
+		Publish int `json:"publish"`
+	}
+	require.NoError(t, json.Unmarshal(out.Bytes(), &doc))
+	assert.Equal(t, 0, doc.Changes)
+	assert.Equal(t, 1, doc.Publish)
+	for _, l := range doc.Layers {
+		assert.Equal(t, l.Layer == "app-worker", l.Publish, l.Layer)
+	}
 }
