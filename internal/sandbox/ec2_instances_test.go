@@ -463,3 +463,29 @@ func TestInstanceTypeArchitecture(t *testing.T) {
 		assert.Equal(t, want, ec2InstanceTypeArch(typ), typ)
 	}
 }
+
+func TestEventualConsistencyHidesNewInstances(t *testing.T) {
+	sb := ec2ManualSandbox(t)
+	c := ec2Client(sb)
+	sb.SetFaults(FaultRule{Service: "ec2", Action: "RunInstances", InvisibleFor: Duration{4 * time.Second}})
+	id := aws.ToString(ec2RunOne(t, c).InstanceId)
+	sb.SetFaults()
+
+	_, err := c.DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{id}})
+	ec2RequireCode(t, err, "InvalidInstanceID.NotFound")
+	vols, err := c.DescribeVolumes(ctx, &ec2.DescribeVolumesInput{})
+	require.NoError(t, err)
+	assert.Empty(t, vols.Volumes, "its volumes are not visible yet either")
+
+	// The SDK's waiter retries InvalidInstanceID.NotFound until it shows up.
+	done := make(chan error, 1)
+	go func() {
+		done <- ec2.NewInstanceRunningWaiter(c, ec2FastRunningWaiter).Wait(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{id}}, 10*time.Second)
+	}()
+	time.Sleep(30 * time.Millisecond)
+	sb.AdvanceClock(RealisticTiming().InstancePending)
+	require.NoError(t, <-done)
+	vols, err = c.DescribeVolumes(ctx, &ec2.DescribeVolumesInput{})
+	require.NoError(t, err)
+	assert.Len(t, vols.Volumes, 1)
+}
