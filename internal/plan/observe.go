@@ -260,9 +260,11 @@ func describeImages(ctx context.Context, client awsapi.EC2, region string, in *e
 			return err
 		}
 		for _, img := range out.Images {
-			if li := fromEC2(region, img); li != nil {
-				into[li.ID] = li
+			if aws.ToString(img.ImageId) == "" {
+				continue
 			}
+			li := lineage.FromEC2(region, img)
+			into[li.ID] = &li
 		}
 		if aws.ToString(out.NextToken) == "" {
 			return nil
@@ -271,23 +273,6 @@ func describeImages(ctx context.Context, client awsapi.EC2, region string, in *e
 		next.NextToken = out.NextToken
 		in = &next
 	}
-}
-
-func fromEC2(region string, img ec2types.Image) *lineage.Image {
-	id := aws.ToString(img.ImageId)
-	if id == "" {
-		return nil
-	}
-	tags := make(map[string]string, len(img.Tags))
-	for _, t := range img.Tags {
-		tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
-	}
-	li := lineage.FromTags(id, region, tags)
-	li.Name = aws.ToString(img.Name)
-	li.State = string(img.State)
-	li.CreationDate = aws.ToString(img.CreationDate)
-	li.DeprecationTime = aws.ToString(img.DeprecationTime)
-	return &li
 }
 
 // getParameters reads names in batches of NamesPerCall; names that do not

@@ -277,9 +277,13 @@ func decide(cfg *config.Config, n *graph.Node, fp *graph.Fingerprint, parent *La
 // reusable reports whether an image may stand for the layer's current
 // identity in region: right fingerprint, not revoked, available or pending.
 func reusable(img *lineage.Image, fingerprint, region string) bool {
-	return img.Fingerprint == fingerprint && img.Region == region && img.Revoked == "" &&
+	return img.Fingerprint == fingerprint && img.Region == region && !revoked(img) &&
 		(img.State == StateAvailable || img.State == StatePending)
 }
+
+// revoked reports whether an image carries amibake:revoked, with or
+// without a reason (as the channel data source refuses it).
+func revoked(img *lineage.Image) bool { return img.Revoked != "" || img.IsRevoked() }
 
 // pickReusable returns the AMI to reuse: the current fingerprint, built from
 // base (the resolved source of a root layer, the parent's reused AMI of a
@@ -361,7 +365,10 @@ func why(cfg *config.Config, n *graph.Node, fp *graph.Fingerprint, parent *Layer
 	if (cfg != nil && cfg.Project != nil && prev.Project != cfg.Project.Name) || prev.Layer != n.Name() {
 		return ReasonNew, fmt.Sprintf("latest channel points to %s, which is not an AMI of this layer", prevID)
 	}
-	if prev.Revoked != "" && prev.Fingerprint == fp.Hash {
+	if revoked(prev) && prev.Fingerprint == fp.Hash {
+		if prev.Revoked == "" {
+			return ReasonRevoked, prev.ID + " revoked"
+		}
 		return ReasonRevoked, fmt.Sprintf("%s revoked: %s", prev.ID, prev.Revoked)
 	}
 	cur := currentRecipes(cfg, n.Layer)

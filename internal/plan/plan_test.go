@@ -222,6 +222,16 @@ func TestPlanReasons(t *testing.T) {
 			},
 		},
 		{
+			name: "revoked without a reason",
+			observe: func(obs *Observed) {
+				obs.Images["ami-foundation-b1-us-east-1"].Tags = map[string]string{lineage.TagRevoked: ""}
+			},
+			want: map[string]want{
+				"linux": up("linux"), "foundation": {ActionBuild, ReasonRevoked, "ami-foundation-b1-us-east-1 revoked"},
+				"app": rebuilt("foundation", ReasonRevoked), "app2": rebuilt("foundation", ReasonRevoked),
+			},
+		},
+		{
 			name:    "pending AMI after a crash is adopted",
 			observe: func(obs *Observed) { obs.Images["ami-app-b1-us-east-1"].State = StatePending },
 			want: map[string]want{
