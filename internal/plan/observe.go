@@ -23,7 +23,7 @@ const (
 	// FilterValuesPerCall is how many values EC2 accepts in one filter:
 	// DescribeImages asks for at most this many fingerprints (or image ids)
 	// at once.
-	FilterValuesPerCall = 200
+	FilterValuesPerCall = lineage.MaxFilterValues
 	// NamesPerCall is GetParameters' limit on names.
 	NamesPerCall = 10
 	// imagesPerPage bounds each DescribeImages response (EC2's maximum);
