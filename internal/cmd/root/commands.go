@@ -6,9 +6,13 @@ import (
 	"github.com/amibake/amibake/internal/cmd/fingerprint"
 	fmtcmd "github.com/amibake/amibake/internal/cmd/fmt"
 	"github.com/amibake/amibake/internal/cmd/graph"
+	historycmd "github.com/amibake/amibake/internal/cmd/history"
+	lineagecmd "github.com/amibake/amibake/internal/cmd/lineage"
 	lockcmd "github.com/amibake/amibake/internal/cmd/lock"
 	plancmd "github.com/amibake/amibake/internal/cmd/plan"
+	promotecmd "github.com/amibake/amibake/internal/cmd/promote"
 	rendercmd "github.com/amibake/amibake/internal/cmd/render"
+	revokecmd "github.com/amibake/amibake/internal/cmd/revoke"
 	"github.com/amibake/amibake/internal/cmd/sandbox"
 	"github.com/amibake/amibake/internal/cmd/validate"
 	"github.com/amibake/amibake/internal/cmdutil"
@@ -21,9 +25,13 @@ func commands(f *cmdutil.Factory) []*cli.Command {
 		fingerprint.NewCmdFingerprint(f, nil),
 		fmtcmd.NewCmdFmt(f, nil),
 		graph.NewCmdGraph(f, nil),
+		historycmd.NewCmdHistory(f, nil),
+		lineagecmd.NewCmdLineage(f, nil),
 		lockcmd.NewCmdLock(f),
 		plancmd.NewCmdPlan(f, nil),
+		promotecmd.NewCmdPromote(f, nil),
 		rendercmd.NewCmdRender(f, nil),
+		revokecmd.NewCmdRevoke(f, nil),
 		sandbox.NewCmdSandbox(f),
 		validate.NewCmdValidate(f, nil),
 	}
