@@ -173,10 +173,13 @@ func (w *World) tickWindows(now time.Time) {
 		for _, id := range sortedKeys(sc.Windows) {
 			mw := sc.Windows[id]
 			for n := 0; !mw.NextRun.IsZero() && !mw.NextRun.After(now); n++ {
-				at := mw.NextRun
-				if n < maxCatchUp {
-					w.runWindow(sc, mw, at)
+				if n >= maxCatchUp {
+					// Too far behind: the rest of the missed occurrences are dropped.
+					mw.planNext(now)
+					break
 				}
+				at := mw.NextRun
+				w.runWindow(sc, mw, at)
 				mw.planNext(at)
 			}
 		}
