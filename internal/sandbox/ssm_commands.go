@@ -216,7 +216,7 @@ func ssmSendCommand(c *Call) (any, error) {
 		return nil, err
 	}
 	cmd.VisibleAt = c.Now.Add(c.InvisibleFor())
-	return map[string]any{"Command": commandJSON(cmd, c.World.Timing)}, nil
+	return map[string]any{"Command": commandJSON(cmd)}, nil
 }
 
 // SendCommand validates a request and creates the command with its
@@ -636,7 +636,7 @@ type commandOut struct {
 	CloudWatchOutputCfg   map[string]any      `json:"CloudWatchOutputConfig"`
 }
 
-func commandJSON(cmd *Command, _ Timing) commandOut {
+func commandJSON(cmd *Command) commandOut {
 	out := commandOut{
 		CommandID: cmd.ID, DocumentName: cmd.DocumentName, DocumentVersion: cmd.DocumentVersion, Comment: cmd.Comment,
 		ExpiresAfter: epochAt(cmd.RequestedAt.Add(time.Duration(cmd.TimeoutSeconds) * time.Second)), Parameters: cmd.Parameters,
@@ -881,7 +881,7 @@ func ssmListCommands(c *Call) (any, error) {
 	}
 	out := []commandOut{}
 	for _, cmd := range pg {
-		out = append(out, commandJSON(cmd, c.World.Timing))
+		out = append(out, commandJSON(cmd))
 	}
 	res := map[string]any{"Commands": out}
 	if next != "" {
