@@ -3,6 +3,7 @@ package root
 import (
 	"github.com/urfave/cli/v2"
 
+	bakecmd "github.com/amibake/amibake/internal/cmd/bake"
 	"github.com/amibake/amibake/internal/cmd/fingerprint"
 	fmtcmd "github.com/amibake/amibake/internal/cmd/fmt"
 	"github.com/amibake/amibake/internal/cmd/graph"
@@ -22,6 +23,7 @@ import (
 func commands(f *cmdutil.Factory) []*cli.Command {
 	return []*cli.Command{
 		// Add NewCmdX(f, nil) entries here, one line each, sorted by name.
+		bakecmd.NewCmdBake(f, nil),
 		fingerprint.NewCmdFingerprint(f, nil),
 		fmtcmd.NewCmdFmt(f, nil),
 		graph.NewCmdGraph(f, nil),
