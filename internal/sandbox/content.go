@@ -187,18 +187,24 @@ func ReadScript(commands []string) *ScriptRun {
 	return run
 }
 
-// logicalLines joins backslash continuations and drops heredoc bodies.
+// logicalLines joins backslash continuations and drops heredoc bodies —
+// except a heredoc fed to a shell (`bash <<'EOF'`, `sudo sh -s <<EOF`),
+// whose body is the script itself and is read inline.
 func logicalLines(script string) []string {
 	raw := strings.Split(strings.ReplaceAll(script, "\r\n", "\n"), "\n")
 	var out []string
 	var cur strings.Builder
 	heredoc := ""
+	inline := false
 	for _, l := range raw {
 		if heredoc != "" {
 			if strings.TrimLeft(l, "\t") == heredoc || strings.TrimSpace(l) == heredoc {
 				heredoc = ""
+				continue
 			}
-			continue
+			if !inline {
+				continue
+			}
 		}
 		if strings.HasSuffix(l, "\\") && !strings.HasPrefix(strings.TrimSpace(l), "#") {
 			cur.WriteString(strings.TrimSuffix(l, "\\"))
@@ -208,8 +214,14 @@ func logicalLines(script string) []string {
 		cur.WriteString(l)
 		line := cur.String()
 		cur.Reset()
-		if m := heredocRE.FindStringSubmatch(stripComment(line)); m != nil && !strings.Contains(line, "<<<") {
-			heredoc = m[2]
+		if heredoc == "" {
+			if m := heredocRE.FindStringSubmatch(stripComment(line)); m != nil && !strings.Contains(line, "<<<") {
+				heredoc = m[2]
+				inline = feedsShell(line)
+				if inline {
+					continue // the interpreter line itself does nothing else
+				}
+			}
 		}
 		out = append(out, line)
 	}
@@ -217,6 +229,33 @@ func logicalLines(script string) []string {
 		out = append(out, cur.String())
 	}
 	return out
+}
+
+// feedsShell reports whether a heredoc line runs its body as a script.
+func feedsShell(line string) bool {
+	words := shellWords(strings.TrimSpace(line[:strings.Index(line, "<<")]))
+	for len(words) > 0 && (words[0] == "sudo" || words[0] == "env" || strings.HasPrefix(words[0], "-") || assignRE.MatchString(words[0])) {
+		words = words[1:]
+	}
+	if len(words) == 0 {
+		return false
+	}
+	switch path.Base(words[0]) {
+	case "bash", "sh", "dash", "zsh":
+		for i := 1; i < len(words); i++ {
+			w := words[i]
+			switch {
+			case w == "-s" || w == "--":
+			case strings.HasPrefix(w, "-") && !strings.HasPrefix(w, "--") && strings.HasSuffix(w, "o"):
+				i++ // -o OPTION (set -o style, e.g. -euo pipefail)
+			case strings.HasPrefix(w, "-"):
+			default:
+				return false // bash FILE <<EOF: the body is FILE's stdin
+			}
+		}
+		return true
+	}
+	return false
 }
 
 // stripComment removes a trailing # comment outside quotes.

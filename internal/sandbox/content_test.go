@@ -257,3 +257,24 @@ func TestReleasePatch(t *testing.T) {
 	}
 	assert.True(t, sort.StringsAreSorted(ids[len(ids)-2:]), ids[len(ids)-2:])
 }
+
+func TestReadScriptHeredocFedToShell(t *testing.T) {
+	run := ReadScript([]string{
+		"# amibake-step: app/install",
+		"cat > /etc/yum.repos.d/x.repo <<'REPO'",
+		"[x]",
+		"dnf install -y not-a-command",
+		"REPO",
+		"sudo bash -euo pipefail <<'SCRIPT'",
+		"dnf install -y nginx",
+		"echo inside",
+		"SCRIPT",
+		"echo after",
+	})
+	require.Len(t, run.Ops, 1)
+	assert.Equal(t, "nginx", run.Ops[0].Packages[0].Name)
+	assert.Equal(t, "inside\nafter\n", run.Stdout)
+
+	run = ReadScript([]string{"bash <<EOF", "exit 3", "EOF"})
+	assert.Equal(t, 3, run.ExitCode)
+}
