@@ -1,0 +1,62 @@
+package render
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/amibake/amibake/internal/cmdutil"
+	"github.com/amibake/amibake/internal/testutil"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testutil.CleanupPluginDir()
+	os.Exit(code)
+}
+
+// TestRenderedTemplatesPassPackerValidate runs the real packer (with the
+// amazon plugin and packer-plugin-amibake built from this tree) over every
+// template render writes, in both provisioning modes.
+func TestRenderedTemplatesPassPackerValidate(t *testing.T) {
+	bin, plugins := testutil.PluginDir(t)
+	for _, mode := range []string{"ssm", "ssh"} {
+		t.Run(mode, func(t *testing.T) {
+			f, _, _ := newFactory(t, cmdutil.OutputText)
+			f.WorkDir = copyProject(t, f.WorkDir, func(s string) string {
+				require.Contains(t, s, `provisioner = "ssm"`)
+				require.Contains(t, s, `iam_instance_profile = "amibake-build"`)
+				s = strings.Replace(s, `provisioner = "ssm"`, `provisioner = "`+mode+`"`, 1)
+				// Packer refuses to share an AMI encrypted with the default
+				// EBS key, and the example shares with the prod account.
+				return strings.Replace(s, `iam_instance_profile = "amibake-build"`,
+					`iam_instance_profile = "amibake-build"`+"\n  kms_key_id = \"arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555\"", 1)
+			})
+			dir := t.TempDir()
+			require.NoError(t, run(f, nil, "--out", dir, "--sandbox", "-var", "security_agent_token="+secret))
+			files, err := filepath.Glob(filepath.Join(dir, "*.pkr.hcl"))
+			require.NoError(t, err)
+			require.Len(t, files, 5)
+			for _, file := range files {
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+				cmd := exec.CommandContext(ctx, bin, "validate", filepath.Base(file))
+				cmd.Dir = dir
+				cmd.Env = []string{
+					"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "CHECKPOINT_DISABLE=1",
+					"PACKER_PLUGIN_PATH=" + plugins, "PACKER_NO_COLOR=1",
+				}
+				out, err := cmd.CombinedOutput()
+				cancel()
+				assert.NoError(t, err, "packer validate %s:\n%s", filepath.Base(file), out)
+				assert.NotContains(t, string(out), secret)
+			}
+		})
+	}
+}
