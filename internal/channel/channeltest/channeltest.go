@@ -12,7 +12,10 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
+	"github.com/amibake/amibake/internal/awsapi"
 	"github.com/amibake/amibake/internal/cmd/root"
 	"github.com/amibake/amibake/internal/iostreams"
 	"github.com/amibake/amibake/internal/lineage"
@@ -158,9 +161,9 @@ func SeedBuild(t testing.TB, sb *sandbox.Sandbox, project, layer, buildID string
 // → {app-web, app-worker}, plus an older linux build with its own
 // foundation (a separate family revoke must never touch).
 type Family struct {
-	Source                                    string
+	Source                                     string
 	Linux, Foundation, Base, AppWeb, AppWorker Build
-	OldLinux, OldFoundation                   Build
+	OldLinux, OldFoundation                    Build
 }
 
 // SeedFamily seeds a Family for project in both regions.
@@ -192,4 +195,16 @@ func Image(sb *sandbox.Sandbox, id string) *sandbox.Image {
 		}
 	})
 	return out
+}
+
+// PutChannel writes a channel parameter (aws:ec2:image) as bake does.
+func PutChannel(t testing.TB, sb *sandbox.Sandbox, region, name, ami string) {
+	t.Helper()
+	_, err := awsapi.NewClients(sb.Config).SSM(region).PutParameter(context.Background(), &ssm.PutParameterInput{
+		Name: aws.String(name), Value: aws.String(ami), Type: ssmtypes.ParameterTypeString,
+		DataType: aws.String("aws:ec2:image"), Overwrite: aws.Bool(true),
+	})
+	if err != nil {
+		t.Fatalf("put channel %s: %v", name, err)
+	}
 }
