@@ -16,8 +16,6 @@ import (
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
 	"github.com/amibake/amibake/internal/awsapi"
-	"github.com/amibake/amibake/internal/cmd/root"
-	"github.com/amibake/amibake/internal/iostreams"
 	"github.com/amibake/amibake/internal/lineage"
 	"github.com/amibake/amibake/internal/sandbox"
 )
@@ -89,17 +87,6 @@ func copyFile(t testing.TB, from, to string) {
 	if err := os.WriteFile(to, data, 0o644); err != nil {
 		t.Fatalf("copy project: %v", err)
 	}
-}
-
-// Run runs `amibake --chdir dir args…` in-process against sb and returns
-// the exit code, stdout and stderr.
-func Run(t testing.TB, sb *sandbox.Sandbox, dir string, args ...string) (int, string, string) {
-	t.Helper()
-	ios, _, out, errOut := iostreams.Test()
-	f := root.NewFactory(ios)
-	f.AWSConfig = func(context.Context) (aws.Config, error) { return sb.Config, nil }
-	code := root.Main(context.Background(), append([]string{"amibake", "--chdir", dir}, args...), f)
-	return code, out.String(), errOut.String()
 }
 
 // Build is one seeded build of a layer: its AMI per region.

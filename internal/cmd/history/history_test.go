@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/amibake/amibake/internal/channel/channeltest"
+	"github.com/amibake/amibake/internal/channel/channeltest/clitest"
 	"github.com/amibake/amibake/internal/lineage"
 	"github.com/amibake/amibake/internal/sandbox"
 )
@@ -26,7 +27,7 @@ func TestHistory(t *testing.T) {
 	for _, ami := range []string{fam.Base.Home(), b2.Home(), b3.Home()} {
 		channeltest.PutChannel(t, sb, "us-east-1", latest, ami)
 		if ami != b2.Home() {
-			code, _, errOut := channeltest.Run(t, sb, dir, "promote", "base")
+			code, _, errOut := clitest.Run(t, sb, dir, "promote", "base")
 			require.Equal(t, 0, code, errOut)
 		}
 	}
@@ -37,7 +38,7 @@ func TestHistory(t *testing.T) {
 	})
 
 	before := sb.CountCalls("ec2", "DescribeImages")
-	code, out, errOut := channeltest.Run(t, sb, dir, "history", "base")
+	code, out, errOut := clitest.Run(t, sb, dir, "history", "base")
 	require.Equal(t, 0, code, errOut)
 	assert.Equal(t, 1, sb.CountCalls("ec2", "DescribeImages")-before, "one batched state lookup")
 	lines := strings.Split(strings.TrimSpace(out), "\n")
@@ -48,7 +49,7 @@ func TestHistory(t *testing.T) {
 	assert.Regexp(t, regexp.MustCompile(`^2\s+`+b2.Home()+`\s+`+ts+`\s+\S+\s+-\s+revoked \(bad\)$`), lines[2])
 	assert.Regexp(t, regexp.MustCompile(`^3 \*\s+`+b3.Home()+`\s+`+ts+`\s+\S+\s+-\s+available$`), lines[3])
 
-	code, out, errOut = channeltest.Run(t, sb, dir, "-o", "json", "history", "base", "--channel", "stable")
+	code, out, errOut = clitest.Run(t, sb, dir, "-o", "json", "history", "base", "--channel", "stable")
 	require.Equal(t, 0, code, errOut)
 	var h struct {
 		Parameter string `json:"parameter"`
@@ -71,7 +72,7 @@ func TestHistory(t *testing.T) {
 	assert.True(t, h.Versions[1].Current)
 	assert.Equal(t, []string{}, h.Versions[1].Labels)
 
-	code, _, errOut = channeltest.Run(t, sb, dir, "history", "base", "--channel", "prod")
+	code, _, errOut = clitest.Run(t, sb, dir, "history", "base", "--channel", "prod")
 	assert.Equal(t, 1, code)
 	assert.Contains(t, errOut, "channel /amibake/acme-golden/layers/base/prod is not set")
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/amibake/amibake/internal/awsapi"
 	"github.com/amibake/amibake/internal/channel"
 	"github.com/amibake/amibake/internal/channel/channeltest"
+	"github.com/amibake/amibake/internal/channel/channeltest/clitest"
 	"github.com/amibake/amibake/internal/lineage"
 	"github.com/amibake/amibake/internal/lock"
 	"github.com/amibake/amibake/internal/sandbox"
@@ -48,19 +49,19 @@ func TestPromote(t *testing.T) {
 	put(t, sb, paths.Channel("base", "latest"), fam.Base.Home())
 
 	// Flags after the layer, as documented.
-	code, out, errOut := channeltest.Run(t, sb, dir, "promote", "base", "--from", "latest", "--to", "stable")
+	code, out, errOut := clitest.Run(t, sb, dir, "promote", "base", "--from", "latest", "--to", "stable")
 	require.Equal(t, 0, code, errOut)
 	assert.Equal(t, "Promoted base latest → stable: "+fam.Base.Home()+" (was unset), /amibake/acme-golden/layers/base/stable version 1.\n", out)
 	assert.Equal(t, fam.Base.Home(), get(t, sb, paths.Channel("base", "stable")))
 
-	code, out, errOut = channeltest.Run(t, sb, dir, "promote", "base")
+	code, out, errOut = clitest.Run(t, sb, dir, "promote", "base")
 	require.Equal(t, 0, code, errOut)
 	assert.Equal(t, "Nothing to do: base stable already holds "+fam.Base.Home()+" (version 1).\n", out)
 
 	// A new latest moves stable; JSON says what changed.
 	newer := channeltest.SeedBuild(t, sb, channeltest.Project, "base", "b9", &fam.Foundation, "")
 	put(t, sb, paths.Channel("base", "latest"), newer.Home())
-	code, out, errOut = channeltest.Run(t, sb, dir, "-o", "json", "promote", "base", "--to=stable")
+	code, out, errOut = clitest.Run(t, sb, dir, "-o", "json", "promote", "base", "--to=stable")
 	require.Equal(t, 0, code, errOut)
 	var res channel.Promotion
 	require.NoError(t, json.Unmarshal([]byte(out), &res))
@@ -71,21 +72,21 @@ func TestPromote(t *testing.T) {
 	}, res)
 
 	// Any channel name, validated.
-	code, _, errOut = channeltest.Run(t, sb, dir, "promote", "base", "--from", "stable", "--to", "canary-1")
+	code, _, errOut = clitest.Run(t, sb, dir, "promote", "base", "--from", "stable", "--to", "canary-1")
 	require.Equal(t, 0, code, errOut)
 	assert.Equal(t, newer.Home(), get(t, sb, paths.Channel("base", "canary-1")))
-	code, _, errOut = channeltest.Run(t, sb, dir, "promote", "base", "--to", "Prod")
+	code, _, errOut = clitest.Run(t, sb, dir, "promote", "base", "--to", "Prod")
 	assert.Equal(t, 1, code)
 	assert.Contains(t, errOut, `invalid channel "Prod"`)
-	code, _, errOut = channeltest.Run(t, sb, dir, "promote", "nope")
+	code, _, errOut = clitest.Run(t, sb, dir, "promote", "nope")
 	assert.Equal(t, 1, code)
 	assert.Contains(t, errOut, `unknown layer "nope"`)
-	code, _, errOut = channeltest.Run(t, sb, dir, "promote", "linux")
+	code, _, errOut = clitest.Run(t, sb, dir, "promote", "linux")
 	assert.Equal(t, 1, code)
 	assert.Contains(t, errOut, "channel /amibake/acme-golden/layers/linux/latest is not set")
 
 	// The lock was released every time.
-	code, out, _ = channeltest.Run(t, sb, dir, "lock", "status")
+	code, out, _ = clitest.Run(t, sb, dir, "lock", "status")
 	require.Equal(t, 0, code)
 	assert.Contains(t, out, "Unlocked")
 }
@@ -102,10 +103,10 @@ func TestPromoteRefusesRevokedAndUnavailable(t *testing.T) {
 		img.State, img.AvailableAt = "pending", img.AvailableAt.Add(time.Hour)
 	})
 
-	code, _, errOut := channeltest.Run(t, sb, dir, "promote", "app-web")
+	code, _, errOut := clitest.Run(t, sb, dir, "promote", "app-web")
 	assert.Equal(t, 1, code)
 	assert.Contains(t, errOut, "refusing to promote "+fam.AppWeb.Home()+": it is revoked (CVE-2026-7)")
-	code, _, errOut = channeltest.Run(t, sb, dir, "promote", "app-worker")
+	code, _, errOut = clitest.Run(t, sb, dir, "promote", "app-worker")
 	assert.Equal(t, 1, code)
 	assert.Contains(t, errOut, "it is pending, not available")
 	assert.Empty(t, get(t, sb, paths.Channel("app-web", "stable")))
@@ -122,13 +123,13 @@ func TestPromoteLockHeld(t *testing.T) {
 	held, err := l.Acquire(context.Background(), 0)
 	require.NoError(t, err)
 
-	code, _, errOut := channeltest.Run(t, sb, dir, "promote", "base", "--to", "stable")
+	code, _, errOut := clitest.Run(t, sb, dir, "promote", "base", "--to", "stable")
 	assert.Equal(t, 4, code)
 	assert.Contains(t, errOut, "is held by ci:job-7")
 	assert.Empty(t, get(t, sb, paths.Channel("base", "stable")), "nothing written")
 
 	require.NoError(t, held.Release(context.Background()))
-	code, _, errOut = channeltest.Run(t, sb, dir, "promote", "base", "--lock-timeout", "5s")
+	code, _, errOut = clitest.Run(t, sb, dir, "promote", "base", "--lock-timeout", "5s")
 	require.Equal(t, 0, code, errOut)
 	assert.Equal(t, fam.Base.Home(), get(t, sb, paths.Channel("base", "stable")))
 }
