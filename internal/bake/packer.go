@@ -21,9 +21,12 @@ import (
 // group) before it is killed.
 const DefaultGrace = 5 * time.Minute
 
-// drainTimeout bounds how long the runner waits for packer's output pipes
+// drainTimeout bounds how long Validate waits for packer's output pipes
 // to close after packer exited (a stray grandchild may hold them open).
 const drainTimeout = 5 * time.Second
+
+// tailPoll is how often a build's output spool is read while packer runs.
+const tailPoll = 25 * time.Millisecond
 
 // Redacted replaces every secret value in packer's output.
 const Redacted = "(sensitive)"
@@ -221,48 +224,41 @@ func (r *Runner) Build(ctx context.Context, req BuildRequest) (*BuildResult, err
 	cmd.Stdin = nil
 	setProcessGroup(cmd)
 
-	outR, outW, err := os.Pipe()
+	// Packer writes into unlinked spool files, not pipes: should amibake
+	// die (kill -9), packer does not get SIGPIPE on its next line but
+	// finishes its build and cleans up, and the re-run adopts the AMI. The
+	// files have no name, so the unredacted output never outlives the run.
+	outW, outR, err := spool()
 	if err != nil {
-		return fail(fmt.Errorf("pipe: %w", err))
+		return fail(err)
 	}
-	errR, errW, err := os.Pipe()
+	defer outR.Close()
+	errW, errR, err := spool()
 	if err != nil {
-		outR.Close()
 		outW.Close()
-		return fail(fmt.Errorf("pipe: %w", err))
+		return fail(err)
 	}
+	defer errR.Close()
 	cmd.Stdout, cmd.Stderr = outW, errW
 
 	out := &output{log: logFile, red: red, onEvent: req.OnEvent}
 	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		outR.Close()
-		outW.Close()
-		errR.Close()
-		errW.Close()
-		return fail(fmt.Errorf("start %s: %w", r.bin(), err))
-	}
+	err = cmd.Start()
 	outW.Close()
 	errW.Close()
+	if err != nil {
+		return fail(fmt.Errorf("start %s: %w", r.bin(), err))
+	}
 
+	exited := make(chan struct{})
 	var readers sync.WaitGroup
 	readers.Add(2)
-	go func() { defer readers.Done(); out.read(outR, "stdout") }()
-	go func() { defer readers.Done(); out.read(errR, "stderr") }()
+	go func() { defer readers.Done(); out.read(&tailReader{f: outR, exited: exited}, "stdout") }()
+	go func() { defer readers.Done(); out.read(&tailReader{f: errR, exited: exited}, "stderr") }()
 
 	waitErr := r.wait(ctx, cmd, req.Abort, res)
-
-	drained := make(chan struct{})
-	go func() { readers.Wait(); close(drained) }()
-	select {
-	case <-drained:
-	case <-time.After(drainTimeout):
-		outR.Close() // unblocks the readers
-		errR.Close()
-		<-drained
-	}
-	outR.Close()
-	errR.Close()
+	close(exited)
+	readers.Wait()
 
 	res.Duration = time.Since(start)
 	res.ExitCode = cmd.ProcessState.ExitCode()
@@ -359,6 +355,59 @@ func (r *Runner) template(req BuildRequest) (path, workDir string, cleanup func(
 		return "", "", cleanup, fmt.Errorf("write template: %w", err)
 	}
 	return path, dir, cleanup, nil
+}
+
+// spool returns a temporary file packer writes to and a separate reader
+// of it, the file's name already removed.
+func spool() (w, r *os.File, err error) {
+	w, err = os.CreateTemp("", "amibake-packer-output-*")
+	if err != nil {
+		return nil, nil, fmt.Errorf("output spool: %w", err)
+	}
+	r, err = os.Open(w.Name())
+	if err != nil {
+		w.Close()
+		os.Remove(w.Name())
+		return nil, nil, fmt.Errorf("output spool: %w", err)
+	}
+	// On unix the open files outlive their name. (Where an open file
+	// cannot be removed, the spool stays in the temporary directory.)
+	_ = os.Remove(w.Name())
+	return w, r, nil
+}
+
+// tailReader follows a file another process appends to, until that
+// process has exited and everything it wrote was read.
+type tailReader struct {
+	f      *os.File
+	exited <-chan struct{}
+	done   bool
+	timer  *time.Timer
+}
+
+func (t *tailReader) Read(p []byte) (int, error) {
+	for {
+		n, err := t.f.Read(p)
+		if n > 0 {
+			return n, nil
+		}
+		if err != nil && !errors.Is(err, io.EOF) {
+			return 0, err
+		}
+		if t.done {
+			return 0, io.EOF
+		}
+		if t.timer == nil {
+			t.timer = time.NewTimer(tailPoll)
+		} else {
+			t.timer.Reset(tailPoll)
+		}
+		select {
+		case <-t.exited:
+			t.done = true // read once more: what was written before the exit
+		case <-t.timer.C:
+		}
+	}
 }
 
 // output takes packer's two streams line by line: redacts, logs, parses.

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -26,6 +28,10 @@ func TestMain(m *testing.M) {
 }
 
 func runTests(m *testing.M) int {
+	if bin := os.Getenv("AMIBAKE_TEST_FAKEPACKER"); bin != "" { // a helper process
+		fakePackerBin = bin
+		return m.Run()
+	}
 	dir, err := os.MkdirTemp("", "amibake-fakepacker-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -362,4 +368,52 @@ func TestBuildErrorMessages(t *testing.T) {
 	e = &BuildError{Layer: "x", Cause: context.DeadlineExceeded}
 	assert.Equal(t, "layer x: packer build interrupted (context deadline exceeded)", e.Error())
 	assert.True(t, errors.Is(e, context.DeadlineExceeded))
+}
+
+// TestRunnerHelperProcess is not a test: TestRunnerSurvivesKill9 runs the
+// test binary as a stand-in amibake that builds one layer and is killed.
+func TestRunnerHelperProcess(t *testing.T) {
+	tmpl := os.Getenv("AMIBAKE_HELPER_TEMPLATE")
+	if tmpl == "" {
+		t.Skip("helper process only")
+	}
+	r := &Runner{Bin: fakePackerBin, LogDir: os.Getenv("AMIBAKE_HELPER_LOGDIR")}
+	_, err := r.Build(context.Background(), BuildRequest{Layer: "base", TemplatePath: tmpl})
+	t.Fatalf("the helper should have been killed during the build; got %v", err)
+}
+
+// kill -9 of amibake mid-build: packer (in its own process group, writing
+// to a spool file rather than a pipe) is neither signalled nor broken by a
+// dead reader; it finishes its build, which the re-run then adopts.
+func TestRunnerSurvivesKill9(t *testing.T) {
+	dir := t.TempDir()
+	record := filepath.Join(dir, "record")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestRunnerHelperProcess$", "-test.count=1")
+	cmd.Env = append(os.Environ(),
+		"AMIBAKE_TEST_FAKEPACKER="+fakePackerBin,
+		"AMIBAKE_HELPER_TEMPLATE="+layerTemplate(t, "base"),
+		"AMIBAKE_HELPER_LOGDIR="+filepath.Join(dir, "logs"),
+		"FAKEPACKER_SLEEP=1500ms",
+		"FAKEPACKER_RECORD="+record,
+	)
+	require.NoError(t, cmd.Start())
+	waitFor := func(what string, within time.Duration) bool {
+		deadline := time.Now().Add(within)
+		for time.Now().Before(deadline) {
+			if b, _ := os.ReadFile(record); strings.Contains(string(b), what) {
+				return true
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		return false
+	}
+	require.True(t, waitFor("start base ", 30*time.Second), "the build started")
+	time.Sleep(200 * time.Millisecond)
+	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
+	_ = cmd.Wait()
+	assert.True(t, waitFor("end base ", 20*time.Second), "packer finished its build after amibake died")
+	b, _ := os.ReadFile(record)
+	assert.NotContains(t, string(b), "interrupted")
+	log := readLog(t, filepath.Join(dir, "logs", "base.log"))
+	assert.Contains(t, log, "Prevalidating", "the log has what arrived before the kill")
 }
