@@ -197,6 +197,13 @@ func NewTemplateData(in RenderInput) (*TemplateData, []Secret, hcl.Diagnostics) 
 	if d.VolumeSize == 0 {
 		d.VolumeSize = 8
 	}
+	// A root volume cannot be smaller than the snapshot it starts from:
+	// a child is at least as big as its largest ancestor.
+	seen := map[string]bool{l.Name: true}
+	for a := cfg.Layers[l.Parent]; a != nil && !seen[a.Name]; a = cfg.Layers[a.Parent] {
+		seen[a.Name] = true
+		d.VolumeSize = max(d.VolumeSize, a.Volume.SizeGiB)
+	}
 	if p.DeprecateAfter > 0 {
 		d.DeprecateAt = in.Timestamp.Add(p.DeprecateAfter).UTC().Format(time.RFC3339)
 	}

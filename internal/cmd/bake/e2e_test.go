@@ -1,0 +1,346 @@
+package bake_test
+
+// End-to-end: `amibake bake` in-process through root.Main, with the real
+// packer binary, the real amazon plugin and packer-plugin-amibake built
+// from this tree, against the in-tree sandbox, on a copy of the example
+// project at the repository root.
+
+import (
+	"context"
+	"encoding/json"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/amibake/amibake/internal/cmd/root"
+	"github.com/amibake/amibake/internal/iostreams"
+	"github.com/amibake/amibake/internal/lineage"
+	"github.com/amibake/amibake/internal/sandbox"
+	"github.com/amibake/amibake/internal/testutil"
+)
+
+const (
+	project     = "acme-golden"
+	home        = "us-east-1"
+	away        = "eu-west-1"
+	secretToken = "edr-t0ken-9c1b7e5a-must-not-leak"
+	// The sandbox accepts any KMS key; packer refuses to share an AMI
+	// encrypted with the default key, so the test project names one.
+	kmsKey = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+)
+
+var layers = []string{"linux", "foundation", "base", "app-web", "app-worker"}
+
+var parentOf = map[string]string{"foundation": "linux", "base": "foundation", "app-web": "base", "app-worker": "base"}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testutil.CleanupPluginDir()
+	os.Exit(code)
+}
+
+// harness is one sandbox and one copy of the example project, with the
+// process environment set as a user's shell would be for the sandbox.
+type harness struct {
+	t   *testing.T
+	sb  *sandbox.Sandbox
+	dir string
+	ec2 map[string]*ec2.Client
+	ssm *ssm.Client
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end bake with real packer")
+	}
+	bin, pluginDir := testutil.PluginDir(t) // before HOME or anything else changes
+	sb := sandbox.Start(t)
+	h := &harness{t: t, sb: sb, dir: copyProject(t), ssm: ssm.NewFromConfig(sb.Config), ec2: map[string]*ec2.Client{}}
+	for _, r := range []string{home, away} {
+		h.ec2[r] = ec2.NewFromConfig(sb.ConfigFor(sandbox.DefaultAccount, r))
+	}
+	for _, kv := range sb.Env(sandbox.DefaultAccount, home) {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	t.Setenv("AMIBAKE_PACKER", bin)
+	t.Setenv("PACKER_PLUGIN_PATH", pluginDir)
+	t.Setenv("CHECKPOINT_DISABLE", "1")
+	t.Setenv("AMIBAKE_VAR_security_agent_token", secretToken)
+	// Nothing from the machine's AWS setup reaches packer.
+	for _, k := range []string{"AWS_CA_BUNDLE", "AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"} {
+		t.Setenv(k, "")
+		os.Unsetenv(k)
+	}
+	return h
+}
+
+// copyProject copies the example project (the repository root's HCL,
+// layers, recipes, fleets) into a temporary directory, adjusted for the
+// sandbox: no instance profile (the sandbox has no IAM) and a customer KMS
+// key (shared encrypted AMIs need one).
+func copyProject(t *testing.T) string {
+	t.Helper()
+	root, err := testutil.RepoRoot()
+	require.NoError(t, err)
+	dst := t.TempDir()
+	entries, err := os.ReadDir(root)
+	require.NoError(t, err)
+	for _, e := range entries {
+		name := e.Name()
+		switch {
+		case !e.IsDir() && strings.HasSuffix(name, ".hcl"):
+			copyFile(t, filepath.Join(root, name), filepath.Join(dst, name))
+		case e.IsDir() && (name == "layers" || name == "recipes" || name == "fleets"):
+			require.NoError(t, filepath.WalkDir(filepath.Join(root, name), func(p string, d fs.DirEntry, err error) error {
+				if err != nil {
+					return err
+				}
+				rel, _ := filepath.Rel(root, p)
+				if d.IsDir() {
+					return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+				}
+				copyFile(t, p, filepath.Join(dst, rel))
+				return nil
+			}))
+		}
+	}
+	hcl := readFile(t, filepath.Join(dst, "amibake.hcl"))
+	require.Contains(t, hcl, `iam_instance_profile = "amibake-build"`)
+	hcl = strings.Replace(hcl, `iam_instance_profile = "amibake-build"`, `kms_key_id = "`+kmsKey+`"`, 1)
+	require.NoError(t, os.WriteFile(filepath.Join(dst, "amibake.hcl"), []byte(hcl), 0o644))
+	return dst
+}
+
+func copyFile(t *testing.T, src, dst string) {
+	t.Helper()
+	b, err := os.ReadFile(src)
+	require.NoError(t, err)
+	st, err := os.Stat(src)
+	require.NoError(t, err)
+	require.NoError(t, os.MkdirAll(filepath.Dir(dst), 0o755))
+	require.NoError(t, os.WriteFile(dst, b, st.Mode().Perm()))
+}
+
+func readFile(t *testing.T, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	require.NoError(t, err)
+	return string(b)
+}
+
+// run runs `amibake --chdir <project> ARGS…` in-process, as main does.
+func (h *harness) run(ctx context.Context, args ...string) (int, string, string) {
+	h.t.Helper()
+	ios, _, out, errOut := iostreams.Test()
+	f := root.NewFactory(ios)
+	f.AWSConfig = func(context.Context) (aws.Config, error) { return h.sb.Config, nil }
+	code := root.Main(ctx, append([]string{"amibake", "--chdir", h.dir}, args...), f)
+	return code, out.String(), errOut.String()
+}
+
+type bakeResult struct {
+	Layer     string            `json:"layer"`
+	Status    string            `json:"status"`
+	Action    string            `json:"action"`
+	Reason    string            `json:"reason"`
+	Detail    string            `json:"detail"`
+	AMI       map[string]string `json:"ami"`
+	Published bool              `json:"published"`
+	BuildID   string            `json:"build_id"`
+	Template  string            `json:"template"`
+	Log       string            `json:"log"`
+	Error     string            `json:"error"`
+}
+
+type bakeReport struct {
+	RunID   string        `json:"run_id"`
+	Results []*bakeResult `json:"results"`
+	Built   int           `json:"built"`
+	Reused  int           `json:"reused"`
+	Failed  int           `json:"failed"`
+	Skipped int           `json:"skipped"`
+}
+
+func (r *bakeReport) byLayer() map[string]*bakeResult {
+	m := map[string]*bakeResult{}
+	for _, res := range r.Results {
+		m[res.Layer] = res
+	}
+	return m
+}
+
+func (r *bakeReport) statuses() map[string]string {
+	m := map[string]string{}
+	for _, res := range r.Results {
+		m[res.Layer] = res.Status
+	}
+	return m
+}
+
+// bake runs `amibake -o json bake ARGS…` and decodes the report.
+func (h *harness) bake(args ...string) (int, *bakeReport, string) {
+	h.t.Helper()
+	code, out, errOut := h.run(context.Background(), append([]string{"-o", "json", "bake"}, args...)...)
+	rep := &bakeReport{}
+	require.NoError(h.t, json.Unmarshal([]byte(out), rep), "stdout: %s\nstderr: %s", out, errOut)
+	return code, rep, errOut
+}
+
+func (h *harness) channel(layer string) string {
+	h.t.Helper()
+	name := lineage.Paths{Prefix: "/amibake", Project: project}.Channel(layer, lineage.ChannelLatest)
+	out, err := h.ssm.GetParameter(context.Background(), &ssm.GetParameterInput{Name: aws.String(name)})
+	require.NoError(h.t, err, name)
+	return aws.ToString(out.Parameter.Value)
+}
+
+func (h *harness) image(region, id string) ec2types.Image {
+	h.t.Helper()
+	out, err := h.ec2[region].DescribeImages(context.Background(), &ec2.DescribeImagesInput{ImageIds: []string{id}})
+	require.NoError(h.t, err, id)
+	require.Len(h.t, out.Images, 1, id)
+	return out.Images[0]
+}
+
+func tags(img ec2types.Image) map[string]string {
+	m := map[string]string{}
+	for _, t := range img.Tags {
+		m[aws.ToString(t.Key)] = aws.ToString(t.Value)
+	}
+	return m
+}
+
+// projectImages counts the project's AMIs per region (any state but
+// deregistered).
+func (h *harness) projectImages(region string) []ec2types.Image {
+	h.t.Helper()
+	out, err := h.ec2[region].DescribeImages(context.Background(), &ec2.DescribeImagesInput{
+		Owners:  []string{"self"},
+		Filters: []ec2types.Filter{{Name: aws.String("tag:" + lineage.TagProject), Values: []string{project}}},
+	})
+	require.NoError(h.t, err)
+	return out.Images
+}
+
+// liveBuildInstances lists the project's build instances not terminated.
+func (h *harness) liveBuildInstances() []string {
+	h.t.Helper()
+	out, err := h.ec2[home].DescribeInstances(context.Background(), &ec2.DescribeInstancesInput{
+		Filters: []ec2types.Filter{
+			{Name: aws.String("tag:" + lineage.TagProject), Values: []string{project}},
+			{Name: aws.String("instance-state-name"), Values: []string{"pending", "running", "stopping", "stopped"}},
+		},
+	})
+	require.NoError(h.t, err)
+	var ids []string
+	for _, r := range out.Reservations {
+		for _, i := range r.Instances {
+			ids = append(ids, aws.ToString(i.InstanceId))
+		}
+	}
+	return ids
+}
+
+// bakeAll bakes the whole project from nothing and checks it worked.
+func (h *harness) bakeAll() *bakeReport {
+	h.t.Helper()
+	code, rep, errOut := h.bake()
+	require.Equal(h.t, 0, code, "stderr:\n%s", errOut)
+	require.Len(h.t, rep.Results, len(layers))
+	for _, r := range rep.Results {
+		require.Equal(h.t, "built", r.Status, "%s: %s", r.Layer, r.Error)
+	}
+	return rep
+}
+
+// TestBakeFromNothing is issue test 1: every layer gets an AMI in every
+// region, lineage tags chain, latest channels point at the build region's
+// AMIs, and app-web's AMI holds the steps of every layer above it in order.
+func TestBakeFromNothing(t *testing.T) {
+	h := newHarness(t)
+	rep := h.bakeAll()
+	res := rep.byLayer()
+	assert.Equal(t, 5, rep.Built)
+
+	for _, l := range layers {
+		r := res[l]
+		require.NotEmpty(t, r.AMI[home], l)
+		require.NotEmpty(t, r.AMI[away], l)
+		assert.Equal(t, r.AMI[home], h.channel(l), "%s latest channel", l)
+		assert.FileExists(t, r.Template)
+		assert.FileExists(t, r.Log)
+		assert.True(t, strings.HasPrefix(r.Template, filepath.Join(h.dir, ".amibake", "builds", rep.RunID)), r.Template)
+
+		img := h.image(home, r.AMI[home])
+		assert.Equal(t, ec2types.ImageStateAvailable, img.State)
+		tg := tags(img)
+		assert.Equal(t, project, tg[lineage.TagProject])
+		assert.Equal(t, l, tg[lineage.TagLayer])
+		assert.Equal(t, r.BuildID, tg[lineage.TagBuildID])
+		assert.Len(t, tg[lineage.TagFingerprint], 64)
+		copyTags := tags(h.image(away, r.AMI[away]))
+		assert.Equal(t, tg[lineage.TagFingerprint], copyTags[lineage.TagFingerprint], "%s: the copy carries the lineage", l)
+
+		if p := parentOf[l]; p != "" {
+			parentTags := tags(h.image(home, res[p].AMI[home]))
+			assert.Equal(t, res[p].AMI[home], tg[lineage.TagParentAMI], "%s parent AMI", l)
+			assert.Equal(t, parentTags[lineage.TagFingerprint], tg[lineage.TagParentFingerprint], "%s parent fingerprint", l)
+		}
+	}
+
+	// The root layer records the upstream JeOS AMI it started from.
+	src, err := h.ssm.GetParameter(context.Background(), &ssm.GetParameterInput{Name: aws.String("/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64")})
+	require.NoError(t, err)
+	assert.Equal(t, aws.ToString(src.Parameter.Value), tags(h.image(home, res["linux"].AMI[home]))[lineage.TagSource])
+
+	// app-web's content: foundation's steps, then base's, then its own.
+	content, ok := h.sb.ContentOf(res["app-web"].AMI[home])
+	require.True(t, ok)
+	var recipes []string
+	for _, s := range content.Steps {
+		r, _, _ := strings.Cut(s.Name, "/")
+		if len(recipes) == 0 || recipes[len(recipes)-1] != r {
+			recipes = append(recipes, r)
+		}
+	}
+	assert.Equal(t, []string{
+		"ssm_agent", "cloudwatch_agent", "time_sync", "cis_hardening", "imds_hardening", // foundation
+		"internal_ca", "log_shipping", "node_monitoring", "security_agent", // base
+		"nginx_runtime", // app-web
+	}, recipes, "steps: %v", content.Steps)
+
+	assert.Empty(t, h.liveBuildInstances(), "every build instance is terminated")
+	assertNoSecret(t, h.dir, "")
+}
+
+// assertNoSecret greps every file under dir (templates, logs) and the
+// given output for the seeded secret.
+func assertNoSecret(t *testing.T, dir, output string) {
+	t.Helper()
+	assert.NotContains(t, output, secretToken)
+	n := 0
+	require.NoError(t, filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		n++
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		assert.NotContains(t, string(b), secretToken, "secret in %s", p)
+		return nil
+	}))
+	assert.Positive(t, n)
+}
