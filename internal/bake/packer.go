@@ -8,11 +8,13 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -517,6 +519,53 @@ func (r *redactor) trimPartial(s string) string {
 		}
 	}
 	return s
+}
+
+// NotifyInterrupt makes SIGINT and SIGTERM stop builds the way packer users
+// expect: the first cancels ctx (every running Build forwards SIGINT to its
+// packer and waits for it to clean up), the second closes abort (pass it as
+// BuildRequest.Abort: packer is killed at once). notify, when set, is told
+// of each signal (n = 1, 2…), e.g. to print what happens next. stop ends
+// the handling and releases ctx.
+func NotifyInterrupt(parent context.Context, notify func(n int, sig os.Signal)) (ctx context.Context, abort <-chan struct{}, stop func()) {
+	ctx, cancel := context.WithCancelCause(parent)
+	ab := make(chan struct{})
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	quit := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		n := 0
+		for {
+			select {
+			case sig := <-sigs:
+				n++
+				if notify != nil {
+					notify(n, sig)
+				}
+				switch n {
+				case 1:
+					cancel(fmt.Errorf("%w: %v", context.Canceled, sig))
+				case 2:
+					close(ab)
+				}
+			case <-quit:
+				return
+			}
+		}
+	}()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			signal.Stop(sigs)
+			close(quit)
+			wg.Wait()
+			cancel(context.Canceled)
+		})
+	}
+	return ctx, ab, stop
 }
 
 // Validate runs `packer validate` on a template; the error carries

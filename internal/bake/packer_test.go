@@ -1,3 +1,5 @@
+//go:build unix
+
 package bake
 
 import (
@@ -416,4 +418,39 @@ func TestRunnerSurvivesKill9(t *testing.T) {
 	assert.NotContains(t, string(b), "interrupted")
 	log := readLog(t, filepath.Join(dir, "logs", "base.log"))
 	assert.Contains(t, log, "Prevalidating", "the log has what arrived before the kill")
+}
+
+func TestNotifyInterrupt(t *testing.T) {
+	var mu sync.Mutex
+	var seen []string
+	ctx, abort, stop := NotifyInterrupt(context.Background(), func(n int, sig os.Signal) {
+		mu.Lock()
+		defer mu.Unlock()
+		seen = append(seen, fmt.Sprint(n, " ", sig))
+	})
+	defer stop()
+	require.NoError(t, syscall.Kill(os.Getpid(), syscall.SIGTERM))
+	select {
+	case <-ctx.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the first signal did not cancel")
+	}
+	assert.ErrorIs(t, context.Cause(ctx), context.Canceled)
+	assert.Contains(t, context.Cause(ctx).Error(), "terminated")
+	select {
+	case <-abort:
+		t.Fatal("aborted on the first signal")
+	default:
+	}
+	require.NoError(t, syscall.Kill(os.Getpid(), syscall.SIGINT))
+	select {
+	case <-abort:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the second signal did not abort")
+	}
+	stop()
+	stop()
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, []string{"1 terminated", "2 interrupt"}, seen)
 }
