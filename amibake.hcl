@@ -28,6 +28,10 @@ project "acme-golden" {
   # access to the internal package repository) through this profile.
   iam_instance_profile = "amibake-build"
 
+  # Every AMI is encrypted; sharing needs a customer-managed key that the
+  # prod account may use (the default EBS key cannot be shared).
+  kms_key_id = "alias/acme-golden-ami"
+
   default_tags = {
     team          = "platform"
     "managed-by"  = "amibake"

@@ -79,6 +79,8 @@ func TestLoad_errors(t *testing.T) {
 				"error amibake.hcl:7:16: Invalid ARN",
 				"error amibake.hcl:7:16: Invalid account ID",
 				"error amibake.hcl:7:16: Unsupported argument",
+				// The fixture's layer is encrypted and shared with the default key.
+				"error amibake.hcl:7:3: Shared AMI needs a customer-managed KMS key",
 			},
 		},
 		{

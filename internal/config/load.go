@@ -464,6 +464,7 @@ func (ld *loader) crossCheck() hcl.Diagnostics {
 		}
 		checkPatch(l.Patch)
 	}
+	diags = append(diags, checkSharedEncryption(c.Project, c.Layers)...)
 	for _, name := range keys(c.Fleets) {
 		f := c.Fleets[name]
 		if f.Layer != "" && c.Layers[f.Layer] == nil {
@@ -576,4 +577,55 @@ func namesOf[V any](m map[string]V) map[string]bool {
 		out[k] = true
 	}
 	return out
+}
+
+// checkSharedEncryption catches what EC2 would refuse only at the end of a
+// build: an AMI encrypted with the account's default EBS key cannot be
+// shared, because other accounts cannot use that key. One diagnostic per
+// share_with block, naming the layers it affects.
+func checkSharedEncryption(p *Project, layers map[string]*Layer) hcl.Diagnostics {
+	if p == nil {
+		return nil
+	}
+	var diags hcl.Diagnostics
+	var viaProject []string
+	for _, name := range keys(layers) {
+		l := layers[name]
+		if !l.Volume.Encrypted || l.Volume.KMSKeyID != "" || p.KMSKeyID != "" {
+			continue
+		}
+		share := p.ShareWith
+		if l.ShareWith != nil {
+			share = *l.ShareWith
+		}
+		if len(share.Accounts)+len(share.Organizations)+len(share.OrgUnits) == 0 {
+			continue
+		}
+		if l.ShareWith == nil {
+			viaProject = append(viaProject, fmt.Sprintf("%q", name))
+			continue
+		}
+		diags = append(diags, sharedDefaultKey(fmt.Sprintf("Layer %q is", name), "its share_with", l.ShareWith.DeclRange, l.DeclRange))
+	}
+	if len(viaProject) > 0 {
+		what := "Layer " + viaProject[0] + " is"
+		if len(viaProject) > 1 {
+			what = "Layers " + strings.Join(viaProject, ", ") + " are"
+		}
+		diags = append(diags, sharedDefaultKey(what, "the project's share_with", p.ShareWith.DeclRange, p.DeclRange))
+	}
+	return diags
+}
+
+func sharedDefaultKey(what, where string, subject, fallback hcl.Range) *hcl.Diagnostic {
+	if subject.Filename == "" {
+		subject = fallback
+	}
+	return &hcl.Diagnostic{
+		Severity: hcl.DiagError,
+		Summary:  "Shared AMI needs a customer-managed KMS key",
+		Detail: fmt.Sprintf("%s encrypted with the account's default EBS key and shared through %s, which EC2 refuses: other accounts cannot use the default key. "+
+			"Set kms_key_id in the project (or in a layer's volume block) to a customer-managed key the target accounts may use, or stop sharing.", what, where),
+		Subject: subject.Ptr(),
+	}
 }
