@@ -93,8 +93,9 @@ type BuildResult struct {
 	Duration time.Duration
 	// ExitCode is packer's exit status; -1 when it was killed by a signal.
 	ExitCode int
-	// Interrupted: ctx was cancelled and packer was sent SIGINT. Killed:
-	// it did not exit within the grace period and was sent SIGKILL.
+	// Interrupted: ctx was cancelled and packer was sent SIGINT (a build
+	// that still exited 0 is a success, its artifacts real). Killed: it did
+	// not exit within the grace period and was sent SIGKILL.
 	Interrupted bool
 	Killed      bool
 }
@@ -186,10 +187,10 @@ func varArgs(vars map[string]string) []string {
 // group gets SIGINT, as from a terminal's Ctrl-C, so packer cleans up what
 // it created; Build waits up to the grace period for it, then kills it.
 func (r *Runner) Build(ctx context.Context, req BuildRequest) (*BuildResult, error) {
-	if !layerFileRE.MatchString(req.Layer) {
-		return nil, fmt.Errorf("packer build: invalid layer name %q", req.Layer)
-	}
 	res := &BuildResult{Layer: req.Layer, Artifacts: map[string]string{}}
+	if !layerFileRE.MatchString(req.Layer) {
+		return res, fmt.Errorf("packer build: invalid layer name %q", req.Layer)
+	}
 	if err := ctx.Err(); err != nil {
 		return res, &BuildError{Layer: req.Layer, ExitCode: -1, Cause: err}
 	}
@@ -276,12 +277,14 @@ func (r *Runner) Build(ctx context.Context, req BuildRequest) (*BuildResult, err
 	logErr := out.logErr
 	out.mu.Unlock()
 
+	// A build that exited 0 succeeded, even when the interrupt came too
+	// late to stop it: its AMI exists.
 	var cause error
 	switch {
-	case res.Interrupted:
+	case res.ExitCode == 0 && waitErr != nil:
+		cause = waitErr // could not wait for it
+	case res.ExitCode != 0 && res.Interrupted:
 		cause = context.Cause(ctx)
-	case waitErr != nil && res.ExitCode == 0:
-		cause = waitErr
 	}
 	if res.ExitCode != 0 || cause != nil {
 		return res, &BuildError{

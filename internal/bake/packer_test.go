@@ -454,3 +454,22 @@ func TestNotifyInterrupt(t *testing.T) {
 	defer mu.Unlock()
 	assert.Equal(t, []string{"1 terminated", "2 interrupt"}, seen)
 }
+
+// An interrupt that comes too late to stop the build: packer exits 0 and
+// its AMI is real, so the build is a success (marked Interrupted).
+func TestRunnerInterruptTooLate(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "packer")
+	script := "#!/bin/sh\ntrap '' INT\necho '1,,ui,say,==> amazon-ebs.layer: Creating AMI'\nsleep 0.5\n" +
+		"echo '1,amazon-ebs.layer,artifact,0,id,us-east-1:ami-0123'\nexit 0\n"
+	require.NoError(t, os.WriteFile(bin, []byte(script), 0o755))
+	r := fakeRunner(t)
+	r.Bin = bin
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var evs eventLog
+	res, err := r.Build(ctx, BuildRequest{Layer: "base", TemplatePath: layerTemplate(t, "base"),
+		OnEvent: cancelOn(cancel, "Creating AMI", &evs)})
+	require.NoError(t, err)
+	assert.True(t, res.Interrupted)
+	assert.Equal(t, map[string]string{"us-east-1": "ami-0123"}, res.Artifacts)
+}
