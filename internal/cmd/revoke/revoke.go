@@ -102,6 +102,7 @@ func revokeRun(ctx context.Context, opts *RevokeOptions) (err error) {
 		return err
 	}
 	clients := awsapi.NewClients(awsCfg)
+	renew := func(context.Context) error { return nil }
 	if opts.Apply {
 		paths := channel.Paths(cfg)
 		cmd := "revoke " + opts.AMI
@@ -113,10 +114,10 @@ func revokeRun(ctx context.Context, opts *RevokeOptions) (err error) {
 		if lerr != nil {
 			return lerr
 		}
-		var cancel context.CancelCauseFunc
-		ctx, cancel = context.WithCancelCause(ctx)
-		defer cancel(nil)
-		held.KeepAlive(ctx, func(lost error) { cancel(lost) })
+		// Revoke is short: the lease's TTL covers it, renewed once more
+		// before the writes. (Held.KeepAlive is not used: its goroutine
+		// reads Held.stop without the mutex Release writes it under.)
+		renew = held.Renew
 		defer func() {
 			if rerr := held.Release(context.WithoutCancel(ctx)); rerr != nil {
 				err = errors.Join(err, fmt.Errorf("release project lock: %w", rerr))
@@ -141,6 +142,9 @@ func revokeRun(ctx context.Context, opts *RevokeOptions) (err error) {
 	}
 	actions := lineage.PlanRevoke(images, opts.Reason, f.Now())
 	if opts.Apply {
+		if err := renew(ctx); err != nil {
+			return fmt.Errorf("revoke %s: %w", opts.AMI, err)
+		}
 		if err := lineage.ApplyRevoke(ctx, clients.EC2, actions, opts.Reason); err != nil {
 			return fmt.Errorf("revoke %s: %w", opts.AMI, err)
 		}
