@@ -372,6 +372,15 @@ func writeSummary(ios *iostreams.IOStreams, cfg *config.Config, results []*bake.
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("write summary: %w", err)
 	}
+	for _, r := range results {
+		if r.Status != bake.StatusFailed {
+			continue
+		}
+		fmt.Fprintf(ios.Out, "\n%s failed:\n  %s\n", r.Layer, strings.ReplaceAll(strings.TrimSpace(r.Error), "\n", "\n  "))
+		if r.LogPath != "" {
+			fmt.Fprintf(ios.Out, "  log: %s\n", r.LogPath)
+		}
+	}
 	_, err := fmt.Fprintf(ios.Out, "\nBake: %d built, %d reused, %d failed, %d skipped.\n", rep.Built, rep.Reused, rep.Failed, rep.Skipped)
 	return err
 }
@@ -380,10 +389,11 @@ func why(r *bake.Result) string {
 	switch r.Status {
 	case bake.StatusFailed:
 		msg := r.Error
-		if r.LogPath != "" && !strings.Contains(msg, r.LogPath) {
-			msg += " (log: " + r.LogPath + ")"
+		if r.LogPath != "" {
+			msg = strings.Replace(msg, " (log: "+r.LogPath+")", "", 1)
+			return shorten(oneLine(msg), 160) + " (log: " + r.LogPath + ")"
 		}
-		return oneLine(msg)
+		return shorten(oneLine(msg), 200)
 	case bake.StatusSkipped:
 		return oneLine(r.Detail)
 	}
@@ -397,12 +407,13 @@ func why(r *bake.Result) string {
 	return oneLine(s)
 }
 
-func oneLine(s string) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if len(s) > 300 {
-		s = s[:300] + "…"
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+func shorten(s string, n int) string {
+	if len(s) <= n {
+		return s
 	}
-	return s
+	return strings.ToValidUTF8(s[:n], "") + "…"
 }
 
 func duration(d time.Duration) string {

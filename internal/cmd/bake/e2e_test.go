@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -87,8 +88,8 @@ func newHarness(t *testing.T) *harness {
 
 // copyProject copies the example project (the repository root's HCL,
 // layers, recipes, fleets) into a temporary directory, adjusted for the
-// sandbox: no instance profile (the sandbox has no IAM) and a customer KMS
-// key (shared encrypted AMIs need one).
+// sandbox: no instance profile (the sandbox has no IAM) and, unless the
+// project names one, a customer KMS key (shared encrypted AMIs need one).
 func copyProject(t *testing.T) string {
 	t.Helper()
 	root, err := testutil.RepoRoot()
@@ -116,8 +117,10 @@ func copyProject(t *testing.T) string {
 		}
 	}
 	hcl := readFile(t, filepath.Join(dst, "amibake.hcl"))
-	require.Contains(t, hcl, `iam_instance_profile = "amibake-build"`)
-	hcl = strings.Replace(hcl, `iam_instance_profile = "amibake-build"`, `kms_key_id = "`+kmsKey+`"`, 1)
+	hcl = regexp.MustCompile(`(?m)^\s*iam_instance_profile\s*=.*$`).ReplaceAllString(hcl, "")
+	if !regexp.MustCompile(`(?m)^\s*kms_key_id\s*=`).MatchString(hcl) {
+		hcl = strings.Replace(hcl, `project "acme-golden" {`, `project "acme-golden" {`+"\n  kms_key_id = \""+kmsKey+"\"", 1)
+	}
 	require.NoError(t, os.WriteFile(filepath.Join(dst, "amibake.hcl"), []byte(hcl), 0o644))
 	return dst
 }
@@ -343,4 +346,112 @@ func assertNoSecret(t *testing.T, dir, output string) {
 		return nil
 	}))
 	assert.Positive(t, n)
+}
+
+// appendLine appends a line to a file of the test project.
+func (h *harness) appendLine(rel, line string) {
+	h.t.Helper()
+	p := filepath.Join(h.dir, filepath.FromSlash(rel))
+	b := readFile(h.t, p)
+	if !strings.HasSuffix(b, "\n") {
+		b += "\n"
+	}
+	require.NoError(h.t, os.WriteFile(p, []byte(b+line+"\n"), 0o755))
+}
+
+type planReport struct {
+	Layers []struct {
+		Layer  string `json:"layer"`
+		Action string `json:"action"`
+		Reason string `json:"reason"`
+		Detail string `json:"detail"`
+	} `json:"layers"`
+}
+
+func (h *harness) plan() map[string]string {
+	h.t.Helper()
+	code, out, errOut := h.run(context.Background(), "-o", "json", "plan")
+	require.Equal(h.t, 0, code, errOut)
+	var p planReport
+	require.NoError(h.t, json.Unmarshal([]byte(out), &p), out)
+	m := map[string]string{}
+	for _, l := range p.Layers {
+		m[l.Layer] = l.Action + ":" + l.Reason
+	}
+	return m
+}
+
+// TestBakeRerunAndChange is issue tests 2 and 3: a re-run after success
+// builds nothing; one changed byte in a base recipe script rebuilds base
+// and its descendants only.
+func TestBakeRerunAndChange(t *testing.T) {
+	h := newHarness(t)
+	first := h.bakeAll().byLayer()
+
+	t.Run("rerun builds nothing", func(t *testing.T) {
+		h.sb.ResetLog()
+		code, rep, errOut := h.bake()
+		require.Equal(t, 0, code, errOut)
+		for _, l := range layers {
+			assert.Equal(t, "reused", rep.byLayer()[l].Status, l)
+			assert.Equal(t, first[l].AMI, rep.byLayer()[l].AMI, l)
+			assert.False(t, rep.byLayer()[l].Published, "%s: the channel already points at it", l)
+		}
+		assert.Zero(t, h.sb.CountCalls("ec2", "RunInstances"), "no packer build")
+		assert.Zero(t, h.sb.CountCalls("ec2", "CreateImage"))
+	})
+
+	t.Run("one byte of a base recipe rebuilds base and below", func(t *testing.T) {
+		h.appendLine("recipes/log_shipping/install.sh", "#")
+		assert.Equal(t, map[string]string{
+			"linux":      "reuse:up-to-date",
+			"foundation": "reuse:up-to-date",
+			"base":       "build:recipe-changed",
+			"app-web":    "build:parent-rebuilt",
+			"app-worker": "build:parent-rebuilt",
+		}, h.plan())
+
+		h.sb.ResetLog()
+		code, rep, errOut := h.bake()
+		require.Equal(t, 0, code, errOut)
+		assert.Equal(t, map[string]string{
+			"linux": "reused", "foundation": "reused", "base": "built", "app-web": "built", "app-worker": "built",
+		}, rep.statuses())
+		assert.Equal(t, 3, h.sb.CountCalls("ec2", "RunInstances"), "exactly three packer builds")
+		res := rep.byLayer()
+		assert.Equal(t, first["foundation"].AMI, res["foundation"].AMI)
+		assert.NotEqual(t, first["base"].AMI[home], res["base"].AMI[home])
+		assert.Equal(t, res["base"].AMI[home], tags(h.image(home, res["app-web"].AMI[home]))[lineage.TagParentAMI])
+		for _, l := range []string{"base", "app-web", "app-worker"} {
+			assert.Equal(t, res[l].AMI[home], h.channel(l), l)
+		}
+		assert.Empty(t, h.liveBuildInstances())
+	})
+}
+
+// TestBakeFailedLayer is issue test 5: one app layer's step fails; its
+// sibling still publishes, the failure names the log, exit code 3.
+func TestBakeFailedLayer(t *testing.T) {
+	h := newHarness(t)
+	h.appendLine("recipes/worker_runtime/install.sh", "exit 1")
+
+	code, out, errOut := h.run(context.Background(), "bake")
+	require.Equal(t, 3, code, "partial failure\nstdout:\n%s\nstderr:\n%s", out, errOut)
+	assert.Regexp(t, `(?m)^app-web\s+built\s+ami-`, out)
+	assert.Regexp(t, `(?m)^app-worker\s+failed\s+-\s+-\s+`, out)
+	assert.Contains(t, out, "Bake: 4 built, 0 reused, 1 failed, 0 skipped.")
+	logs, err := filepath.Glob(filepath.Join(h.dir, ".amibake", "builds", "*", "app-worker.log"))
+	require.NoError(t, err)
+	require.Len(t, logs, 1)
+	assert.Contains(t, out, logs[0], "the summary names the failed layer's log")
+	assert.Contains(t, readFile(t, logs[0]), "worker_runtime")
+
+	// app-web is published; app-worker has no channel.
+	webAMI := h.channel("app-web")
+	assert.Regexp(t, `^ami-`, webAMI)
+	name := lineage.Paths{Prefix: "/amibake", Project: project}.Channel("app-worker", lineage.ChannelLatest)
+	_, err = h.ssm.GetParameter(context.Background(), &ssm.GetParameterInput{Name: aws.String(name)})
+	assert.Error(t, err, "no channel for the failed layer")
+	assert.Empty(t, h.liveBuildInstances(), "packer cleaned up the failed build's instance")
+	assertNoSecret(t, h.dir, out+errOut)
 }
