@@ -247,11 +247,18 @@ func (f *Finder) descendants(ctx context.Context, root *Member, seen map[string]
 	}
 	members := map[string]*Member{memberKey(root.Images[0]): root}
 	frontier := root.IDs()
+	// An AMI amibake did not bake (an upstream JeOS image) has no children
+	// by amibake:parent-ami: the first generation is the root builds whose
+	// amibake:source it is.
+	link := TagParentAMI
+	if root.Layer == "" && root.Fingerprint == "" {
+		link = TagSource
+	}
 	for len(frontier) > 0 {
 		var next []string
 		var found []Image
 		for _, r := range f.Regions {
-			imgs, err := DescribeIn(ctx, f.EC2(r), r, f.owners(), "tag:"+TagParentAMI, frontier, f.extraFilters()...)
+			imgs, err := DescribeIn(ctx, f.EC2(r), r, f.owners(), "tag:"+link, frontier, f.extraFilters()...)
 			if err != nil {
 				return fmt.Errorf("descendants: %w", err)
 			}
@@ -261,7 +268,11 @@ func (f *Finder) descendants(ctx context.Context, root *Member, seen map[string]
 			if seen[img.ID] {
 				continue
 			}
-			parent := byID[img.ParentAMI]
+			via := img.ParentAMI
+			if link == TagSource {
+				via = img.Source
+			}
+			parent := byID[via]
 			if parent == nil {
 				continue
 			}
@@ -279,6 +290,7 @@ func (f *Finder) descendants(ctx context.Context, root *Member, seen map[string]
 			next = append(next, img.ID)
 		}
 		frontier = next
+		link = TagParentAMI
 	}
 	root.Walk(func(m *Member) {
 		sort.SliceStable(m.Children, func(i, j int) bool {

@@ -169,3 +169,18 @@ func TestDeprecateNow(t *testing.T) {
 	assert.Equal(t, time.Date(2026, 11, 25, 12, 35, 0, 0, time.UTC), lineage.DeprecateNow(now))
 	assert.Equal(t, time.Date(2026, 11, 25, 12, 36, 0, 0, time.UTC), lineage.DeprecateNow(now.Add(4*time.Second)))
 }
+
+func TestLineageOfUpstreamSource(t *testing.T) {
+	sb := sandbox.Start(t)
+	var jeos string
+	sb.Do(func(w *sandbox.World) { jeos = w.LatestAmazonLinux("us-east-1", "x86_64", false).ID })
+	fam := channeltest.SeedFamily(t, sb, channeltest.Project, jeos)
+
+	lin, err := finder(sb).Lineage(context.Background(), jeos, "us-east-1")
+	require.NoError(t, err)
+	assert.Empty(t, lin.Ancestors)
+	assert.Empty(t, lin.Target.Layer)
+	// Both linux builds use it; each carries its own subtree.
+	assert.Equal(t, []string{"linux@b0", "foundation@b0", "linux@b1", "foundation@b1", "base@b1", "app-web@b1", "app-worker@b2"}, layers(lin.Descendants()))
+	assert.Equal(t, fam.Linux.All(), lin.Target.Children[1].IDs())
+}
