@@ -473,3 +473,38 @@ func TestRunnerInterruptTooLate(t *testing.T) {
 	assert.True(t, res.Interrupted)
 	assert.Equal(t, map[string]string{"us-east-1": "ami-0123"}, res.Artifacts)
 }
+
+// FuzzRedaction: whatever packer prints, a secret (with a character that
+// "(sensitive)" lacks, and no parenthesis, which the marker could complete)
+// reaches neither the log nor the events.
+func FuzzRedaction(f *testing.F) {
+	f.Add("s3cr3t", "1,,ui,message,    amazon-ebs.layer: TOKEN=s3cr3t", false)
+	f.Add("a,b9", "1,,ui,say,a%!(PACKER_COMMA)b9 and a,b9", false)
+	f.Add("x9x9", "x9x9x9x9x", true)
+	f.Add("9ab", "1,,ui,error,9a", true)
+	f.Fuzz(func(t *testing.T, secret, line string, truncated bool) {
+		if len(secret) < 3 || !strings.ContainsAny(secret, "0123456789") || strings.ContainsAny(secret, "()\r\n") {
+			return
+		}
+		var log strings.Builder
+		var evs eventLog
+		o := &output{log: &log, red: newRedactor(BuildRequest{ExtraEnv: map[string]string{"S": secret}}), onEvent: evs.add}
+		o.line(line, truncated, "stdout")
+		o.line(line, truncated, "stderr")
+		if strings.Contains(log.String(), secret) {
+			t.Fatalf("log holds the secret: %q", log.String())
+		}
+		for _, ev := range evs.evs {
+			for _, d := range ev.Data {
+				if strings.Contains(d, secret) {
+					t.Fatalf("event holds the secret: %+v", ev)
+				}
+			}
+		}
+		for _, e := range o.stream.Errors() {
+			if strings.Contains(e, secret) {
+				t.Fatalf("error holds the secret: %q", e)
+			}
+		}
+	})
+}
