@@ -137,3 +137,31 @@ func TestHistory(t *testing.T) {
 	_, err = channel.History(ctx, c, paths.Channel("linux", "nope"))
 	require.ErrorAs(t, err, new(*channel.NotSetError))
 }
+
+func TestPromoteChecksCopies(t *testing.T) {
+	ctx := context.Background()
+	sb := sandbox.Start(t)
+	clients := awsapi.NewClients(sb.Config)
+	fam := channeltest.SeedFamily(t, sb, channeltest.Project, "ami-source")
+	onlyHome := channeltest.SeedBuild(t, sb, channeltest.Project, "app-web", "b7", &fam.Base, "", "us-east-1")
+	p := &channel.Promoter{
+		SSM: clients.SSM("us-east-1"), EC2: clients.EC2("us-east-1"), Paths: paths, Region: "us-east-1",
+		CopyRegions: []string{"eu-west-1"}, EC2For: clients.EC2,
+	}
+
+	put(t, clients.SSM("us-east-1"), paths.Channel("app-web", "latest"), onlyHome.Home())
+	_, err := p.Promote(ctx, "app-web", "latest", "stable")
+	assert.ErrorContains(t, err, "it has no available copy in eu-west-1 yet")
+
+	put(t, clients.SSM("us-east-1"), paths.Channel("app-worker", "latest"), fam.AppWorker.Home())
+	sb.Do(func(w *sandbox.World) { w.EC2.Images[fam.AppWorker.IDs["eu-west-1"]].Tags[lineage.TagRevoked] = "eu only" })
+	_, err = p.Promote(ctx, "app-worker", "latest", "stable")
+	assert.ErrorContains(t, err, "its copy "+fam.AppWorker.IDs["eu-west-1"]+" in eu-west-1 is revoked (eu only)")
+
+	put(t, clients.SSM("us-east-1"), paths.Channel("base", "latest"), fam.Base.Home())
+	before := sb.CountCalls("ec2", "DescribeImages")
+	res, err := p.Promote(ctx, "base", "latest", "stable")
+	require.NoError(t, err)
+	assert.True(t, res.Changed)
+	assert.Equal(t, 2, sb.CountCalls("ec2", "DescribeImages")-before, "the AMI, then its copies: one call per region")
+}

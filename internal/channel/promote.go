@@ -50,6 +50,43 @@ type Promoter struct {
 	Paths lineage.Paths
 	// Region is the layer's build region, where its channels live.
 	Region string
+	// CopyRegions are the layer's other regions: the AMI's copies there
+	// (same fingerprint and build id) must be available too. EC2For
+	// returns their clients; nil skips the check.
+	CopyRegions []string
+	EC2For      func(region string) awsapi.EC2
+}
+
+// checkCopies refuses an AMI whose copy in one of the layer's other
+// regions is missing, not available or revoked: consumers there resolve
+// the channel to that copy. One DescribeImages per region.
+func (p *Promoter) checkCopies(ctx context.Context, img lineage.Image) error {
+	if p.EC2For == nil || img.Fingerprint == "" || img.BuildID == "" {
+		return nil
+	}
+	for _, r := range p.CopyRegions {
+		if r == p.Region {
+			continue
+		}
+		copies, err := lineage.DescribeIn(ctx, p.EC2For(r), r, []string{"self"}, "tag:"+lineage.TagBuildID, []string{img.BuildID},
+			lineage.TagFilter(lineage.TagFingerprint, img.Fingerprint))
+		if err != nil {
+			return err
+		}
+		var ok bool
+		for _, c := range copies {
+			switch {
+			case c.IsRevoked():
+				return &RefusedError{AMI: img.ID, Reason: fmt.Sprintf("its copy %s in %s is revoked (%s)", c.ID, r, c.Revoked)}
+			case c.State == lineage.StateAvailable:
+				ok = true
+			}
+		}
+		if !ok {
+			return &RefusedError{AMI: img.ID, Reason: fmt.Sprintf("it has no available copy in %s yet", r)}
+		}
+	}
+	return nil
 }
 
 // Promotion is what a promote did.
@@ -96,6 +133,9 @@ func (p *Promoter) Promote(ctx context.Context, layer, from, to string) (*Promot
 	}
 	if img.Layer != "" && img.Layer != layer {
 		return nil, fmt.Errorf("promote %s: channel %s holds %s, an AMI of layer %q", layer, from, src.AMI, img.Layer)
+	}
+	if err := p.checkCopies(ctx, img); err != nil {
+		return nil, fmt.Errorf("promote %s %s→%s: %w", layer, from, to, err)
 	}
 	cur, err := Get(ctx, p.SSM, res.Parameter)
 	var notSet *NotSetError

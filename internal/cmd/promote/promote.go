@@ -103,7 +103,8 @@ func promoteRun(ctx context.Context, opts *PromoteOptions) (err error) {
 		}
 	}()
 
-	p := &channel.Promoter{SSM: clients.SSM(regions[0]), EC2: clients.EC2(regions[0]), Paths: paths, Region: regions[0]}
+	p := &channel.Promoter{SSM: clients.SSM(regions[0]), EC2: clients.EC2(regions[0]), Paths: paths, Region: regions[0],
+		CopyRegions: regions[1:], EC2For: clients.EC2}
 	res, err := p.Promote(ctx, opts.Layer, opts.From, opts.To)
 	if err != nil {
 		return err
