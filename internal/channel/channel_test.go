@@ -154,7 +154,9 @@ func TestPromoteChecksCopies(t *testing.T) {
 	assert.ErrorContains(t, err, "it has no available copy in eu-west-1 yet")
 
 	put(t, clients.SSM("us-east-1"), paths.Channel("app-worker", "latest"), fam.AppWorker.Home())
-	sb.Do(func(w *sandbox.World) { w.EC2.Images[fam.AppWorker.IDs["eu-west-1"]].Tags[lineage.TagRevoked] = "eu only" })
+	sb.Do(func(w *sandbox.World) {
+		w.EC2.Images[fam.AppWorker.IDs["eu-west-1"]].Tags[lineage.TagRevoked] = "eu only"
+	})
 	_, err = p.Promote(ctx, "app-worker", "latest", "stable")
 	assert.ErrorContains(t, err, "its copy "+fam.AppWorker.IDs["eu-west-1"]+" in eu-west-1 is revoked (eu only)")
 
