@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -25,6 +26,7 @@ import (
 	"github.com/amibake/amibake/internal/cmd/root"
 	"github.com/amibake/amibake/internal/iostreams"
 	"github.com/amibake/amibake/internal/lineage"
+	"github.com/amibake/amibake/internal/lock"
 	"github.com/amibake/amibake/internal/sandbox"
 	"github.com/amibake/amibake/internal/testutil"
 )
@@ -453,5 +455,188 @@ func TestBakeFailedLayer(t *testing.T) {
 	_, err = h.ssm.GetParameter(context.Background(), &ssm.GetParameterInput{Name: aws.String(name)})
 	assert.Error(t, err, "no channel for the failed layer")
 	assert.Empty(t, h.liveBuildInstances(), "packer cleaned up the failed build's instance")
+	assertNoSecret(t, h.dir, out+errOut)
+}
+
+// TestBakeSourceMoved is issue test 4: a new upstream AL2023 release moves
+// the public parameter; every layer rebuilds, the root from the new AMI.
+func TestBakeSourceMoved(t *testing.T) {
+	h := newHarness(t)
+	first := h.bakeAll().byLayer()
+
+	release := "2023.9." + time.Now().UTC().Add(-24*time.Hour).Format("20060102") + ".0"
+	_, err := h.sb.PublishAmazonLinuxRelease(release)
+	require.NoError(t, err)
+	src, err := h.ssm.GetParameter(context.Background(), &ssm.GetParameterInput{Name: aws.String("/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64")})
+	require.NoError(t, err)
+	newSource := aws.ToString(src.Parameter.Value)
+	require.NotEqual(t, tags(h.image(home, first["linux"].AMI[home]))[lineage.TagSource], newSource, "the parameter moved")
+
+	p := h.plan()
+	assert.Equal(t, "build:source-moved", p["linux"])
+	for _, l := range layers[1:] {
+		assert.Equal(t, "build:parent-rebuilt", p[l], l)
+	}
+
+	res := h.bakeAll().byLayer()
+	assert.Equal(t, newSource, tags(h.image(home, res["linux"].AMI[home]))[lineage.TagSource])
+	for _, l := range layers {
+		assert.NotEqual(t, first[l].AMI[home], res[l].AMI[home], l)
+		assert.Equal(t, res[l].AMI[home], h.channel(l), l)
+	}
+}
+
+// TestBakeRecoversAfterCrash: what a killed bake leaves — an orphaned build
+// instance, a build secret, an AMI that finished after the crash with no
+// channel moved — is cleaned up or adopted by the next bake, which builds
+// nothing.
+func TestBakeRecoversAfterCrash(t *testing.T) {
+	h := newHarness(t)
+	first := h.bakeAll().byLayer()
+	ctx := context.Background()
+
+	// An orphaned build instance of this project, and one of another project.
+	run := func(proj string) string {
+		out, err := h.ec2[home].RunInstances(ctx, &ec2.RunInstancesInput{
+			ImageId: aws.String(first["base"].AMI[home]), InstanceType: ec2types.InstanceTypeT3Small,
+			MinCount: aws.Int32(1), MaxCount: aws.Int32(1),
+			TagSpecifications: []ec2types.TagSpecification{{ResourceType: ec2types.ResourceTypeInstance, Tags: []ec2types.Tag{
+				{Key: aws.String(lineage.TagProject), Value: aws.String(proj)},
+				{Key: aws.String(lineage.TagRole), Value: aws.String(lineage.RoleBuild)},
+			}}},
+		})
+		require.NoError(t, err)
+		return aws.ToString(out.Instances[0].InstanceId)
+	}
+	orphan, other := run(project), run("someone-else")
+	// A build secret the crashed run never deleted.
+	secret := "/amibake/" + project + "/builds/b-crashed-base/secrets/security_agent-install-SECURITY_AGENT_TOKEN"
+	_, err := h.ssm.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String(secret), Value: aws.String(secretToken), Type: "SecureString"})
+	require.NoError(t, err)
+	// app-web's AMI was still being created when the run died, so its
+	// channel never moved.
+	webAMI := first["app-web"].AMI[home]
+	h.sb.Do(func(w *sandbox.World) {
+		img := w.EC2.Images[webAMI]
+		img.State, img.AvailableAt = "pending", time.Now().Add(1500*time.Millisecond)
+	})
+	_, err = h.ssm.DeleteParameter(ctx, &ssm.DeleteParameterInput{Name: aws.String(lineage.Paths{Prefix: "/amibake", Project: project}.Channel("app-web", lineage.ChannelLatest))})
+	require.NoError(t, err)
+
+	h.sb.ResetLog()
+	code, out, errOut := h.run(ctx, "-o", "json", "bake")
+	require.Equal(t, 0, code, errOut)
+	var rep struct {
+		bakeReport
+		Recovered struct {
+			TerminatedInstances map[string][]string `json:"terminated_instances"`
+			DeletedSecrets      []string            `json:"deleted_secrets"`
+		} `json:"recovered"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &rep), out)
+	assert.Equal(t, map[string][]string{home: {orphan}}, rep.Recovered.TerminatedInstances)
+	assert.Equal(t, []string{secret}, rep.Recovered.DeletedSecrets)
+	assert.Contains(t, errOut, "terminated orphaned build instances in us-east-1: "+orphan)
+	assert.Zero(t, h.sb.CountCalls("ec2", "RunInstances"), "the AMI that finished after the crash is adopted, not rebuilt")
+
+	web := rep.byLayer()["app-web"]
+	assert.Equal(t, "reused", web.Status)
+	assert.True(t, web.Published)
+	assert.Equal(t, webAMI, h.channel("app-web"))
+	assert.Equal(t, ec2types.ImageStateAvailable, h.image(home, webAMI).State)
+
+	states := map[string]string{}
+	desc, err := h.ec2[home].DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{orphan, other}})
+	require.NoError(t, err)
+	for _, r := range desc.Reservations {
+		for _, i := range r.Instances {
+			states[aws.ToString(i.InstanceId)] = string(i.State.Name)
+		}
+	}
+	assert.Contains(t, []string{"shutting-down", "terminated"}, states[orphan])
+	assert.Equal(t, "running", states[other], "another project's instance is not ours to clean")
+	assertNoSecret(t, h.dir, out+errOut)
+}
+
+// TestBakeInterrupted is issue test 6: the context is cancelled (SIGINT)
+// while base's step runs; packer is interrupted and cleans up, the bake
+// exits 130 and leaves nothing running; the re-run finishes the job with
+// one AMI per layer and region.
+func TestBakeInterrupted(t *testing.T) {
+	h := newHarness(t)
+	h.appendLine("recipes/internal_ca/trust.sh", "sleep 3")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		for ctx.Err() == nil {
+			out, err := h.ec2[home].DescribeInstances(ctx, &ec2.DescribeInstancesInput{Filters: []ec2types.Filter{
+				{Name: aws.String("tag:" + lineage.TagLayer), Values: []string{"base"}},
+				{Name: aws.String("instance-state-name"), Values: []string{"running"}},
+			}})
+			if err == nil && len(out.Reservations) > 0 {
+				time.Sleep(700 * time.Millisecond) // into the step
+				cancel()
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}()
+	code, out, errOut := h.run(ctx, "bake")
+	require.Equal(t, 130, code, "stdout:\n%s\nstderr:\n%s", out, errOut)
+	assert.Regexp(t, `(?m)^base\s+failed\s`, out)
+	assert.Regexp(t, `(?m)^app-web\s+skipped\s`, out)
+	assert.Empty(t, h.liveBuildInstances(), "packer terminated its instance on the interrupt")
+	lockOut, err := h.ssm.GetParametersByPath(context.Background(), &ssm.GetParametersByPathInput{Path: aws.String("/amibake/" + project), Recursive: aws.Bool(true)})
+	require.NoError(t, err)
+	for _, p := range lockOut.Parameters {
+		assert.NotContains(t, aws.ToString(p.Name), "/builds/", "secret left behind")
+		assert.NotEqual(t, "/amibake/"+project+"/lock", aws.ToString(p.Name), "lock released")
+	}
+
+	code, rep, errOut := h.bake()
+	require.Equal(t, 0, code, errOut)
+	assert.Equal(t, map[string]string{
+		"linux": "reused", "foundation": "reused", "base": "built", "app-web": "built", "app-worker": "built",
+	}, rep.statuses())
+	for _, region := range []string{home, away} {
+		count := map[string]int{}
+		for _, img := range h.projectImages(region) {
+			count[tags(img)[lineage.TagLayer]]++
+		}
+		for _, l := range layers {
+			assert.Equal(t, 1, count[l], "%s: one AMI of %s", region, l)
+		}
+	}
+	assert.Empty(t, h.liveBuildInstances())
+}
+
+// TestBakeLockHeld: another run holds the project lock: exit 4, nothing built.
+func TestBakeLockHeld(t *testing.T) {
+	h := newHarness(t)
+	l := &lock.Locker{SSM: h.ssm, Name: "/amibake/" + project + "/lock", Holder: "ci-job-7", Command: "bake"}
+	held, err := l.Acquire(context.Background(), 0)
+	require.NoError(t, err)
+	defer held.Release(context.Background())
+
+	code, _, errOut := h.run(context.Background(), "bake")
+	assert.Equal(t, 4, code)
+	assert.Contains(t, errOut, "ci-job-7")
+	assert.Zero(t, h.sb.CountCalls("ec2", "RunInstances"))
+}
+
+// TestBakeDryRun: the plan and the templates bake would run; no lock, no
+// change in AWS.
+func TestBakeDryRun(t *testing.T) {
+	h := newHarness(t)
+	code, out, errOut := h.run(context.Background(), "bake", "--dry-run", "app-web")
+	require.Equal(t, 0, code, errOut)
+	for _, l := range []string{"linux", "foundation", "base", "app-web"} {
+		assert.Regexp(t, `(?m)^`+l+`\s+build\s+new\s+-\s+\.amibake/builds/b-[^/]+/`+l+`\.pkr\.hcl$`, out)
+	}
+	assert.NotContains(t, out, "app-worker")
+	assert.Contains(t, out, "nothing was changed")
+	assert.Zero(t, h.sb.CountCalls("ssm", "PutParameter"), "no lock, no channel, no secret")
+	assert.Zero(t, h.sb.CountCalls("ec2", "RunInstances"))
 	assertNoSecret(t, h.dir, out+errOut)
 }
