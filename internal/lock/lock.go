@@ -323,17 +323,18 @@ func (h *Held) KeepAlive(ctx context.Context, onLost func(error)) {
 		h.mu.Unlock()
 		return
 	}
-	h.stop, h.done = make(chan struct{}), make(chan struct{})
+	stop, done := make(chan struct{}), make(chan struct{})
+	h.stop, h.done = stop, done
 	h.mu.Unlock()
 	interval := h.locker.TTL / 3
 	go func() {
-		defer close(h.done)
+		defer close(done)
 		t := time.NewTicker(interval)
 		defer t.Stop()
 		failures := 0
 		for {
 			select {
-			case <-h.stop:
+			case <-stop:
 				return
 			case <-ctx.Done():
 				return
