@@ -274,7 +274,42 @@ func (h *harness) bakeAll() *bakeReport {
 // AMIs, and app-web's AMI holds the steps of every layer above it in order.
 func TestBakeFromNothing(t *testing.T) {
 	h := newHarness(t)
+	// Watch Parameter Store while the bake runs: base's sensitive input
+	// must exist as a SecureString for the build's duration only.
+	type seen struct{ typ, value string }
+	secrets := map[string]seen{}
+	stop := make(chan struct{})
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			out, err := h.ssm.GetParametersByPath(context.Background(), &ssm.GetParametersByPathInput{
+				Path: aws.String("/amibake/" + project + "/builds"), Recursive: aws.Bool(true), WithDecryption: aws.Bool(true),
+			})
+			if err != nil {
+				continue
+			}
+			for _, p := range out.Parameters {
+				secrets[aws.ToString(p.Name)] = seen{string(p.Type), aws.ToString(p.Value)}
+			}
+		}
+	}()
 	rep := h.bakeAll()
+	close(stop)
+	<-watched
+	require.Len(t, secrets, 1, "one sensitive input in the project")
+	for name, s := range secrets {
+		assert.Equal(t, seen{"SecureString", secretToken}, s)
+		assert.True(t, strings.HasPrefix(name, "/amibake/"+project+"/builds/"+rep.byLayer()["base"].BuildID+"/secrets/"), name)
+	}
+	left, err := h.ssm.GetParametersByPath(context.Background(), &ssm.GetParametersByPathInput{Path: aws.String("/amibake/" + project + "/builds"), Recursive: aws.Bool(true)})
+	require.NoError(t, err)
+	assert.Empty(t, left.Parameters, "secrets are deleted when the build ends")
 	res := rep.byLayer()
 	assert.Equal(t, 5, rep.Built)
 
@@ -639,4 +674,18 @@ func TestBakeDryRun(t *testing.T) {
 	assert.Zero(t, h.sb.CountCalls("ssm", "PutParameter"), "no lock, no channel, no secret")
 	assert.Zero(t, h.sb.CountCalls("ec2", "RunInstances"))
 	assertNoSecret(t, h.dir, out+errOut)
+}
+
+// TestBakeNothingSucceeded: the only planned layer fails: exit 1, not 3.
+func TestBakeNothingSucceeded(t *testing.T) {
+	h := newHarness(t)
+	code, _, errOut := h.bake("linux")
+	require.Equal(t, 0, code, errOut)
+	h.appendLine("recipes/ssm_agent/install.sh", "exit 1")
+
+	code, rep, errOut := h.bake("foundation")
+	assert.Equal(t, 1, code, errOut)
+	assert.Equal(t, map[string]string{"foundation": "failed"}, rep.statuses(), "linux is up to date: not in the plan")
+	assert.Contains(t, rep.Results[0].Error, "ssm_agent")
+	assert.NotEmpty(t, rep.Results[0].Log)
 }
