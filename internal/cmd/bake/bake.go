@@ -257,7 +257,8 @@ func bakeRun(opts *BakeOptions) error {
 		pluginDir = opts.getenv(EnvPluginPath)
 	}
 	baker.Runner = &bake.Runner{Bin: bin, PluginDir: pluginDir, Env: opts.environ(), LogDir: baker.RunDir()}
-	baker.Observer = newView(opts.IO)
+	view := newView(opts.IO, p)
+	baker.Observer = view
 
 	results, err := baker.Run(ctx, p)
 	if err != nil {
@@ -280,7 +281,7 @@ func bakeRun(opts *BakeOptions) error {
 		if err := cmdutil.WriteJSON(opts.IO.Out, report); err != nil {
 			return err
 		}
-	} else if err := writeSummary(opts.IO, cfg, results, report); err != nil {
+	} else if err := writeSummary(opts.IO, view.LiveView, results, report); err != nil {
 		return err
 	}
 
@@ -354,29 +355,19 @@ func printRecovery(ios *iostreams.IOStreams, rec *bake.Recovery) {
 	}
 }
 
-// writeSummary prints LAYER STATUS <one column per region> DURATION WHY.
-func writeSummary(ios *iostreams.IOStreams, cfg *config.Config, results []*bake.Result, rep jsonReport) error {
-	regions := summaryRegions(cfg, results)
-	tw := tabwriter.NewWriter(ios.Out, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "LAYER\tSTATUS\t%s\tDURATION\tWHY\n", strings.Join(upper(regions), "\t"))
+// writeSummary prints the table (layer, status, AMI per region, duration,
+// why), each failure in full with its log, and the counts.
+func writeSummary(ios *iostreams.IOStreams, view *bake.LiveView, results []*bake.Result, rep jsonReport) error {
+	rows := make([]bake.SummaryRow, 0, len(results))
 	for _, r := range results {
-		cols := make([]string, len(regions))
-		for i, reg := range regions {
-			cols[i] = r.AMI[reg]
-			if cols[i] == "" {
-				cols[i] = "-"
-			}
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Layer, r.Status, strings.Join(cols, "\t"), duration(r.Duration), why(r))
+		rows = append(rows, summaryRow(r))
 	}
-	if err := tw.Flush(); err != nil {
-		return fmt.Errorf("write summary: %w", err)
-	}
+	view.Summary(rows)
 	for _, r := range results {
 		if r.Status != bake.StatusFailed {
 			continue
 		}
-		fmt.Fprintf(ios.Out, "\n%s failed:\n  %s\n", r.Layer, strings.ReplaceAll(strings.TrimSpace(r.Error), "\n", "\n  "))
+		fmt.Fprintf(ios.Out, "\n%s failed:\n  %s\n", r.Layer, strings.ReplaceAll(failure(r), "\n", "\n  "))
 		if r.LogPath != "" {
 			fmt.Fprintf(ios.Out, "  log: %s\n", r.LogPath)
 		}
@@ -388,12 +379,7 @@ func writeSummary(ios *iostreams.IOStreams, cfg *config.Config, results []*bake.
 func why(r *bake.Result) string {
 	switch r.Status {
 	case bake.StatusFailed:
-		msg := r.Error
-		if r.LogPath != "" {
-			msg = strings.Replace(msg, " (log: "+r.LogPath+")", "", 1)
-			return shorten(oneLine(msg), 160) + " (log: " + r.LogPath + ")"
-		}
-		return shorten(oneLine(msg), 200)
+		return oneLine(failure(r))
 	case bake.StatusSkipped:
 		return oneLine(r.Detail)
 	}
@@ -407,53 +393,18 @@ func why(r *bake.Result) string {
 	return oneLine(s)
 }
 
+// failure is a failed layer's error without what the table already says:
+// the layer's name and the log path.
+func failure(r *bake.Result) string {
+	msg := strings.TrimPrefix(r.Error, "bake "+r.Layer+": ")
+	msg = strings.TrimPrefix(msg, "layer "+r.Layer+": ")
+	if r.LogPath != "" {
+		msg = strings.Replace(msg, " (log: "+r.LogPath+")", "", 1)
+	}
+	return strings.TrimSpace(msg)
+}
+
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
-
-func shorten(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return strings.ToValidUTF8(s[:n], "") + "…"
-}
-
-func duration(d time.Duration) string {
-	if d == 0 {
-		return "-"
-	}
-	return d.Round(100 * time.Millisecond).String()
-}
-
-// summaryRegions orders the regions of the results: the project's first,
-// then any other, sorted.
-func summaryRegions(cfg *config.Config, results []*bake.Result) []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, r := range plan.Regions(cfg, nil) {
-		if !seen[r] {
-			seen[r] = true
-			out = append(out, r)
-		}
-	}
-	var extra []string
-	for _, res := range results {
-		for r := range res.AMI {
-			if !seen[r] {
-				seen[r] = true
-				extra = append(extra, r)
-			}
-		}
-	}
-	sort.Strings(extra)
-	return append(out, extra...)
-}
-
-func upper(ss []string) []string {
-	out := make([]string, len(ss))
-	for i, s := range ss {
-		out[i] = strings.ToUpper(s)
-	}
-	return out
-}
 
 func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))

@@ -473,8 +473,9 @@ func TestBakeFailedLayer(t *testing.T) {
 	h.appendLine("recipes/worker_runtime/install.sh", "exit 1")
 
 	code, out, errOut := h.run(context.Background(), "bake")
+	t.Logf("stdout:\n%s", out)
 	require.Equal(t, 3, code, "partial failure\nstdout:\n%s\nstderr:\n%s", out, errOut)
-	assert.Regexp(t, `(?m)^app-web\s+built\s+ami-`, out)
+	assert.Regexp(t, `(?m)^app-web\s+built\s+eu-west-1\s+ami-\w+\s+\S+\s+new\n\s+us-east-1\s+ami-`, out)
 	assert.Regexp(t, `(?m)^app-worker\s+failed\s+-\s+-\s+`, out)
 	assert.Contains(t, out, "Bake: 4 built, 0 reused, 1 failed, 0 skipped.")
 	logs, err := filepath.Glob(filepath.Join(h.dir, ".amibake", "builds", "*", "app-worker.log"))
