@@ -48,12 +48,16 @@ func NewCmdFingerprint(f *cmdutil.Factory, runF func(*FingerprintOptions) error)
 			&cli.BoolFlag{Name: "explain", Usage: "list every component of each fingerprint with its digest"},
 		}, cmdutil.VarFlags()...),
 		Action: func(c *cli.Context) error {
+			args, err := cmdutil.Args(c)
+			if err != nil {
+				return err
+			}
 			loadOpts := cmdutil.LoadOptionsFrom(c, f)
 			opts := &FingerprintOptions{
 				IO:      f.IOStreams,
 				JSON:    f.JSON(),
 				Explain: c.Bool("explain"),
-				Layers:  c.Args().Slice(),
+				Layers:  args,
 				LoadConfig: func() (*config.Config, hcl.Diagnostics) {
 					return config.Load(f.WorkDir, loadOpts)
 				},

@@ -57,6 +57,10 @@ rewritten atomically and keep their permissions.
 			&cli.BoolFlag{Name: "write", Value: true, Usage: "rewrite files in place (-write=false only lists them)"},
 		},
 		Action: func(c *cli.Context) error {
+			args, err := cmdutil.Args(c)
+			if err != nil {
+				return err
+			}
 			opts := &FmtOptions{
 				IO:      f.IOStreams,
 				WorkDir: f.WorkDir,
@@ -64,7 +68,7 @@ rewritten atomically and keep their permissions.
 				Check:   c.Bool("check"),
 				Diff:    c.Bool("diff"),
 				Write:   c.Bool("write") && !c.Bool("check"),
-				Paths:   c.Args().Slice(),
+				Paths:   args,
 			}
 			for _, p := range opts.Paths {
 				if p == "-" && len(opts.Paths) > 1 {

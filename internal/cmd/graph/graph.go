@@ -54,7 +54,11 @@ func NewCmdGraph(f *cmdutil.Factory, runF func(*GraphOptions) error) *cli.Comman
 			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Usage: "output `FORMAT`: tree, dot, mermaid or json (default: tree, or json with --output json)"},
 		}, cmdutil.VarFlags()...),
 		Action: func(c *cli.Context) error {
-			opts := &GraphOptions{IO: f.IOStreams, Layers: c.Args().Slice()}
+			args, err := cmdutil.Args(c)
+			if err != nil {
+				return err
+			}
+			opts := &GraphOptions{IO: f.IOStreams, Layers: args}
 			loadOpts := cmdutil.LoadOptionsFrom(c, f)
 			format := c.String("format")
 			switch {

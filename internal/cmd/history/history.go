@@ -14,7 +14,6 @@ import (
 
 	"github.com/amibake/amibake/internal/awsapi"
 	"github.com/amibake/amibake/internal/channel"
-	"github.com/amibake/amibake/internal/cmd/promote"
 	"github.com/amibake/amibake/internal/cmdutil"
 	"github.com/amibake/amibake/internal/config"
 	"github.com/amibake/amibake/internal/lineage"
@@ -42,7 +41,7 @@ func NewCmdHistory(f *cmdutil.Factory, runF func(context.Context, *HistoryOption
 			&cli.StringFlag{Name: "channel", Value: lineage.ChannelLatest, Usage: "`CHANNEL` to show"},
 		}, cmdutil.VarFlags()...),
 		Action: func(c *cli.Context) error {
-			args, err := promote.Args(c)
+			args, err := cmdutil.Args(c)
 			if err != nil {
 				return err
 			}

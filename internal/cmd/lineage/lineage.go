@@ -14,7 +14,6 @@ import (
 
 	"github.com/amibake/amibake/internal/awsapi"
 	"github.com/amibake/amibake/internal/channel"
-	"github.com/amibake/amibake/internal/cmd/promote"
 	"github.com/amibake/amibake/internal/cmdutil"
 	"github.com/amibake/amibake/internal/config"
 	"github.com/amibake/amibake/internal/lineage"
@@ -42,7 +41,7 @@ func NewCmdLineage(f *cmdutil.Factory, runF func(context.Context, *LineageOption
 			&cli.StringFlag{Name: "region", Usage: "`REGION` the AMI is in (default: search every project region)"},
 		}, cmdutil.VarFlags()...),
 		Action: func(c *cli.Context) error {
-			args, err := promote.Args(c)
+			args, err := cmdutil.Args(c)
 			if err != nil {
 				return err
 			}

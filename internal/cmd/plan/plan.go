@@ -57,6 +57,10 @@ func NewCmdPlan(f *cmdutil.Factory, runF func(*PlanOptions) error) *cli.Command 
 			&cli.BoolFlag{Name: "detailed-exitcode", Usage: "exit 2 when there are layers to build, 0 when there are none"},
 		}, cmdutil.VarFlags()...),
 		Action: func(c *cli.Context) error {
+			args, err := cmdutil.Args(c)
+			if err != nil {
+				return err
+			}
 			loadOpts := cmdutil.LoadOptionsFrom(c, f)
 			opts := &PlanOptions{
 				IO:               f.IOStreams,
@@ -64,7 +68,7 @@ func NewCmdPlan(f *cmdutil.Factory, runF func(*PlanOptions) error) *cli.Command 
 				Context:          c.Context,
 				JSON:             f.JSON(),
 				DetailedExitCode: c.Bool("detailed-exitcode"),
-				Layers:           c.Args().Slice(),
+				Layers:           args,
 				LoadConfig: func() (*config.Config, hcl.Diagnostics) {
 					return config.Load(f.WorkDir, loadOpts)
 				},

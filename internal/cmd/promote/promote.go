@@ -47,7 +47,7 @@ func NewCmdPromote(f *cmdutil.Factory, runF func(context.Context, *PromoteOption
 			&cli.DurationFlag{Name: "lock-timeout", Usage: "wait up to `D` for the project lock (default: fail at once, exit 4)"},
 		}, cmdutil.VarFlags()...),
 		Action: func(c *cli.Context) error {
-			args, err := Args(c)
+			args, err := cmdutil.Args(c)
 			if err != nil {
 				return err
 			}

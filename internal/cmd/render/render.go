@@ -58,6 +58,10 @@ func NewCmdRender(f *cmdutil.Factory, runF func(*RenderOptions) error) *cli.Comm
 			&cli.BoolFlag{Name: "sandbox", Usage: "render for the in-tree sandbox (skip AWS credential checks, fast polling)"},
 		}, cmdutil.VarFlags()...),
 		Action: func(c *cli.Context) error {
+			args, err := cmdutil.Args(c)
+			if err != nil {
+				return err
+			}
 			out := c.String("out")
 			if out == "" {
 				return cmdutil.FlagErrorf("--out DIR is required")
@@ -71,7 +75,7 @@ func NewCmdRender(f *cmdutil.Factory, runF func(*RenderOptions) error) *cli.Comm
 				Now:     f.Now,
 				Version: f.Version,
 				JSON:    f.JSON(),
-				Layers:  c.Args().Slice(),
+				Layers:  args,
 				OutDir:  out,
 				Sandbox: c.Bool("sandbox"),
 				LoadConfig: func() (*config.Config, hcl.Diagnostics) {

@@ -17,7 +17,6 @@ import (
 	"github.com/amibake/amibake/internal/awsapi"
 	"github.com/amibake/amibake/internal/channel"
 	lineagecmd "github.com/amibake/amibake/internal/cmd/lineage"
-	"github.com/amibake/amibake/internal/cmd/promote"
 	"github.com/amibake/amibake/internal/cmdutil"
 	"github.com/amibake/amibake/internal/config"
 	"github.com/amibake/amibake/internal/lineage"
@@ -57,7 +56,7 @@ func NewCmdRevoke(f *cmdutil.Factory, runF func(context.Context, *RevokeOptions)
 			&cli.DurationFlag{Name: "lock-timeout", Usage: "wait up to `D` for the project lock (default: fail at once, exit 4)"},
 		}, cmdutil.VarFlags()...),
 		Action: func(c *cli.Context) error {
-			args, err := promote.Args(c)
+			args, err := cmdutil.Args(c)
 			if err != nil {
 				return err
 			}

@@ -50,3 +50,20 @@ func TestChdirRunsInProject(t *testing.T) {
 	assert.Equal(t, 0, code, errOut)
 	assert.Contains(t, out, "Success!")
 }
+
+// urfave/cli v2 stops at the first positional argument; commands read
+// their arguments through cmdutil.Args so flags may follow them.
+func TestFlagsAfterArguments(t *testing.T) {
+	code, out, errOut := runMain("--chdir", "../../..", "graph", "app-web", "--format", "mermaid")
+	assert.Equal(t, 0, code, errOut)
+	assert.Contains(t, out, "graph TD")
+	assert.NotContains(t, out, "app-worker", "only app-web's lineage")
+
+	code, out, errOut = runMain("--chdir", "../../..", "fingerprint", "linux", "--explain", "-var", "log_endpoint=logs.example.com:24224")
+	assert.Equal(t, 0, code, errOut)
+	assert.Contains(t, out, "linux")
+
+	code, _, errOut = runMain("--chdir", "../../..", "graph", "linux", "--no-such")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "flag provided but not defined: -no-such")
+}
