@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -255,6 +256,14 @@ func bakeRun(opts *BakeOptions) error {
 	pluginDir := opts.PluginDir
 	if pluginDir == "" {
 		pluginDir = opts.getenv(EnvPluginPath)
+	}
+	if bin == "" {
+		bin = "packer"
+	}
+	if p.Changes() > 0 {
+		if _, err := exec.LookPath(bin); err != nil {
+			return fmt.Errorf("bake: packer not found (%w): install packer >= 1.11 with the amazon and amibake plugins, or name it with --packer or $%s", err, EnvPacker)
+		}
 	}
 	baker.Runner = &bake.Runner{Bin: bin, PluginDir: pluginDir, Env: opts.environ(), LogDir: baker.RunDir()}
 	view := newView(opts.IO, p)
