@@ -13,7 +13,7 @@ import (
 // Every command that takes positional arguments reads them through Args.
 func Args(c *cli.Context) ([]string, error) {
 	raw := c.Args().Slice()
-	var pos []string
+	pos := []string{}
 	for i := 0; i < len(raw); i++ {
 		a := raw[i]
 		if a == "--" {

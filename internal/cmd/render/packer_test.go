@@ -32,12 +32,11 @@ func TestRenderedTemplatesPassPackerValidate(t *testing.T) {
 			f, _, _ := newFactory(t, cmdutil.OutputText)
 			f.WorkDir = copyProject(t, f.WorkDir, func(s string) string {
 				require.Contains(t, s, `provisioner = "ssm"`)
-				require.Contains(t, s, `iam_instance_profile = "amibake-build"`)
-				s = strings.Replace(s, `provisioner = "ssm"`, `provisioner = "`+mode+`"`, 1)
 				// Packer refuses to share an AMI encrypted with the default
-				// EBS key, and the example shares with the prod account.
-				return strings.Replace(s, `iam_instance_profile = "amibake-build"`,
-					`iam_instance_profile = "amibake-build"`+"\n  kms_key_id = \"arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555\"", 1)
+				// EBS key; the example shares with the prod account and so
+				// names a customer-managed key (config.Load enforces it).
+				require.Contains(t, s, `kms_key_id = "alias/acme-golden-ami"`)
+				return strings.Replace(s, `provisioner = "ssm"`, `provisioner = "`+mode+`"`, 1)
 			})
 			dir := t.TempDir()
 			require.NoError(t, run(f, nil, "--out", dir, "--sandbox", "-var", "security_agent_token="+secret))
