@@ -1,0 +1,274 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/amibake/amibake/bench/benchgen"
+	"github.com/amibake/amibake/internal/plan"
+)
+
+// FilterValuesPerCall is EC2's limit on values in one filter, hence the
+// fingerprints one DescribeImages can ask for.
+const filterValuesPerCall = plan.FilterValuesPerCall
+
+func ceilDiv(a, b int) int { return (a + b - 1) / b }
+
+func numCPU() int { return runtime.NumCPU() }
+
+func mb(b int64) string { return fmt.Sprintf("%.0fMB", float64(b)/(1<<20)) }
+
+func secs(d time.Duration) string {
+	if d < 10*time.Millisecond {
+		return fmt.Sprintf("%.1fms", float64(d)/float64(time.Millisecond))
+	}
+	if d < time.Second {
+		return fmt.Sprintf("%.0fms", float64(d)/float64(time.Millisecond))
+	}
+	return fmt.Sprintf("%.2fs", d.Seconds())
+}
+
+func ratio(a, b float64) string {
+	if b == 0 {
+		return "∞"
+	}
+	r := a / b
+	if r >= 10 {
+		return fmt.Sprintf("%.0f×", r)
+	}
+	return fmt.Sprintf("%.1f×", r)
+}
+
+// project200 is the 200-layer project the no-op and scaling figures share;
+// world200 its state files by AMI count.
+func (e *env) project200() (*project, error) {
+	if e.p200 != nil {
+		return e.p200, nil
+	}
+	p, err := newProject(e.dir("p200"), benchgen.Spec{Layers: 200})
+	if err != nil {
+		return nil, err
+	}
+	e.p200 = p
+	return p, nil
+}
+
+func (e *env) world200(amis int) (*project, string, error) {
+	p, err := e.project200()
+	if err != nil {
+		return nil, "", err
+	}
+	state := filepath.Join(e.work, fmt.Sprintf("p200-%d.json", amis))
+	if e.states[state] {
+		return p, state, nil
+	}
+	st, err := buildState(state, p, amis)
+	if err != nil {
+		return nil, "", err
+	}
+	e.log("seeded %d AMIs (%d current) for 200 layers in %s; state file %s", st.Total, st.Current, secs(st.Took), mb(st.Bytes))
+	if e.states == nil {
+		e.states = map[string]bool{}
+	}
+	e.states[state] = true
+	return p, state, nil
+}
+
+// planAtScale is figure 1: 500 layers, 50,000 AMIs in 3 regions.
+func planAtScale(e *env) []result {
+	const name, layers, amis = "plan-at-scale", 500, 50_000
+	p, err := newProject(e.dir("p500"), benchgen.Spec{Layers: layers})
+	if err != nil {
+		return []result{failedResult(name, "-", err)}
+	}
+	regions := len(plan.Regions(p.cfg, nil))
+	sources := p.distinctSources()
+	budget := regions*ceilDiv(layers, filterValuesPerCall) + sources + 2
+	target := fmt.Sprintf("DescribeImages ≤ %d (%d regions × ceil(%d/%d) + %d sources + 2), amibake wall (minus sandbox service time) < 1s, RSS < 200MB, 0 to build",
+		budget, regions, layers, filterValuesPerCall, sources)
+	fail := func(err error) []result { return []result{failedResult(name, target, err)} }
+
+	state := filepath.Join(e.work, "p500-50000.json")
+	st, err := buildState(state, p, amis)
+	if err != nil {
+		return fail(err)
+	}
+	e.log("seeded %d AMIs (%d current) for %d layers in %s; state file %s", st.Total, st.Current, layers, secs(st.Took), mb(st.Bytes))
+	srv, err := startServe(e.bin, state)
+	if err != nil {
+		return fail(err)
+	}
+	defer srv.stop()
+	e.log("sandbox serve up in %s", secs(srv.Startup))
+
+	r, doc, err := runPlan(e.bin, srv, p.dir, e.runs)
+	if err != nil {
+		return fail(err)
+	}
+	e.log("amibake plan: %s, %s, RSS %s", secs(r.Wall), r.Calls, mb(r.MaxRSS))
+	obs, err := observeInProcess(e.ctx, srv, p)
+	if err != nil {
+		return fail(err)
+	}
+	e.log("plan.Observe in-process: %s, %s, %d images", secs(obs.Wall), obs.Calls, obs.Images)
+	per, err := perLayerBaseline(e.ctx, srv, p, perLayerSample)
+	if err != nil {
+		return fail(err)
+	}
+	e.log("per-layer baseline (1 layer in %d): %s, %s", perLayerSample, secs(per.Wall), per.Calls)
+	sweep, err := sweepBaseline(e.ctx, srv, p)
+	if err != nil {
+		return fail(err)
+	}
+	e.log("sweep baseline: %s, %s, %d images", secs(sweep.Wall), sweep.Calls, sweep.Images)
+
+	di := r.Calls.describeImages()
+	ok := di <= budget && r.Own() < time.Second && r.MaxRSS < 200<<20 && doc.Changes == 0 && len(doc.Layers) == layers
+	obsDI := float64(obs.describeImages())
+	res := result{
+		Name: name,
+		Values: fmt.Sprintf("%d layers, %d AMIs: DescribeImages=%d, all %s, wall=%s (sandbox serving %s, amibake %s), RSS=%s, %d to build/%d up to date",
+			layers, amis, di, r.Calls, secs(r.Wall), secs(r.Served), secs(r.Own()), mb(r.MaxRSS), doc.Changes, doc.UpToDate),
+		Target: target,
+		Ratio: fmt.Sprintf("vs per-layer query (%d DescribeImages, %s): %s fewer calls, %s faster; vs full sweep (%d DescribeImages, %d AMIs read, %s): %s fewer calls, %s faster [plan's AWS reads in-process: %s]",
+			per.describeImages(), secs(per.wall()), ratio(float64(per.describeImages()), obsDI), ratio(float64(per.wall()), float64(obs.Wall)),
+			sweep.describeImages(), sweep.Images, secs(sweep.wall()), ratio(float64(sweep.describeImages()), obsDI), ratio(float64(sweep.wall()), float64(obs.Wall)),
+			secs(obs.Wall)),
+		Status: status(ok),
+	}
+	if gp := r.Calls["ssm:GetParameters"]; gp > 0 {
+		res.Notes = append(res.Notes, fmt.Sprintf("ssm:GetParameters=%d: ceil(%d/10) latest-channel reads (10 names a call) + 1 for the %d sources; outside the DescribeImages target", gp, layers, sources))
+	}
+	res.Notes = append(res.Notes, fmt.Sprintf("wall %s including the sandbox's own service time (%s for %d calls; it matches every filter value against every image and scans all images on each request); the target is on amibake's share, the wall against an instant sandbox",
+		secs(r.Wall), secs(r.Served), r.Calls.total()))
+	res.Notes = append(res.Notes, fmt.Sprintf("per-layer baseline measured on 1 layer in %d (%d DescribeImages in %s) and scaled by %d", perLayerSample, per.Calls.describeImages(), secs(per.Wall), perLayerSample))
+	if doc.Changes != 0 || len(doc.Layers) != layers {
+		res.Notes = append(res.Notes, fmt.Sprintf("plan should reuse all %d layers, planned %d with %d to build", layers, len(doc.Layers), doc.Changes))
+	}
+	return []result{res}
+}
+
+// perLayerSample: the per-layer baseline queries one layer in this many
+// (1,500 sequential queries against 50,000 AMIs take ~2 minutes here).
+const perLayerSample = 10
+
+// noopRerun is figure 3 of the issue: nothing changed, 200 layers.
+func noopRerun(e *env) []result {
+	const name, amis = "noop-rerun", 10_000
+	const target = "0 to build, 0 to publish, exit 0 with -detailed-exitcode, wall < 2s"
+	fail := func(err error) []result { return []result{failedResult(name, target, err)} }
+	p, state, err := e.world200(amis)
+	if err != nil {
+		return fail(err)
+	}
+	srv, err := startServe(e.bin, state)
+	if err != nil {
+		return fail(err)
+	}
+	defer srv.stop()
+	r, doc, err := runPlan(e.bin, srv, p.dir, e.runs, "-detailed-exitcode")
+	if err != nil {
+		return fail(err)
+	}
+	e.log("amibake plan -detailed-exitcode: exit %d, %s, %s", r.Exit, secs(r.Wall), r.Calls)
+	per, err := perLayerBaseline(e.ctx, srv, p, 1)
+	if err != nil {
+		return fail(err)
+	}
+	ok := doc.Changes == 0 && doc.Publish == 0 && r.Exit == 0 && r.Wall < 2*time.Second
+	res := []result{{
+		Name: name,
+		Values: fmt.Sprintf("200 layers, %d AMIs: %d to build, %d to publish, %d up to date, exit %d, wall=%s (sandbox serving %s, amibake %s), %s, RSS=%s",
+			amis, doc.Changes, doc.Publish, doc.UpToDate, r.Exit, secs(r.Wall), secs(r.Served), secs(r.Own()), r.Calls, mb(r.MaxRSS)),
+		Target: target,
+		Ratio: fmt.Sprintf("vs per-layer query (%d DescribeImages in %s): %s fewer calls, %s faster",
+			per.describeImages(), secs(per.wall()), ratio(float64(per.describeImages()), float64(r.Calls.describeImages())), ratio(float64(per.wall()), float64(r.Wall))),
+		Status: status(ok),
+	}}
+	if !bakeCommandExists() {
+		res = append(res, result{Name: "noop-bake", Values: "bake: pending (issue 4)", Target: "0 packer builds", Ratio: "-", Status: "PENDING"})
+	} else {
+		res = append(res, result{Name: "noop-bake", Values: "bake: `amibake bake` exists but this harness does not drive it yet", Target: "0 packer builds", Ratio: "-", Status: "PENDING"})
+	}
+	return res
+}
+
+// scalingCurve is figure 6 of the issue for plan: the same 200-layer
+// project over 1k, 10k and 50k AMIs.
+func scalingCurve(e *env) []result {
+	const name = "scaling-curve"
+	const target = "same calls at every size; time ratio ≤ size ratio between consecutive sizes (linear or better)"
+	fail := func(err error) []result { return []result{failedResult(name, target, err)} }
+	sizes := []int{1_000, 10_000, 50_000}
+	type point struct {
+		amis    int
+		plan    *runResult
+		observe *measured
+	}
+	var pts []point
+	for _, n := range sizes {
+		p, state, err := e.world200(n)
+		if err != nil {
+			return fail(err)
+		}
+		srv, err := startServe(e.bin, state)
+		if err != nil {
+			return fail(err)
+		}
+		r, doc, err := runPlan(e.bin, srv, p.dir, e.runs)
+		if err == nil && doc.Changes != 0 {
+			err = fmt.Errorf("%d AMIs: plan has %d to build, want 0", n, doc.Changes)
+		}
+		var obs *measured
+		if err == nil {
+			// The AWS part alone, best of runs: the sandbox's share grows
+			// with the AMI count, the process start and HCL decoding do not.
+			for i := 0; i < e.runs && err == nil; i++ {
+				var o *measured
+				if o, err = observeInProcess(e.ctx, srv, p); err == nil && (obs == nil || o.Wall < obs.Wall) {
+					obs = o
+				}
+			}
+		}
+		srv.stop()
+		if err != nil {
+			return fail(err)
+		}
+		e.log("%d AMIs: plan %s, %s; Observe in-process %s", n, secs(r.Wall), r.Calls, secs(obs.Wall))
+		pts = append(pts, point{n, r, obs})
+	}
+	ok := true
+	var vals, growth []string
+	for i, pt := range pts {
+		vals = append(vals, fmt.Sprintf("%dk AMIs: plan %s (AWS part %s), %d calls (%d DescribeImages)",
+			pt.amis/1000, secs(pt.plan.Wall), secs(pt.observe.Wall), pt.plan.Calls.total(), pt.plan.Calls.describeImages()))
+		if i == 0 {
+			continue
+		}
+		prev := pts[i-1]
+		size := float64(pt.amis) / float64(prev.amis)
+		tp := float64(pt.plan.Wall) / float64(prev.plan.Wall)
+		to := float64(pt.observe.Wall) / float64(prev.observe.Wall)
+		if !pt.plan.Calls.equal(prev.plan.Calls) || tp > size || to > size {
+			ok = false
+		}
+		growth = append(growth, fmt.Sprintf("%dk→%dk (%s AMIs): plan %s, AWS part %s", prev.amis/1000, pt.amis/1000, ratio(size, 1), ratio(tp, 1), ratio(to, 1)))
+	}
+	return []result{{
+		Name:   name,
+		Values: "200 layers, 3 regions; " + strings.Join(vals, "; "),
+		Target: target,
+		Ratio:  "time growth " + strings.Join(growth, "; "),
+		Status: status(ok),
+	}}
+}
+
+// bakeCommandExists reports whether `amibake bake` has landed.
+func bakeCommandExists() bool {
+	_, err := os.Stat(filepath.Join("internal", "cmd", "bake"))
+	return err == nil
+}
