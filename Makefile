@@ -24,8 +24,12 @@ test: tools lint
 demo: build tools
 	@scripts/demo.sh
 
-bench: build tools
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+# Scale and speed figures (issue 8; bench/README.md): one line per figure
+# with its target, its ratio to a baseline and PASS/FAIL; fails if one does.
+# The harness also runs the testing.B benchmarks of internal/config and
+# internal/graph (go test -run '^$$' -bench . -benchmem).
+bench:
+	$(GO) run ./bench
 
 reliability: tools
 	AMIBAKE_RELIABILITY=long $(GO) test -timeout 60m ./...

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"sort"
 	"syscall"
 	"time"
 
@@ -59,6 +60,21 @@ func observeInProcess(ctx context.Context, srv *server, p *project) (*measured, 
 		return nil, err
 	}
 	return (&measured{Images: len(obs.Images)}).finish(srv, started)
+}
+
+// observeMedian runs observeInProcess e.runs times and returns the run
+// with the median wall time.
+func observeMedian(e *env, srv *server, p *project) (*measured, error) {
+	var ms []*measured
+	for i := 0; i < e.runs; i++ {
+		m, err := observeInProcess(e.ctx, srv, p)
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, m)
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].Wall < ms[j].Wall })
+	return ms[len(ms)/2], nil
 }
 
 // perLayerBaseline is the naive observer: for every layer, in every
