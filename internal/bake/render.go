@@ -77,7 +77,10 @@ type TemplateData struct {
 	StepPollInterval string
 	Channels         []string
 
-	// Sandbox renders the loopback-only skips of credential and region checks.
+	// Sandbox renders the loopback-only skips of credential and region
+	// checks, and in ssm mode leaves out the instance profile (the sandbox
+	// has no IAM for packer to look it up in; ssh mode's session_manager
+	// needs it, and is only validated there).
 	Sandbox          bool
 	PollDelaySeconds int
 	PollMaxAttempts  int

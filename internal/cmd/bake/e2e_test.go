@@ -89,9 +89,8 @@ func newHarness(t *testing.T) *harness {
 }
 
 // copyProject copies the example project (the repository root's HCL,
-// layers, recipes, fleets) into a temporary directory, adjusted for the
-// sandbox: no instance profile (the sandbox has no IAM) and, unless the
-// project names one, a customer KMS key (shared encrypted AMIs need one).
+// layers, recipes, fleets) into a temporary directory; should the project
+// lose its customer KMS key, one is added (shared encrypted AMIs need one).
 func copyProject(t *testing.T) string {
 	t.Helper()
 	root, err := testutil.RepoRoot()
@@ -119,7 +118,6 @@ func copyProject(t *testing.T) string {
 		}
 	}
 	hcl := readFile(t, filepath.Join(dst, "amibake.hcl"))
-	hcl = regexp.MustCompile(`(?m)^\s*iam_instance_profile\s*=.*$`).ReplaceAllString(hcl, "")
 	if !regexp.MustCompile(`(?m)^\s*kms_key_id\s*=`).MatchString(hcl) {
 		hcl = strings.Replace(hcl, `project "acme-golden" {`, `project "acme-golden" {`+"\n  kms_key_id = \""+kmsKey+"\"", 1)
 	}
