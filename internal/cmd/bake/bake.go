@@ -265,7 +265,7 @@ func bakeRun(opts *BakeOptions) error {
 			return fmt.Errorf("bake: packer not found (%w): install packer >= 1.11 with the amazon and amibake plugins, or name it with --packer or $%s", err, EnvPacker)
 		}
 	}
-	baker.Runner = &bake.Runner{Bin: bin, PluginDir: pluginDir, Env: opts.environ(), LogDir: baker.RunDir()}
+	baker.Runner = &bake.Runner{Bin: bin, PluginDir: pluginDir, Env: packerEnv(opts.environ()), LogDir: baker.RunDir()}
 	view := newView(opts.IO, p)
 	baker.Observer = view
 
@@ -422,6 +422,20 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// packerEnv is packer's environment: amibake's, without the AMIBAKE_VAR_
+// variables — the project already read them, and a sensitive one must
+// reach the build only the way its template says (a SecureString, or the
+// one variable the ssh-mode template reads).
+func packerEnv(env []string) []string {
+	out := make([]string, 0, len(env))
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, config.EnvVarPrefix) {
+			out = append(out, kv)
+		}
+	}
+	return out
 }
 
 // isLoopback reports whether an endpoint URL names this machine: the

@@ -61,3 +61,8 @@ func TestWhy(t *testing.T) {
 		why(&bake.Result{Layer: "app", Status: bake.StatusFailed, LogPath: "/l/app.log",
 			Error: "bake app: layer app: packer build failed (exit 1): step \"x\"\n failed (log: /l/app.log)"}))
 }
+
+func TestPackerEnvDropsProjectVariables(t *testing.T) {
+	assert.Equal(t, []string{"PATH=/bin", "AWS_REGION=us-east-1"},
+		packerEnv([]string{"PATH=/bin", "AMIBAKE_VAR_security_agent_token=s3cr3t", "AWS_REGION=us-east-1", "AMIBAKE_VAR_x=1"}))
+}
