@@ -203,10 +203,13 @@ func (b *Baker) Run(ctx context.Context, p *plan.Plan) ([]*Result, error) {
 			}
 			r = &Result{Layer: pl.Layer, Status: StatusSkipped, Action: pl.Action, Reason: pl.Reason, Err: err}
 			var up *graph.UpstreamError
-			if errors.As(err, &up) {
+			switch {
+			case errors.As(err, &up):
 				r.Detail = "skipped: " + up.Failed + " failed"
-			} else {
-				r.Detail = err.Error()
+			case ctx.Err() != nil && errors.Is(err, ctx.Err()):
+				r.Detail = "not started: interrupted"
+			default: // a panic in the layer's run
+				r.Status, r.Detail = StatusFailed, err.Error()
 			}
 			if b.Observer != nil {
 				b.Observer.LayerDone(r)
