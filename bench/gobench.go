@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -70,14 +69,4 @@ func goBench(e *env) []result {
 		}
 	}
 	return res
-}
-
-// bakeScheduling is figure 2 of the issue; it needs the bake scheduler
-// (issue 4), which internal/bake does not have yet.
-func bakeScheduling(e *env) []result {
-	const target = "wall ≤ 1.1× critical path; ≥ 2.5× faster than a sequential loop"
-	if _, err := os.Stat(filepath.Join("internal", "bake", "bake.go")); err != nil {
-		return []result{{Name: "bake-scheduling", Values: "pending (issue 4): internal/bake has no scheduler yet", Target: target, Ratio: "-", Status: "PENDING"}}
-	}
-	return []result{{Name: "bake-scheduling", Values: "pending: internal/bake/bake.go exists, the harness does not drive it yet", Target: target, Ratio: "-", Status: "PENDING"}}
 }

@@ -57,6 +57,9 @@ type env struct {
 
 	p200   *project        // the 200-layer project (noop-rerun, scaling-curve)
 	states map[string]bool // state files already written
+
+	fakepacker    string // the stand-in packer, once built
+	noopPlanCalls int    // calls of the no-op plan (the no-op bake's baseline)
 }
 
 type figure struct {

@@ -150,18 +150,37 @@ func (s *server) counts() (callCounts, error) {
 }
 
 // served reads the request log: calls by "service:Action" (checked
-// against /_sandbox/log/counts) and the total time the sandbox spent
-// handling them.
+// against /_sandbox/log/counts) and how long at least one request was in
+// the sandbox's hands — the union of the requests' intervals, so that
+// concurrent requests (bake) count once.
 func (s *server) served() (callCounts, time.Duration, error) {
 	log, err := s.requestLog()
 	if err != nil {
 		return nil, 0, err
 	}
 	calls := callCounts{}
-	var d time.Duration
+	type span struct{ from, to time.Time }
+	spans := make([]span, 0, len(log))
 	for _, e := range log {
 		calls[e.Service+":"+e.Action]++
-		d += time.Duration(e.Micros) * time.Microsecond
+		spans = append(spans, span{e.Time, e.Time.Add(time.Duration(e.Micros) * time.Microsecond)})
+	}
+	sort.Slice(spans, func(i, j int) bool { return spans[i].from.Before(spans[j].from) })
+	var busy time.Duration
+	var cur span
+	for i, sp := range spans {
+		switch {
+		case i == 0:
+			cur = sp
+		case sp.from.After(cur.to):
+			busy += cur.to.Sub(cur.from)
+			cur = sp
+		case sp.to.After(cur.to):
+			cur.to = sp.to
+		}
+	}
+	if len(spans) > 0 {
+		busy += cur.to.Sub(cur.from)
 	}
 	counts, err := s.counts()
 	if err != nil {
@@ -170,7 +189,7 @@ func (s *server) served() (callCounts, time.Duration, error) {
 	if !counts.equal(calls) {
 		return nil, 0, fmt.Errorf("sandbox log and counts disagree: %v vs %v", calls, counts)
 	}
-	return calls, d, nil
+	return calls, busy, nil
 }
 
 // callCounts are sandbox calls by "service:Action".
@@ -232,10 +251,10 @@ type runResult struct {
 	Stdout []byte
 	Stderr []byte
 	Calls  callCounts
-	// Served is the time the sandbox spent handling this run's requests
-	// (the sum of its log's per-request durations). The calls are
-	// sequential, so Wall-Served is amibake's own time: the wall time
-	// against a sandbox that answers instantly.
+	// Served is how long the sandbox had at least one of this run's
+	// requests in hand (the union of its log's request intervals):
+	// Wall-Served is the time amibake ran with no request outstanding, its
+	// wall time against a sandbox that answers instantly.
 	Served time.Duration
 }
 

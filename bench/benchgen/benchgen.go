@@ -31,6 +31,9 @@ type Spec struct {
 	FanOut int
 	// Recipes is how many recipes the project defines.
 	Recipes int
+	// ParentOf, when set, replaces the Roots/FanOut shape: the index of
+	// layer i's parent (< i), or -1 for a root.
+	ParentOf func(i int) int `json:"-"`
 }
 
 // Defaults fills zero fields: project "bench", three regions, 4 roots,
@@ -62,6 +65,9 @@ func RecipeName(i int) string { return fmt.Sprintf("recipe_%02d", i) }
 
 // Parent returns the index of layer i's parent, -1 for a root.
 func (s Spec) Parent(i int) int {
+	if s.ParentOf != nil {
+		return s.ParentOf(i)
+	}
 	if i < s.Roots {
 		return -1
 	}
