@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -687,4 +688,80 @@ func TestBakeNothingSucceeded(t *testing.T) {
 	assert.Equal(t, map[string]string{"foundation": "failed"}, rep.statuses(), "linux is up to date: not in the plan")
 	assert.Contains(t, rep.Results[0].Error, "ssm_agent")
 	assert.NotEmpty(t, rep.Results[0].Log)
+}
+
+// TestBakeKilled is issue test 6 with kill -9: amibake dies mid-build;
+// packer, in a process group of its own, finishes the build it was
+// running. After the lease is broken, the re-run adopts that AMI instead
+// of baking a duplicate, builds the rest, and leaves nothing running.
+func TestBakeKilled(t *testing.T) {
+	h := newHarness(t)
+	h.appendLine("recipes/internal_ca/trust.sh", "sleep 2")
+	root, err := testutil.RepoRoot()
+	require.NoError(t, err)
+	bin := filepath.Join(t.TempDir(), "amibake")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/amibake")
+	build.Dir = root
+	out, err := build.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+
+	cmd := exec.Command(bin, "--chdir", h.dir, "bake")
+	var stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stderr, &stderr
+	require.NoError(t, cmd.Start())
+	killed := false
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		res, err := h.ec2[home].DescribeInstances(context.Background(), &ec2.DescribeInstancesInput{Filters: []ec2types.Filter{
+			{Name: aws.String("tag:" + lineage.TagLayer), Values: []string{"base"}},
+			{Name: aws.String("instance-state-name"), Values: []string{"running"}},
+		}})
+		if err == nil && len(res.Reservations) > 0 {
+			time.Sleep(500 * time.Millisecond)
+			require.NoError(t, cmd.Process.Kill())
+			killed = true
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	_ = cmd.Wait()
+	require.True(t, killed, "base never started:\n%s", stderr.String())
+
+	// The orphaned packer finishes base: instance gone, channel moved.
+	name := lineage.Paths{Prefix: "/amibake", Project: project}.Channel("base", lineage.ChannelLatest)
+	require.Eventually(t, func() bool {
+		_, err := h.ssm.GetParameter(context.Background(), &ssm.GetParameterInput{Name: aws.String(name)})
+		return err == nil && len(h.liveBuildInstances()) == 0
+	}, 60*time.Second, 100*time.Millisecond, "the orphaned packer finishes its build")
+	baseAMI := h.channel("base")
+	buildParams := func() int {
+		out, err := h.ssm.GetParametersByPath(context.Background(), &ssm.GetParametersByPathInput{Path: aws.String("/amibake/" + project + "/builds"), Recursive: aws.Bool(true)})
+		require.NoError(t, err)
+		return len(out.Parameters)
+	}
+	assert.Equal(t, 1, buildParams(), "the dead run never deleted base's secret")
+
+	// The dead run's lease blocks the next one until it is broken.
+	code, _, errOut := h.run(context.Background(), "bake")
+	require.Equal(t, 4, code, errOut)
+	code, _, errOut = h.run(context.Background(), "lock", "release", "--force")
+	require.Equal(t, 0, code, errOut)
+
+	code, rep, errOut := h.bake()
+	require.Equal(t, 0, code, errOut)
+	assert.Equal(t, map[string]string{
+		"linux": "reused", "foundation": "reused", "base": "reused", "app-web": "built", "app-worker": "built",
+	}, rep.statuses())
+	assert.Equal(t, baseAMI, rep.byLayer()["base"].AMI[home], "the orphan's AMI is adopted")
+	assert.Zero(t, buildParams(), "recovery deleted the leftover secret")
+	for _, region := range []string{home, away} {
+		count := map[string]int{}
+		for _, img := range h.projectImages(region) {
+			count[tags(img)[lineage.TagLayer]]++
+		}
+		for _, l := range layers {
+			assert.Equal(t, 1, count[l], "%s: one AMI of %s", region, l)
+		}
+	}
+	assert.Empty(t, h.liveBuildInstances())
 }
