@@ -4,6 +4,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	bakecmd "github.com/amibake/amibake/internal/cmd/bake"
+	cicmd "github.com/amibake/amibake/internal/cmd/ci"
 	"github.com/amibake/amibake/internal/cmd/fingerprint"
 	fmtcmd "github.com/amibake/amibake/internal/cmd/fmt"
 	"github.com/amibake/amibake/internal/cmd/graph"
@@ -24,6 +25,7 @@ func commands(f *cmdutil.Factory) []*cli.Command {
 	return []*cli.Command{
 		// Add NewCmdX(f, nil) entries here, one line each, sorted by name.
 		bakecmd.NewCmdBake(f, nil),
+		cicmd.NewCmdCI(f),
 		fingerprint.NewCmdFingerprint(f, nil),
 		fmtcmd.NewCmdFmt(f, nil),
 		graph.NewCmdGraph(f, nil),
