@@ -11,6 +11,7 @@ import (
 	historycmd "github.com/amibake/amibake/internal/cmd/history"
 	lineagecmd "github.com/amibake/amibake/internal/cmd/lineage"
 	lockcmd "github.com/amibake/amibake/internal/cmd/lock"
+	patchcmd "github.com/amibake/amibake/internal/cmd/patch"
 	plancmd "github.com/amibake/amibake/internal/cmd/plan"
 	promotecmd "github.com/amibake/amibake/internal/cmd/promote"
 	rendercmd "github.com/amibake/amibake/internal/cmd/render"
@@ -32,6 +33,7 @@ func commands(f *cmdutil.Factory) []*cli.Command {
 		historycmd.NewCmdHistory(f, nil),
 		lineagecmd.NewCmdLineage(f, nil),
 		lockcmd.NewCmdLock(f),
+		patchcmd.NewCmdPatch(f),
 		plancmd.NewCmdPlan(f, nil),
 		promotecmd.NewCmdPromote(f, nil),
 		rendercmd.NewCmdRender(f, nil),

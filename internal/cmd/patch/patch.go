@@ -1,0 +1,26 @@
+// Package patch wires the `amibake patch` verbs (issue 5): apply (baselines
+// as code), scan (fleets and images) and plan (which layers a patch rebake
+// would rebuild, and why).
+package patch
+
+import (
+	"github.com/urfave/cli/v2"
+
+	"github.com/amibake/amibake/internal/cmd/patch/apply"
+	"github.com/amibake/amibake/internal/cmdutil"
+)
+
+// NewCmdPatch is `amibake patch`.
+func NewCmdPatch(f *cmdutil.Factory) *cli.Command {
+	return &cli.Command{
+		Name:  "patch",
+		Usage: "patch baselines as code, fleet and image scans, patch-drift decisions",
+		Description: "apply converges SSM Patch Manager on the HCL's patch_baseline blocks and the\n" +
+			"patch groups of layers and fleets; scan runs AWS-RunPatchBaseline Scan on fleets\n" +
+			"and on a short-lived instance of each layer's latest AMI; plan says which layers\n" +
+			"a patch rebake would rebuild (reason patch-drift). docs/patch.md.",
+		Subcommands: []*cli.Command{
+			apply.NewCmdApply(f, nil),
+		},
+	}
+}
