@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 )
@@ -62,6 +63,24 @@ type SSM interface {
 	DescribeAvailablePatches(ctx context.Context, in *ssm.DescribeAvailablePatchesInput, optFns ...func(*ssm.Options)) (*ssm.DescribeAvailablePatchesOutput, error)
 }
 
+// SSMInventory is the subset of Systems Manager Inventory amibake calls to
+// read what a build instance holds (AWS:Application).
+type SSMInventory interface {
+	ListInventoryEntries(ctx context.Context, in *ssm.ListInventoryEntriesInput, optFns ...func(*ssm.Options)) (*ssm.ListInventoryEntriesOutput, error)
+	GetInventory(ctx context.Context, in *ssm.GetInventoryInput, optFns ...func(*ssm.Options)) (*ssm.GetInventoryOutput, error)
+	PutInventory(ctx context.Context, in *ssm.PutInventoryInput, optFns ...func(*ssm.Options)) (*ssm.PutInventoryOutput, error)
+}
+
+// S3 is the subset of S3 amibake calls: inventory documents in the
+// project's bucket.
+type S3 interface {
+	HeadBucket(ctx context.Context, in *s3.HeadBucketInput, optFns ...func(*s3.Options)) (*s3.HeadBucketOutput, error)
+	PutObject(ctx context.Context, in *s3.PutObjectInput, optFns ...func(*s3.Options)) (*s3.PutObjectOutput, error)
+	GetObject(ctx context.Context, in *s3.GetObjectInput, optFns ...func(*s3.Options)) (*s3.GetObjectOutput, error)
+	HeadObject(ctx context.Context, in *s3.HeadObjectInput, optFns ...func(*s3.Options)) (*s3.HeadObjectOutput, error)
+	ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, optFns ...func(*s3.Options)) (*s3.ListObjectsV2Output, error)
+}
+
 // AutoScaling is the subset of Auto Scaling amibake calls for rollouts.
 type AutoScaling interface {
 	DescribeAutoScalingGroups(ctx context.Context, in *autoscaling.DescribeAutoScalingGroupsInput, optFns ...func(*autoscaling.Options)) (*autoscaling.DescribeAutoScalingGroupsOutput, error)
@@ -79,8 +98,10 @@ type STS interface {
 
 // The SDK clients satisfy the interfaces; a change to either side fails here.
 var (
-	_ EC2         = (*ec2.Client)(nil)
-	_ SSM         = (*ssm.Client)(nil)
-	_ AutoScaling = (*autoscaling.Client)(nil)
-	_ STS         = (*sts.Client)(nil)
+	_ EC2          = (*ec2.Client)(nil)
+	_ SSM          = (*ssm.Client)(nil)
+	_ AutoScaling  = (*autoscaling.Client)(nil)
+	_ STS          = (*sts.Client)(nil)
+	_ S3           = (*s3.Client)(nil)
+	_ SSMInventory = (*ssm.Client)(nil)
 )

@@ -6,6 +6,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 )
@@ -20,6 +21,7 @@ type Clients struct {
 	ssm map[string]*ssm.Client
 	asg map[string]*autoscaling.Client
 	sts *sts.Client
+	s3  map[string]*s3.Client
 }
 
 // NewClients wraps cfg. cfg.Region is the home region used when a caller
@@ -90,4 +92,26 @@ func (c *Clients) STS() STS {
 		c.sts = sts.NewFromConfig(c.cfg)
 	}
 	return c.sts
+}
+
+// S3 returns the S3 client for region ("" = home). With a custom endpoint
+// (the sandbox, or any S3-compatible store) it addresses buckets
+// path-style, as such endpoints expect; against AWS it uses the default
+// virtual-hosted style.
+func (c *Clients) S3(region string) S3 {
+	region = c.region(region)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cl, ok := c.s3[region]; ok {
+		return cl
+	}
+	if c.s3 == nil {
+		c.s3 = map[string]*s3.Client{}
+	}
+	cl := s3.NewFromConfig(c.cfg, func(o *s3.Options) {
+		o.Region = region
+		o.UsePathStyle = c.cfg.BaseEndpoint != nil
+	})
+	c.s3[region] = cl
+	return cl
 }

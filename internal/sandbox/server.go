@@ -164,6 +164,7 @@ func New(opts Options) (*Server, error) {
 	s.registerAutoScaling()
 	s.registerSSM()
 	s.registerSTS()
+	s.registerSSMInventory()
 	return s, nil
 }
 
@@ -294,7 +295,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	c.AccessKey, c.Region, c.Service = m[1], m[3], m[4]
 	c.Account = accountFor(c.AccessKey)
-	if c.Service == "monitoring" || c.Service == "s3" {
+	if c.Service == svcS3 {
+		s.serveS3(w, r, c, body, started)
+		return
+	}
+	if c.Service == "monitoring" {
 		// Reserved for later services; answer in a shape the SDK can read.
 		s.writeError(w, c, &APIError{Status: 400, Code: "UnsupportedOperation", Message: "the sandbox does not serve " + c.Service + " yet", Sender: true}, jsonProto)
 		return

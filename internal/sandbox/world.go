@@ -30,6 +30,9 @@ type World struct {
 	EC2 *EC2State `json:"ec2"`
 	SSM *SSMState `json:"ssm"`
 	ASG *ASGState `json:"autoscaling"`
+	// S3 (s3.go) and SSM Inventory (ssm_inventory.go) are created on first use.
+	S3        *S3State        `json:"s3,omitempty"`
+	Inventory *InventoryState `json:"inventory,omitempty"`
 
 	// Catalogue is the simulated package and patch universe.
 	Catalogue *Catalogue `json:"catalogue"`
