@@ -11,9 +11,11 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -46,7 +48,18 @@ var layers = []string{"linux", "foundation", "base", "app-web", "app-worker"}
 
 var parentOf = map[string]string{"foundation": "linux", "base": "foundation", "app-web": "base", "app-worker": "base"}
 
+// helperArgs, when set in the environment, makes the test binary act as
+// the amibake command with these arguments (separated by \x1f): a process
+// a test can kill -9.
+const helperArgs = "AMIBAKE_E2E_HELPER_ARGS"
+
 func TestMain(m *testing.M) {
+	if args := os.Getenv(helperArgs); args != "" {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		code := root.Main(ctx, append([]string{"amibake"}, strings.Split(args, "\x1f")...), root.NewFactory(iostreams.System()))
+		stop()
+		os.Exit(code)
+	}
 	code := m.Run()
 	testutil.CleanupPluginDir()
 	os.Exit(code)
@@ -697,15 +710,10 @@ func TestBakeNothingSucceeded(t *testing.T) {
 func TestBakeKilled(t *testing.T) {
 	h := newHarness(t)
 	h.appendLine("recipes/internal_ca/trust.sh", "sleep 2")
-	root, err := testutil.RepoRoot()
+	self, err := os.Executable()
 	require.NoError(t, err)
-	bin := filepath.Join(t.TempDir(), "amibake")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/amibake")
-	build.Dir = root
-	out, err := build.CombinedOutput()
-	require.NoError(t, err, "%s", out)
-
-	cmd := exec.Command(bin, "--chdir", h.dir, "bake")
+	cmd := exec.Command(self)
+	cmd.Env = append(os.Environ(), helperArgs+"="+strings.Join([]string{"--chdir", h.dir, "bake"}, "\x1f"))
 	var stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stderr, &stderr
 	require.NoError(t, cmd.Start())
