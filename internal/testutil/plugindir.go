@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -50,11 +51,15 @@ func buildPluginDir(bin, toolsPlugins string) (string, error) {
 	}
 	// One directory per test process: concurrent test binaries (go test
 	// ./...) never share a half-installed plugin.
-	dir, err := os.MkdirTemp("", "amibake-plugins-")
+	removeStalePluginDirs()
+	dir, err := os.MkdirTemp("", pluginDirPattern)
 	if err != nil {
 		return "", fmt.Errorf("plugin directory: %w", err)
 	}
 	pluginDirPath = dir // removed by CleanupPluginDir even when a later step fails
+	if err := os.WriteFile(filepath.Join(dir, ownerFile), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		return "", err
+	}
 	amazon := filepath.Join("github.com", "hashicorp", "amazon")
 	src := filepath.Join(toolsPlugins, amazon)
 	entries, err := os.ReadDir(src)
@@ -115,5 +120,30 @@ func buildPluginDir(bin, toolsPlugins string) (string, error) {
 func CleanupPluginDir() {
 	if pluginDirPath != "" {
 		_ = os.RemoveAll(pluginDirPath)
+	}
+}
+
+const (
+	pluginDirPattern = "amibake-plugins-"
+	// ownerFile holds the pid of the test process that made a plugin
+	// directory.
+	ownerFile = ".owner-pid"
+)
+
+// removeStalePluginDirs removes the plugin directories of test processes
+// that are gone without calling CleanupPluginDir (a package without it in
+// TestMain, a killed run).
+func removeStalePluginDirs() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), pluginDirPattern+"*"))
+	for _, d := range dirs {
+		b, err := os.ReadFile(filepath.Join(d, ownerFile))
+		if err != nil {
+			continue // being made, or not ours
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil || pid <= 0 || processAlive(pid) {
+			continue
+		}
+		_ = os.RemoveAll(d)
 	}
 }
