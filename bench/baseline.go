@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"runtime"
-	"sort"
 	"syscall"
 	"time"
 
@@ -12,7 +11,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
-	"github.com/amibake/amibake/internal/awsapi"
 	"github.com/amibake/amibake/internal/lineage"
 	"github.com/amibake/amibake/internal/plan"
 )
@@ -45,36 +43,6 @@ func (m *measured) finish(srv *server, started time.Time) (*measured, error) {
 	var err error
 	m.Calls, m.Served, err = srv.served()
 	return m, err
-}
-
-// observeInProcess runs plan.Observe, the code `amibake plan` runs, in
-// this process against srv: the AWS part of plan alone, comparable with
-// the baselines below.
-func observeInProcess(ctx context.Context, srv *server, p *project) (*measured, error) {
-	if err := srv.resetLog(); err != nil {
-		return nil, err
-	}
-	started := time.Now()
-	obs, err := plan.Observe(ctx, awsapi.NewClients(srv.awsConfig()), p.cfg, p.g, p.fps)
-	if err != nil {
-		return nil, err
-	}
-	return (&measured{Images: len(obs.Images)}).finish(srv, started)
-}
-
-// observeMedian runs observeInProcess e.runs times and returns the run
-// with the median wall time.
-func observeMedian(e *env, srv *server, p *project) (*measured, error) {
-	var ms []*measured
-	for i := 0; i < e.runs; i++ {
-		m, err := observeInProcess(e.ctx, srv, p)
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, m)
-	}
-	sort.Slice(ms, func(i, j int) bool { return ms[i].Wall < ms[j].Wall })
-	return ms[len(ms)/2], nil
 }
 
 // perLayerBaseline is the naive observer: for every layer, in every
@@ -126,14 +94,21 @@ func perLayerBaseline(ctx context.Context, srv *server, p *project, every int) (
 
 // sweepBaseline reads every AMI of the project in every region: one
 // DescribeImages filtered only on tag:amibake:project, all pages of 1000.
-func sweepBaseline(ctx context.Context, srv *server, p *project) (*measured, error) {
+// With sample set it sweeps only the first region and scales calls and
+// time by the number of regions (the seeded history is spread evenly).
+func sweepBaseline(ctx context.Context, srv *server, p *project, sample bool) (*measured, error) {
 	if err := srv.resetLog(); err != nil {
 		return nil, err
 	}
 	cfg := srv.awsConfig()
 	found := 0
+	regions := plan.Regions(p.cfg, nil)
+	scale := 1
+	if sample {
+		regions, scale = regions[:1], len(regions)
+	}
 	started := time.Now()
-	for _, region := range plan.Regions(p.cfg, nil) {
+	for _, region := range regions {
 		cl := ec2.NewFromConfig(cfg, func(o *ec2.Options) { o.Region = region })
 		in := &ec2.DescribeImagesInput{
 			Owners:            []string{"self"},
@@ -152,5 +127,5 @@ func sweepBaseline(ctx context.Context, srv *server, p *project) (*measured, err
 			found += len(out.Images)
 		}
 	}
-	return (&measured{Images: found}).finish(srv, started)
+	return (&measured{Images: found * scale, Scale: scale}).finish(srv, started)
 }

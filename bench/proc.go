@@ -245,7 +245,10 @@ func baseEnv() []string {
 
 // runResult is one child process's measurements.
 type runResult struct {
-	Wall   time.Duration
+	Wall time.Duration
+	// CPU is amibake's user+system time: unlike Wall, it does not grow
+	// when other work shares the machine.
+	CPU    time.Duration
 	MaxRSS int64 // bytes
 	Exit   int
 	Stdout []byte
@@ -307,7 +310,7 @@ func runAmibake(bin string, srv *server, args ...string) (*runResult, error) {
 	if rep.Error != "" {
 		return nil, fmt.Errorf("run amibake %s: %s", strings.Join(args, " "), rep.Error)
 	}
-	r.Wall, r.MaxRSS, r.Exit = time.Duration(rep.WallNanos), rep.MaxRSS, rep.Exit
+	r.Wall, r.CPU, r.MaxRSS, r.Exit = time.Duration(rep.WallNanos), time.Duration(rep.CPUNanos), rep.MaxRSS, rep.Exit
 	r.Calls, r.Served, err = srv.served()
 	if err != nil {
 		return nil, err
@@ -320,6 +323,7 @@ const wrapEnv = "AMIBAKE_BENCH_WRAP_REPORT"
 
 type wrapReport struct {
 	WallNanos int64  `json:"wall_nanos"`
+	CPUNanos  int64  `json:"cpu_nanos"`
 	MaxRSS    int64  `json:"max_rss"`
 	Exit      int    `json:"exit"`
 	Error     string `json:"error,omitempty"`
@@ -357,6 +361,7 @@ func wrapChild(reportPath string, argv []string) int {
 	}
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		rep.MaxRSS = maxRSSBytes(ru)
+		rep.CPUNanos = ru.Utime.Nano() + ru.Stime.Nano()
 	}
 	rep.Exit = cmd.ProcessState.ExitCode()
 	return rep.Exit
