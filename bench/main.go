@@ -17,6 +17,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -121,6 +122,15 @@ func run(only, keep string, runs int) int {
 	} else if err := os.MkdirAll(work, 0o755); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		return 1
+	}
+	// Paths (./cmd/amibake, internal/…) are relative to the module root.
+	if out, err := exec.Command("go", "env", "GOMOD").Output(); err == nil {
+		if mod := strings.TrimSpace(string(out)); mod != "" && mod != os.DevNull {
+			if err := os.Chdir(filepath.Dir(mod)); err != nil {
+				fmt.Fprintln(os.Stderr, "bench:", err)
+				return 1
+			}
+		}
 	}
 	started := time.Now()
 	e := &env{ctx: context.Background(), work: work, runs: max(runs, 1), log: func(format string, args ...any) {
