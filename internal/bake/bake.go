@@ -246,6 +246,12 @@ func (b *Baker) reuse(ctx context.Context, pl *plan.Layer) *Result {
 	if home == "" {
 		return fail(fmt.Errorf("plan reuses no AMI in the build region %s", pl.Region))
 	}
+	if pl.State == plan.StateAvailable && !pl.Publish {
+		// The plan just saw it available with the channel on it (which the
+		// post-processor moved only once every copy was available).
+		r.Status, r.Duration = StatusReused, time.Since(start)
+		return r
+	}
 	if pl.State != plan.StateAvailable {
 		b.message(pl.Layer, "adopting %s (%s): waiting until it is available", home, pl.State)
 	}

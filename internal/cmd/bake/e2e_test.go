@@ -448,6 +448,8 @@ func TestBakeRerunAndChange(t *testing.T) {
 		}
 		assert.Zero(t, h.sb.CountCalls("ec2", "RunInstances"), "no packer build")
 		assert.Zero(t, h.sb.CountCalls("ec2", "CreateImage"))
+		assert.Equal(t, 1, h.sb.CountCalls("ssm", "PutParameter"), "the lease only: no channel written")
+		assert.Equal(t, 2, h.sb.CountCalls("ec2", "DescribeImages"), "the plan's one query per region; nothing re-read per layer")
 	})
 
 	t.Run("one byte of a base recipe rebuilds base and below", func(t *testing.T) {
