@@ -159,10 +159,26 @@ func (s *server) served() (callCounts, time.Duration, error) {
 		return nil, 0, err
 	}
 	calls := callCounts{}
+	for _, e := range log {
+		calls[e.Service+":"+e.Action]++
+	}
+	busy := busyTime(log)
+	counts, err := s.counts()
+	if err != nil {
+		return nil, 0, err
+	}
+	if !counts.equal(calls) {
+		return nil, 0, fmt.Errorf("sandbox log and counts disagree: %v vs %v", calls, counts)
+	}
+	return calls, busy, nil
+}
+
+// busyTime is the length of the union of the log's request intervals:
+// how long at least one request was in the sandbox's hands.
+func busyTime(log []sandbox.LogEntry) time.Duration {
 	type span struct{ from, to time.Time }
 	spans := make([]span, 0, len(log))
 	for _, e := range log {
-		calls[e.Service+":"+e.Action]++
 		spans = append(spans, span{e.Time, e.Time.Add(time.Duration(e.Micros) * time.Microsecond)})
 	}
 	sort.Slice(spans, func(i, j int) bool { return spans[i].from.Before(spans[j].from) })
@@ -182,14 +198,7 @@ func (s *server) served() (callCounts, time.Duration, error) {
 	if len(spans) > 0 {
 		busy += cur.to.Sub(cur.from)
 	}
-	counts, err := s.counts()
-	if err != nil {
-		return nil, 0, err
-	}
-	if !counts.equal(calls) {
-		return nil, 0, fmt.Errorf("sandbox log and counts disagree: %v vs %v", calls, counts)
-	}
-	return calls, busy, nil
+	return busy
 }
 
 // callCounts are sandbox calls by "service:Action".
