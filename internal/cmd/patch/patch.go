@@ -7,6 +7,8 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/amibake/amibake/internal/cmd/patch/apply"
+	"github.com/amibake/amibake/internal/cmd/patch/plan"
+	"github.com/amibake/amibake/internal/cmd/patch/scan"
 	"github.com/amibake/amibake/internal/cmdutil"
 )
 
@@ -21,6 +23,8 @@ func NewCmdPatch(f *cmdutil.Factory) *cli.Command {
 			"a patch rebake would rebuild (reason patch-drift). docs/patch.md.",
 		Subcommands: []*cli.Command{
 			apply.NewCmdApply(f, nil),
+			plan.NewCmdPlan(f, nil),
+			scan.NewCmdScan(f, nil),
 		},
 	}
 }
