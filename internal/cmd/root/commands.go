@@ -5,18 +5,23 @@ import (
 
 	bakecmd "github.com/amibake/amibake/internal/cmd/bake"
 	cicmd "github.com/amibake/amibake/internal/cmd/ci"
+	diffcmd "github.com/amibake/amibake/internal/cmd/diff"
 	"github.com/amibake/amibake/internal/cmd/fingerprint"
 	fmtcmd "github.com/amibake/amibake/internal/cmd/fmt"
 	"github.com/amibake/amibake/internal/cmd/graph"
 	historycmd "github.com/amibake/amibake/internal/cmd/history"
+	inventorycmd "github.com/amibake/amibake/internal/cmd/inventory"
 	lineagecmd "github.com/amibake/amibake/internal/cmd/lineage"
 	lockcmd "github.com/amibake/amibake/internal/cmd/lock"
 	patchcmd "github.com/amibake/amibake/internal/cmd/patch"
 	plancmd "github.com/amibake/amibake/internal/cmd/plan"
 	promotecmd "github.com/amibake/amibake/internal/cmd/promote"
 	rendercmd "github.com/amibake/amibake/internal/cmd/render"
+	retirecmd "github.com/amibake/amibake/internal/cmd/retire"
 	revokecmd "github.com/amibake/amibake/internal/cmd/revoke"
+	rolloutcmd "github.com/amibake/amibake/internal/cmd/rollout"
 	"github.com/amibake/amibake/internal/cmd/sandbox"
+	sbomcmd "github.com/amibake/amibake/internal/cmd/sbom"
 	"github.com/amibake/amibake/internal/cmd/validate"
 	"github.com/amibake/amibake/internal/cmdutil"
 )
@@ -27,18 +32,23 @@ func commands(f *cmdutil.Factory) []*cli.Command {
 		// Add NewCmdX(f, nil) entries here, one line each, sorted by name.
 		bakecmd.NewCmdBake(f, nil),
 		cicmd.NewCmdCI(f),
+		diffcmd.NewCmdDiff(f, nil),
 		fingerprint.NewCmdFingerprint(f, nil),
 		fmtcmd.NewCmdFmt(f, nil),
 		graph.NewCmdGraph(f, nil),
 		historycmd.NewCmdHistory(f, nil),
+		inventorycmd.NewCmdInventory(f, nil),
 		lineagecmd.NewCmdLineage(f, nil),
 		lockcmd.NewCmdLock(f),
 		patchcmd.NewCmdPatch(f),
 		plancmd.NewCmdPlan(f, nil),
 		promotecmd.NewCmdPromote(f, nil),
 		rendercmd.NewCmdRender(f, nil),
+		retirecmd.NewCmdRetire(f, nil),
 		revokecmd.NewCmdRevoke(f, nil),
+		rolloutcmd.NewCmdRollout(f, nil),
 		sandbox.NewCmdSandbox(f),
+		sbomcmd.NewCmdSBOM(f, nil),
 		validate.NewCmdValidate(f, nil),
 	}
 }
