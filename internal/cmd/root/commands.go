@@ -10,6 +10,7 @@ import (
 	fmtcmd "github.com/amibake/amibake/internal/cmd/fmt"
 	"github.com/amibake/amibake/internal/cmd/graph"
 	historycmd "github.com/amibake/amibake/internal/cmd/history"
+	iampolicycmd "github.com/amibake/amibake/internal/cmd/iampolicy"
 	inventorycmd "github.com/amibake/amibake/internal/cmd/inventory"
 	lineagecmd "github.com/amibake/amibake/internal/cmd/lineage"
 	lockcmd "github.com/amibake/amibake/internal/cmd/lock"
@@ -35,6 +36,7 @@ func commands(f *cmdutil.Factory) []*cli.Command {
 		fmtcmd.NewCmdFmt(f, nil),
 		graph.NewCmdGraph(f, nil),
 		historycmd.NewCmdHistory(f, nil),
+		iampolicycmd.NewCmdIAMPolicy(f, nil),
 		inventorycmd.NewCmdInventory(f, nil),
 		lineagecmd.NewCmdLineage(f, nil),
 		lockcmd.NewCmdLock(f),
