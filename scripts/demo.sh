@@ -15,6 +15,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
+tools="$(scripts/tools.sh)"
+
 step "validate the example project (amibake.hcl, layers/, recipes/, fleets/)"
 $amibake validate
 
@@ -42,6 +44,28 @@ $amibake plan || true
 step "render the Packer templates amibake will run (secrets are never written)"
 $amibake render --out "$work/rendered" --sandbox
 ls -1 "$work/rendered"
+
+step "install packer-plugin-amibake next to the amazon plugin (SSM provisioner, channel data source, lineage post-processor)"
+plugins="$work/plugins"
+mkdir -p "$plugins/github.com/hashicorp"
+cp -R "$tools/plugins/github.com/hashicorp/amazon" "$plugins/github.com/hashicorp/"
+go build -o "$work/packer-plugin-amibake" ./cmd/packer-plugin-amibake
+CHECKPOINT_DISABLE=1 PACKER_PLUGIN_PATH="$plugins" "$tools/packer" plugins install --path "$work/packer-plugin-amibake" github.com/amibake/amibake >/dev/null
+export AMIBAKE_PACKER="$tools/packer" PACKER_PLUGIN_PATH="$plugins" CHECKPOINT_DISABLE=1
+
+step "bake every layer through real packer, parents first, siblings in parallel"
+$amibake bake
+
+step "bake again: nothing changed, so nothing is built"
+$amibake bake
+
+step "lineage of the app-web AMI: ancestors up to the JeOS source"
+ami="$($amibake -o json plan app-web | sed -n 's/.*"us-east-1": "\(ami-[0-9a-f]*\)".*/\1/p' | head -n1)"
+if [[ -n "$ami" ]]; then $amibake lineage "$ami"; fi
+
+step "promote base from latest to stable, and its channel history"
+$amibake promote base --to stable
+$amibake history base --channel stable
 
 step "the project lock (held by every command that changes AWS)"
 $amibake lock status
