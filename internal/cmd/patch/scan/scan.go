@@ -146,9 +146,21 @@ func scanRun(ctx context.Context, opts *ScanOptions) error {
 		return err
 	}
 	if f.JSON() {
-		return cmdutil.WriteJSON(f.IOStreams.Out, res)
+		err = cmdutil.WriteJSON(f.IOStreams.Out, res)
+	} else {
+		err = PrintReport(f.IOStreams.Out, res)
 	}
-	return PrintReport(f.IOStreams.Out, res)
+	if err != nil {
+		return err
+	}
+	// Instances the scan did not reach: the report is partial.
+	for _, r := range res.Fleets {
+		if len(r.Failures) > 0 {
+			fmt.Fprintf(f.IOStreams.ErrOut, "fleet %s: %d of %d instance(s) not scanned (command %s)\n", r.Name, len(r.Failures), r.Targets, r.CommandID)
+			err = cmdutil.SilentExit(cmdutil.ExitPartial)
+		}
+	}
+	return err
 }
 
 // PrintReport writes the summary table, then each report's findings.
@@ -167,8 +179,12 @@ func PrintReport(w io.Writer, res *patch.ScanResult) error {
 		if !r.OldestMissing.IsZero() {
 			oldest = fmt.Sprintf("%dd (%s)", r.OldestMissingDays, r.OldestMissing.Format("2006-01-02"))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d/%d (%.0f%%)\t%s\t%s\t%s\n", r.Kind, r.Name, target, r.Compliant, r.Scanned,
-			r.CompliancePercent, counts(len(r.Missing), r.MissingBySeverity), counts(len(r.Failed), r.FailedBySeverity), oldest)
+		compliant := fmt.Sprintf("%d/%d (%.0f%%)", r.Compliant, r.Scanned, r.CompliancePercent)
+		if r.Scanned == 0 {
+			compliant = "0/0 (-)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Kind, r.Name, target, compliant,
+			counts(len(r.Missing), r.MissingBySeverity), counts(len(r.Failed), r.FailedBySeverity), oldest)
 	}
 	for _, r := range res.Images {
 		row(r)
