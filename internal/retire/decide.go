@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -38,8 +39,21 @@ func (decide) Run(ctx context.Context, rn *run) error {
 			keep("not replaced by this rollout")
 		}
 		for _, c := range b.Copies {
+			var insts []string
 			for _, why := range rn.res.InUse[c.AMI] {
+				if strings.HasPrefix(why, "instance ") {
+					insts = append(insts, strings.TrimPrefix(why, "instance "))
+					continue
+				}
 				keep(fmt.Sprintf("in use (%s): %s", c.AMI, why))
+			}
+			switch {
+			case len(insts) == 1:
+				keep(fmt.Sprintf("in use (%s): instance %s", c.AMI, insts[0]))
+			case len(insts) > 3:
+				keep(fmt.Sprintf("in use (%s): %d instances (%s and %d more)", c.AMI, len(insts), strings.Join(insts[:3], ", "), len(insts)-3))
+			case len(insts) > 1:
+				keep(fmt.Sprintf("in use (%s): %d instances (%s)", c.AMI, len(insts), strings.Join(insts, ", ")))
 			}
 			if c.State == "pending" {
 				keep(fmt.Sprintf("%s is still pending", c.AMI))

@@ -58,7 +58,7 @@ type Request struct {
 	// GraceByLayer overrides Grace per layer (the fleets' retire.grace).
 	GraceByLayer map[string]time.Duration
 	// ChannelHistory is how many of the newest versions of each channel
-	// count as in use (rollback targets); 0 means Keep.
+	// count as in use (rollback targets); 0 means the channel's layer's keep.
 	ChannelHistory int
 	// KeepSharedWith keeps AMIs with a launch permission for one of these
 	// accounts ("all" = any permission, public included).
@@ -145,9 +145,6 @@ type step interface {
 func (r *Retirer) Run(ctx context.Context, req Request) (*Result, error) {
 	if req.Keep < 1 {
 		req.Keep = 1
-	}
-	if req.ChannelHistory <= 0 {
-		req.ChannelHistory = req.Keep
 	}
 	now := time.Now
 	if r.Now != nil {

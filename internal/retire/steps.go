@@ -269,7 +269,6 @@ type channelsInUse struct{}
 func (channelsInUse) String() string { return "find AMIs of channels" }
 
 func (channelsInUse) Run(ctx context.Context, rn *run) error {
-	keepN := rn.req.ChannelHistory
 	for _, region := range rn.r.Regions {
 		client := rn.r.SSM(region)
 		var names []string
@@ -288,6 +287,11 @@ func (channelsInUse) Run(ctx context.Context, rn *run) error {
 			}
 		}
 		for _, name := range names {
+			keepN := rn.req.ChannelHistory
+			if keepN <= 0 {
+				layer, _, _ := rn.r.Paths.ParseChannel(name)
+				keepN = rn.keepFor(layer)
+			}
 			var hist []ssmtypes.ParameterHistory
 			hp := ssm.NewGetParameterHistoryPaginator(client, &ssm.GetParameterHistoryInput{Name: aws.String(name), MaxResults: aws.Int32(50)})
 			for hp.HasMorePages() {

@@ -18,7 +18,9 @@ import (
 	plancmd "github.com/amibake/amibake/internal/cmd/plan"
 	promotecmd "github.com/amibake/amibake/internal/cmd/promote"
 	rendercmd "github.com/amibake/amibake/internal/cmd/render"
+	retirecmd "github.com/amibake/amibake/internal/cmd/retire"
 	revokecmd "github.com/amibake/amibake/internal/cmd/revoke"
+	rolloutcmd "github.com/amibake/amibake/internal/cmd/rollout"
 	"github.com/amibake/amibake/internal/cmd/sandbox"
 	sbomcmd "github.com/amibake/amibake/internal/cmd/sbom"
 	"github.com/amibake/amibake/internal/cmd/validate"
@@ -44,7 +46,9 @@ func commands(f *cmdutil.Factory) []*cli.Command {
 		plancmd.NewCmdPlan(f, nil),
 		promotecmd.NewCmdPromote(f, nil),
 		rendercmd.NewCmdRender(f, nil),
+		retirecmd.NewCmdRetire(f, nil),
 		revokecmd.NewCmdRevoke(f, nil),
+		rolloutcmd.NewCmdRollout(f, nil),
 		sandbox.NewCmdSandbox(f),
 		sbomcmd.NewCmdSBOM(f, nil),
 		validate.NewCmdValidate(f, nil),

@@ -1,0 +1,199 @@
+// Package rollout is `amibake rollout FLEET` and its verbs status, resume
+// and abort: move a fleet to the AMI its layer's channel holds, by
+// instance refresh (replace fleets) or Run Command patching (in-place
+// fleets), as the fleet's HCL says.
+package rollout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/amibake/amibake/internal/awsapi"
+	"github.com/amibake/amibake/internal/channel"
+	"github.com/amibake/amibake/internal/cmdutil"
+	"github.com/amibake/amibake/internal/config"
+	"github.com/amibake/amibake/internal/lock"
+	"github.com/amibake/amibake/internal/retire"
+	"github.com/amibake/amibake/internal/rollout"
+)
+
+// Verbs.
+const (
+	VerbRun    = "run"
+	VerbStatus = "status"
+	VerbResume = "resume"
+	VerbAbort  = "abort"
+)
+
+// RolloutOptions are the inputs of every rollout verb.
+type RolloutOptions struct {
+	Factory     *cmdutil.Factory
+	LoadOptions config.LoadOptions
+	Verb        string
+	Fleet       string
+	Apply       bool
+	Wait        time.Duration
+	Poll        time.Duration
+	NoRetire    bool
+	LockTimeout time.Duration
+}
+
+// NewCmdRollout builds `rollout FLEET` with its verbs; runF replaces the
+// run in tests.
+func NewCmdRollout(f *cmdutil.Factory, runF func(context.Context, *RolloutOptions) error) *cli.Command {
+	flags := func(run bool) []cli.Flag {
+		fl := []cli.Flag{
+			&cli.DurationFlag{Name: "poll", Value: rollout.DefaultPoll, Usage: "poll progress every `D` (backing off to 4×D while nothing changes)"},
+			&cli.DurationFlag{Name: "lock-timeout", Usage: "wait up to `D` for the project lock (default: fail at once, exit 4)"},
+		}
+		if run {
+			fl = append(fl,
+				&cli.BoolFlag{Name: "apply", Usage: "roll out (default: dry run — show the change, the batches and the API calls)"},
+				&cli.BoolFlag{Name: "dry-run", Usage: "show what would happen, change nothing (the default)"},
+				&cli.BoolFlag{Name: "no-retire", Usage: "do not retire the replaced AMI after a successful replace rollout"},
+			)
+		}
+		fl = append(fl, &cli.DurationFlag{Name: "wait", Usage: "return paused (exit 5) after waiting `D` at a checkpoint (default: wait it out)"})
+		return append(fl, cmdutil.VarFlags()...)
+	}
+	action := func(verb string) cli.ActionFunc {
+		return func(c *cli.Context) error {
+			args, err := cmdutil.Args(c)
+			if err != nil {
+				return err
+			}
+			if len(args) != 1 {
+				return cmdutil.FlagErrorf("rollout %stakes one FLEET argument, got %d", verbPrefix(verb), len(args))
+			}
+			opts := &RolloutOptions{Factory: f, LoadOptions: cmdutil.LoadOptionsFrom(c, f), Verb: verb, Fleet: args[0],
+				Wait: c.Duration("wait"), Poll: c.Duration("poll"), LockTimeout: c.Duration("lock-timeout")}
+			if verb == VerbRun {
+				if c.Bool("apply") && c.Bool("dry-run") {
+					return cmdutil.FlagErrorf("--apply and --dry-run exclude each other")
+				}
+				opts.Apply, opts.NoRetire = c.Bool("apply"), c.Bool("no-retire")
+			}
+			if runF != nil {
+				return runF(c.Context, opts)
+			}
+			return rolloutRun(c.Context, opts)
+		}
+	}
+	return &cli.Command{
+		Name:      "rollout",
+		Usage:     "roll a fleet out to its channel's AMI (replace or in-place, per the fleet)",
+		ArgsUsage: "FLEET",
+		Description: "Replace fleets: a new launch-template version per ASG that changes only the\n" +
+			"image id, then an instance refresh through the fleet's checkpoints with\n" +
+			"automatic rollback and its abort alarms; after success the replaced AMI is\n" +
+			"retired per the fleet's retire block. In-place fleets: AWS-RunPatchBaseline\n" +
+			"Install by tag, canary batch first, under max_concurrency/max_errors.\n" +
+			"Dry run unless --apply. A rollout waiting at a checkpoint longer than --wait\n" +
+			"exits 5 (paused); status, resume and abort pick it up from AWS.\n\n" +
+			"   amibake rollout web                 # the plan\n" +
+			"   amibake rollout web --apply --wait 30m\n" +
+			"   amibake rollout status web",
+		Flags:  flags(true),
+		Action: action(VerbRun),
+		Subcommands: []*cli.Command{
+			{Name: VerbStatus, Usage: "show a fleet's rollout as AWS holds it", ArgsUsage: "FLEET", Flags: flags(false), Action: action(VerbStatus)},
+			{Name: VerbResume, Usage: "follow a paused or interrupted rollout to the end and finish it", ArgsUsage: "FLEET", Flags: flags(false), Action: action(VerbResume)},
+			{Name: VerbAbort, Usage: "roll a fleet's rollout back", ArgsUsage: "FLEET", Flags: flags(false), Action: action(VerbAbort)},
+		},
+	}
+}
+
+func verbPrefix(verb string) string {
+	if verb == VerbRun {
+		return ""
+	}
+	return verb + " "
+}
+
+func rolloutRun(ctx context.Context, opts *RolloutOptions) error {
+	f := opts.Factory
+	cfg, err := cmdutil.LoadProject(f, opts.LoadOptions)
+	if err != nil {
+		return err
+	}
+	fleet, ok := cfg.Fleets[opts.Fleet]
+	if !ok {
+		names := make([]string, 0, len(cfg.Fleets))
+		for n := range cfg.Fleets {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		return fmt.Errorf("unknown fleet %q (fleets: %s)", opts.Fleet, strings.Join(names, ", "))
+	}
+	regions, err := channel.LayerRegions(cfg, fleet.Layer)
+	if err != nil {
+		return err
+	}
+	awsCfg, err := f.AWSConfig(ctx)
+	if err != nil {
+		return err
+	}
+	clients := awsapi.NewClients(awsCfg)
+	paths := channel.Paths(cfg)
+	region := regions[0]
+	out := f.IOStreams.Out
+	if f.JSON() {
+		out = f.IOStreams.ErrOut
+	}
+	r := &rollout.Rollout{
+		Fleet: fleet, Region: region, EC2: clients.EC2(region), AutoScaling: clients.AutoScaling(region), SSM: clients.SSM(region),
+		Paths: paths, Apply: opts.Apply || opts.Verb == VerbResume || opts.Verb == VerbAbort,
+		Poll: opts.Poll, Wait: opts.Wait, Out: out, Now: f.Now, LockTimeout: opts.LockTimeout,
+		Locker: &lock.Locker{SSM: clients.SSM(""), Name: paths.Lock(), Now: f.Now, Command: "rollout " + verbPrefix(opts.Verb) + opts.Fleet},
+	}
+	if !opts.NoRetire {
+		r.Retirer = &retire.Retirer{EC2: clients.EC2, AutoScaling: clients.AutoScaling, SSM: clients.SSM,
+			Paths: paths, Regions: channel.ProjectRegions(cfg), Now: f.Now}
+	}
+	var rep *rollout.Report
+	switch opts.Verb {
+	case VerbStatus:
+		rep, err = r.Status(ctx)
+	case VerbResume:
+		rep, err = r.Resume(ctx)
+	case VerbAbort:
+		rep, err = r.Abort(ctx)
+	default:
+		if fleet.Strategy == config.StrategyInPlace {
+			rep, err = r.InPlace(ctx)
+		} else {
+			rep, err = r.Replace(ctx)
+		}
+	}
+	if rep != nil {
+		if f.JSON() {
+			if jerr := cmdutil.WriteJSON(f.IOStreams.Out, rep); jerr != nil {
+				return errors.Join(err, jerr)
+			}
+		} else {
+			printSummary(out, rep)
+		}
+	}
+	return err
+}
+
+func printSummary(w interface{ Write([]byte) (int, error) }, rep *rollout.Report) {
+	switch rep.Outcome {
+	case "", rollout.OutcomePlanned, rollout.OutcomeNothing:
+		return
+	}
+	fmt.Fprintf(w, "Fleet %s: %s", rep.Fleet, rep.Outcome)
+	if rep.Reason != "" {
+		fmt.Fprintf(w, " — %s", rep.Reason)
+	}
+	fmt.Fprintln(w)
+	for _, c := range rep.Changed {
+		fmt.Fprintf(w, "  changed: %s\n", c)
+	}
+}

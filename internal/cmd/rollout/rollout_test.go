@@ -1,0 +1,261 @@
+package rollout_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	astypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/amibake/amibake/internal/channel/channeltest"
+	"github.com/amibake/amibake/internal/channel/channeltest/clitest"
+	"github.com/amibake/amibake/internal/lineage"
+	"github.com/amibake/amibake/internal/rollout"
+	"github.com/amibake/amibake/internal/sandbox"
+)
+
+var paths = lineage.Paths{Prefix: channeltest.Prefix, Project: channeltest.Project}
+
+const webFleet = `fleet "web" {
+  layer    = layer.app-web
+  channel  = "stable"
+  strategy = "replace"
+  asg      = ["web-prod-a"]
+
+  rollout {
+    checkpoints         = [10, 50, 100]
+    checkpoint_wait     = "CPW"
+    min_healthy_percent = 90
+    abort_on_alarms     = ["web-5xx-high"]
+  }
+
+  retire {
+    keep  = 1
+    grace = "168h"
+  }
+}
+`
+
+// world is a replace fleet of 20 instances on the old app-web AMI, with
+// the stable channel already moved to the new one.
+type world struct {
+	sb       *sandbox.Sandbox
+	dir      string
+	old, new channeltest.Build
+	ltID     string
+}
+
+func setup(t *testing.T, checkpointWait string) *world {
+	t.Helper()
+	sb := sandbox.Start(t)
+	dir := channeltest.CopyProject(t)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "fleets", "web.hcl"), []byte(strings.Replace(webFleet, "CPW", checkpointWait, 1)), 0o644))
+	fam := channeltest.SeedFamily(t, sb, channeltest.Project, "ami-source")
+	newer := channeltest.SeedBuild(t, sb, channeltest.Project, "app-web", "b2", &fam.Base, "")
+	// The old build is two days older.
+	sb.Do(func(w *sandbox.World) {
+		for _, id := range fam.AppWeb.All() {
+			w.EC2.Images[id].CreationDate = w.EC2.Images[id].CreationDate.Add(-48 * time.Hour)
+		}
+	})
+	ctx := context.Background()
+	s := ssm.NewFromConfig(sb.Config)
+	for _, ami := range []string{fam.AppWeb.Home(), newer.Home()} {
+		_, err := s.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String(paths.Channel("app-web", "stable")), Value: aws.String(ami),
+			Type: ssmtypes.ParameterTypeString, Overwrite: aws.Bool(true)})
+		require.NoError(t, err)
+	}
+	lt, err := ec2.NewFromConfig(sb.Config).CreateLaunchTemplate(ctx, &ec2.CreateLaunchTemplateInput{
+		LaunchTemplateName: aws.String("web"),
+		LaunchTemplateData: &ec2types.RequestLaunchTemplateData{ImageId: aws.String(fam.AppWeb.Home()), InstanceType: ec2types.InstanceTypeT3Micro,
+			KeyName: aws.String("web-key")},
+	})
+	require.NoError(t, err)
+	ltID := aws.ToString(lt.LaunchTemplate.LaunchTemplateId)
+	_, err = autoscaling.NewFromConfig(sb.Config).CreateAutoScalingGroup(ctx, &autoscaling.CreateAutoScalingGroupInput{
+		AutoScalingGroupName: aws.String("web-prod-a"), MinSize: aws.Int32(0), MaxSize: aws.Int32(40), DesiredCapacity: aws.Int32(20),
+		LaunchTemplate:         &astypes.LaunchTemplateSpecification{LaunchTemplateId: aws.String(ltID), Version: aws.String("1")},
+		AvailabilityZones:      []string{"us-east-1a", "us-east-1b"},
+		HealthCheckGracePeriod: aws.Int32(0), DefaultInstanceWarmup: aws.Int32(0),
+	})
+	require.NoError(t, err)
+	w := &world{sb: sb, dir: dir, old: fam.AppWeb, new: newer, ltID: ltID}
+	require.Equal(t, map[string]int{fam.AppWeb.Home(): 20}, w.images(t))
+	return w
+}
+
+// images counts the group's InService members by AMI.
+func (w *world) images(t *testing.T) map[string]int {
+	t.Helper()
+	out := map[string]int{}
+	w.sb.Do(func(sw *sandbox.World) {
+		g := sw.AutoScalingGroup(sandbox.DefaultAccount, "us-east-1", "web-prod-a")
+		require.NotNil(t, g)
+		for _, m := range g.Instances {
+			if m.LifecycleState == sandbox.ASGInService {
+				out[m.ImageID]++
+			}
+		}
+	})
+	return out
+}
+
+func (w *world) deprecated(t *testing.T, id string) bool {
+	t.Helper()
+	var dep bool
+	w.sb.Do(func(sw *sandbox.World) { dep = !sw.EC2.Images[id].DeprecationTime.IsZero() })
+	return dep
+}
+
+func (w *world) templateVersions(t *testing.T) (def int, versions []int) {
+	t.Helper()
+	w.sb.Do(func(sw *sandbox.World) {
+		lt := sw.EC2.LaunchTemplates[w.ltID]
+		def = lt.DefaultVersion
+		for _, v := range lt.Versions {
+			versions = append(versions, v.Number)
+		}
+	})
+	return def, versions
+}
+
+func TestReplaceRollsOutThroughCanaryAndRetires(t *testing.T) {
+	w := setup(t, "1s")
+
+	// The dry run shows the change, the batches and the calls, and changes nothing.
+	code, out, errOut := clitest.Run(t, w.sb, w.dir, "rollout", "web")
+	require.Equal(t, 0, code, errOut)
+	assert.Contains(t, out, "Fleet web (replace): app-web stable → "+w.new.Home())
+	assert.Contains(t, out, "web-prod-a: web version 1 ("+w.old.Home()+") → new version with ImageId "+w.new.Home()+"; checkpoints 10% (2 of 20), 50% (10 of 20), 100% (20 of 20)")
+	assert.Contains(t, out, "ec2:CreateLaunchTemplateVersion LaunchTemplateId="+w.ltID+" SourceVersion=1 LaunchTemplateData.ImageId="+w.new.Home())
+	assert.Contains(t, out, "CheckpointPercentages=[10 50 100] CheckpointDelay=1 MinHealthyPercentage=90 SkipMatching=true AutoRollback=true Alarms=[web-5xx-high]")
+	assert.Contains(t, out, "Dry run: nothing changed.")
+	_, versions := w.templateVersions(t)
+	assert.Equal(t, []int{1}, versions)
+
+	code, out, errOut = clitest.Run(t, w.sb, w.dir, "rollout", "web", "--apply", "--poll", "20ms")
+	require.Equal(t, 0, code, "stdout:\n%s\nstderr:\n%s", out, errOut)
+	assert.Contains(t, out, "Checkpoint 1 of 3 reached", "the canary checkpoint was seen")
+	assert.Contains(t, out, "Fleet web: succeeded")
+	assert.Equal(t, map[string]int{w.new.Home(): 20}, w.images(t), "every instance runs the new AMI")
+
+	// Only the image id changed in the new version; it is the default and
+	// the version naming the old AMI is gone (retire keeps 1).
+	def, versions := w.templateVersions(t)
+	assert.Equal(t, 2, def)
+	assert.Equal(t, []int{2}, versions)
+	w.sb.Do(func(sw *sandbox.World) {
+		v := sw.EC2.LaunchTemplates[w.ltID].Versions[0]
+		assert.Equal(t, w.new.Home(), v.ImageID)
+		assert.Equal(t, "web-key", v.KeyName)
+		assert.Equal(t, "t3.micro", v.InstanceType)
+	})
+	// The old AMI is retired per policy: deprecated in every region, not
+	// yet deregistered (grace 168h); the new one untouched.
+	for _, id := range w.old.All() {
+		assert.True(t, w.deprecated(t, id), id)
+	}
+	for _, id := range w.new.All() {
+		assert.False(t, w.deprecated(t, id), id)
+	}
+	assert.Contains(t, out, "Retire "+w.old.Home()+": deprecate")
+
+	// Status says it is done; a second rollout has nothing to do.
+	code, out, errOut = clitest.Run(t, w.sb, w.dir, "rollout", "status", "web")
+	require.Equal(t, 0, code, errOut)
+	assert.Contains(t, out, "Successful")
+	code, out, errOut = clitest.Run(t, w.sb, w.dir, "rollout", "web", "--apply")
+	require.Equal(t, 0, code, errOut)
+	assert.Contains(t, out, "Nothing to do")
+
+	code, out, _ = clitest.Run(t, w.sb, w.dir, "lock", "status")
+	require.Equal(t, 0, code)
+	assert.Contains(t, out, "Unlocked")
+}
+
+func TestReplaceBadAMIRollsBack(t *testing.T) {
+	w := setup(t, "1s")
+	require.NoError(t, w.sb.MarkImageBad(w.new.Home()))
+
+	code, out, errOut := clitest.Run(t, w.sb, w.dir, "-o", "json", "rollout", "web", "--apply", "--poll", "20ms")
+	assert.Equal(t, 1, code, "stdout:\n%s\nstderr:\n%s", out, errOut)
+	var rep rollout.Report
+	require.NoError(t, json.Unmarshal([]byte(out), &rep))
+	assert.Equal(t, rollout.OutcomeRolledBack, rep.Outcome)
+	assert.Contains(t, rep.Reason, "web-prod-a rolled back to "+w.old.Home())
+	assert.Contains(t, errOut, "rollout of web rolled-back")
+	assert.Nil(t, rep.Retire, "nothing retired")
+
+	assert.Equal(t, map[string]int{w.old.Home(): 20}, w.images(t), "every instance runs the old AMI")
+	for _, id := range append(w.old.All(), w.new.All()...) {
+		assert.False(t, w.deprecated(t, id), id)
+	}
+	def, _ := w.templateVersions(t)
+	assert.Equal(t, 1, def, "the default version is still the old one")
+}
+
+func TestReplacePausedThenResumed(t *testing.T) {
+	w := setup(t, "3s")
+
+	code, out, errOut := clitest.Run(t, w.sb, w.dir, "rollout", "web", "--apply", "--poll", "20ms", "--wait", "300ms")
+	require.Equal(t, 5, code, "stdout:\n%s\nstderr:\n%s", out, errOut)
+	assert.Contains(t, out, "Fleet web: paused")
+	assert.Contains(t, errOut, "amibake rollout resume web")
+	code, out, _ = clitest.Run(t, w.sb, w.dir, "lock", "status")
+	require.Equal(t, 0, code)
+	assert.Contains(t, out, "Unlocked", "a paused rollout does not hold the lock")
+
+	code, out, errOut = clitest.Run(t, w.sb, w.dir, "rollout", "status", "web")
+	require.Equal(t, 0, code, errOut)
+	assert.Contains(t, out, "InProgress")
+	assert.Contains(t, out, "Checkpoint 1 of 3 reached")
+	assert.Contains(t, out, w.old.Home()+" → "+w.new.Home())
+
+	// A new rollout refuses while this one runs.
+	code, _, errOut = clitest.Run(t, w.sb, w.dir, "rollout", "web", "--apply")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "in progress")
+
+	code, out, errOut = clitest.Run(t, w.sb, w.dir, "rollout", "resume", "web", "--poll", "20ms")
+	require.Equal(t, 0, code, "stdout:\n%s\nstderr:\n%s", out, errOut)
+	assert.Contains(t, out, "Fleet web: succeeded")
+	assert.Equal(t, map[string]int{w.new.Home(): 20}, w.images(t))
+	assert.True(t, w.deprecated(t, w.old.Home()), "resume retires the replaced AMI")
+}
+
+func TestReplaceAbortRollsBack(t *testing.T) {
+	w := setup(t, "1h")
+	code, out, errOut := clitest.Run(t, w.sb, w.dir, "rollout", "web", "--apply", "--poll", "20ms", "--wait", "100ms")
+	require.Equal(t, 5, code, "stdout:\n%s\nstderr:\n%s", out, errOut)
+
+	code, out, errOut = clitest.Run(t, w.sb, w.dir, "rollout", "abort", "web", "--poll", "20ms")
+	require.Equal(t, 0, code, "stdout:\n%s\nstderr:\n%s", out, errOut)
+	assert.Contains(t, out, "Fleet web: aborted")
+	assert.Equal(t, map[string]int{w.old.Home(): 20}, w.images(t))
+	assert.False(t, w.deprecated(t, w.old.Home()))
+
+	code, _, errOut = clitest.Run(t, w.sb, w.dir, "rollout", "abort", "web")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "nothing to abort")
+}
+
+func TestReplaceAlarmAborts(t *testing.T) {
+	w := setup(t, "1h")
+	w.sb.SetAlarmState(sandbox.DefaultAccount, "us-east-1", "web-5xx-high", "ALARM")
+	code, out, errOut := clitest.Run(t, w.sb, w.dir, "rollout", "web", "--apply", "--poll", "20ms")
+	assert.Equal(t, 1, code, "stdout:\n%s\nstderr:\n%s", out, errOut)
+	assert.Contains(t, errOut, "web-5xx-high")
+	assert.Equal(t, map[string]int{w.old.Home(): 20}, w.images(t))
+}

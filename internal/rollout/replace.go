@@ -1,0 +1,517 @@
+package rollout
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	astypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
+	"github.com/amibake/amibake/internal/channel"
+	"github.com/amibake/amibake/internal/config"
+	"github.com/amibake/amibake/internal/lineage"
+	"github.com/amibake/amibake/internal/retire"
+)
+
+// GroupPlan is one Auto Scaling group of a replace rollout.
+type GroupPlan struct {
+	Name            string  `json:"asg"`
+	Desired         int32   `json:"desired_capacity"`
+	TemplateID      string  `json:"launch_template_id"`
+	TemplateName    string  `json:"launch_template_name"`
+	FromVersion     int64   `json:"from_version"`
+	FromAMI         string  `json:"from_ami"`
+	ToVersion       int64   `json:"to_version,omitempty"`
+	Batches         []Batch `json:"batches,omitempty"`
+	RefreshID       string  `json:"refresh_id,omitempty"`
+	Status          string  `json:"status,omitempty"`
+	StatusReason    string  `json:"status_reason,omitempty"`
+	PercentComplete int32   `json:"percent_complete"`
+	RollbackReason  string  `json:"rollback_reason,omitempty"`
+	UpToDate        bool    `json:"up_to_date,omitempty"`
+	checkpointSince int64   // unix nanos when the current checkpoint wait was first seen; 0 when not waiting
+	lastSeen        string
+}
+
+// Batch is one checkpoint of a refresh: how many instances run the new AMI
+// once it is reached.
+type Batch struct {
+	Percent   int `json:"percent"`
+	Instances int `json:"instances"`
+}
+
+// versionDescription records in AWS what a rollout replaced, for resume,
+// status and the retire after success: "amibake rollout FLEET: OLD → NEW (from version N)".
+func versionDescription(fleet, from, to string, fromVersion int64) string {
+	return fmt.Sprintf("amibake rollout %s: %s → %s (from version %d)", fleet, from, to, fromVersion)
+}
+
+var descRE = regexp.MustCompile(`^amibake rollout (\S+): (ami-[0-9a-f]+) → (ami-[0-9a-f]+) \(from version (\d+)\)$`)
+
+func parseDescription(s string) (fleet, from, to string, fromVersion int64, ok bool) {
+	m := descRE.FindStringSubmatch(s)
+	if m == nil {
+		return "", "", "", 0, false
+	}
+	n, _ := strconv.ParseInt(m[4], 10, 64)
+	return m[1], m[2], m[3], n, true
+}
+
+// Replace rolls a replace fleet out.
+func (r *Rollout) Replace(ctx context.Context) (*Report, error) {
+	rep := r.newReport()
+	steps := []Step{
+		preflight{},      // the fleet is a replace fleet, its ASGs exist on launch templates, no refresh is running
+		resolveTarget{},  // the AMI the layer's channel holds, available and not revoked
+		readGroups{},     // each ASG's current template version and AMI; the batches
+		showPlan{},       // dry-run: the change, the batches and the API calls
+		lockStep{},       // the project lock, before anything changes
+		newVersions{},    // a template version per ASG that changes only the image id
+		startRefreshes{}, // StartInstanceRefresh with checkpoints, rollback and alarms
+		follow{},         // DescribeInstanceRefreshes until done, paused or failed
+		finish{},         // default version, prune old versions, retire the replaced AMI
+	}
+	err := r.run(ctx, rep, steps)
+	return rep, err
+}
+
+// ---- preflight ----
+
+type preflight struct{}
+
+func (preflight) String() string { return "preflight" }
+
+func (preflight) Run(ctx context.Context, rc *Context) error {
+	if rc.Fleet.Strategy != config.StrategyReplace {
+		return fmt.Errorf("fleet %s is %s, not replace", rc.Fleet.Name, rc.Fleet.Strategy)
+	}
+	groups, err := rc.describeGroups(ctx)
+	if err != nil {
+		return err
+	}
+	for _, name := range rc.Fleet.ASGs {
+		g, ok := groups[name]
+		if !ok {
+			return fmt.Errorf("fleet %s: Auto Scaling group %s not found in %s", rc.Fleet.Name, name, rc.Region)
+		}
+		if g.LaunchTemplate == nil {
+			return fmt.Errorf("fleet %s: Auto Scaling group %s does not use a launch template directly (mixed instances policies and launch configurations are not supported)", rc.Fleet.Name, name)
+		}
+		ref, err := rc.latestRefresh(ctx, name)
+		if err != nil {
+			return err
+		}
+		if ref != nil && active(ref.Status) {
+			return fmt.Errorf("fleet %s: Auto Scaling group %s has an instance refresh %s in progress (%s): see `amibake rollout status %s`, then resume or abort it",
+				rc.Fleet.Name, name, aws.ToString(ref.InstanceRefreshId), ref.Status, rc.Fleet.Name)
+		}
+	}
+	return nil
+}
+
+func active(s astypes.InstanceRefreshStatus) bool {
+	switch s {
+	case astypes.InstanceRefreshStatusPending, astypes.InstanceRefreshStatusInProgress, astypes.InstanceRefreshStatusBaking,
+		astypes.InstanceRefreshStatusCancelling, astypes.InstanceRefreshStatusRollbackInProgress:
+		return true
+	}
+	return false
+}
+
+func (rc *Context) describeGroups(ctx context.Context) (map[string]astypes.AutoScalingGroup, error) {
+	out := map[string]astypes.AutoScalingGroup{}
+	names := rc.Fleet.ASGs
+	for start := 0; start < len(names); start += 50 {
+		end := min(start+50, len(names))
+		p := autoscaling.NewDescribeAutoScalingGroupsPaginator(rc.AutoScaling, &autoscaling.DescribeAutoScalingGroupsInput{
+			AutoScalingGroupNames: names[start:end], MaxRecords: aws.Int32(100)})
+		for p.HasMorePages() {
+			page, err := p.NextPage(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("describe Auto Scaling groups of fleet %s: %w", rc.Fleet.Name, err)
+			}
+			for _, g := range page.AutoScalingGroups {
+				out[aws.ToString(g.AutoScalingGroupName)] = g
+			}
+		}
+	}
+	return out, nil
+}
+
+func (rc *Context) latestRefresh(ctx context.Context, group string) (*astypes.InstanceRefresh, error) {
+	out, err := rc.AutoScaling.DescribeInstanceRefreshes(ctx, &autoscaling.DescribeInstanceRefreshesInput{
+		AutoScalingGroupName: aws.String(group), MaxRecords: aws.Int32(1)})
+	if err != nil {
+		return nil, fmt.Errorf("describe instance refreshes of %s: %w", group, err)
+	}
+	if len(out.InstanceRefreshes) == 0 {
+		return nil, nil
+	}
+	return &out.InstanceRefreshes[0], nil
+}
+
+// ---- resolve the target ----
+
+type resolveTarget struct{}
+
+func (resolveTarget) String() string { return "resolve the target AMI" }
+
+func (resolveTarget) Run(ctx context.Context, rc *Context) error {
+	name := rc.Paths.Channel(rc.Fleet.Layer, rc.Fleet.Channel)
+	v, err := channel.Get(ctx, rc.SSM, name)
+	if err != nil {
+		return err
+	}
+	imgs, err := lineage.DescribeIDs(ctx, rc.EC2, rc.Region, []string{v.AMI})
+	if err != nil {
+		return err
+	}
+	img, ok := imgs[v.AMI]
+	switch {
+	case !ok:
+		return fmt.Errorf("channel %s holds %s, which is gone in %s", name, v.AMI, rc.Region)
+	case img.IsRevoked():
+		return fmt.Errorf("channel %s holds %s, which is revoked (%s): promote another AMI first", name, v.AMI, img.Revoked)
+	case img.State != "available":
+		return fmt.Errorf("channel %s holds %s, which is %s, not available", name, v.AMI, img.State)
+	}
+	rc.Report.Target = v.AMI
+	return nil
+}
+
+// ---- read the groups ----
+
+type readGroups struct{}
+
+func (readGroups) String() string { return "read the groups' launch templates" }
+
+func (readGroups) Run(ctx context.Context, rc *Context) error {
+	groups, err := rc.describeGroups(ctx)
+	if err != nil {
+		return err
+	}
+	todo := 0
+	for _, name := range rc.Fleet.ASGs {
+		g := groups[name]
+		lt := g.LaunchTemplate
+		v, err := rc.templateVersion(ctx, aws.ToString(lt.LaunchTemplateId), aws.ToString(lt.LaunchTemplateName), orDefault(aws.ToString(lt.Version)))
+		if err != nil {
+			return fmt.Errorf("Auto Scaling group %s: %w", name, err)
+		}
+		gp := &GroupPlan{Name: name, Desired: aws.ToInt32(g.DesiredCapacity), TemplateID: aws.ToString(v.LaunchTemplateId),
+			TemplateName: aws.ToString(v.LaunchTemplateName), FromVersion: aws.ToInt64(v.VersionNumber)}
+		if v.LaunchTemplateData != nil {
+			gp.FromAMI = aws.ToString(v.LaunchTemplateData.ImageId)
+		}
+		gp.Batches = batches(rc.Fleet.Rollout.Checkpoints, int(gp.Desired))
+		if gp.FromAMI == rc.Report.Target && allOn(g, gp.FromVersion) {
+			gp.UpToDate = true
+		} else {
+			todo++
+		}
+		rc.Report.Groups = append(rc.Report.Groups, gp)
+	}
+	if todo == 0 {
+		rc.Report.Outcome = OutcomeNothing
+		rc.logf("Nothing to do: every group of fleet %s runs %s.", rc.Fleet.Name, rc.Report.Target)
+		return errStop
+	}
+	return nil
+}
+
+// allOn: every member launched from this version.
+func allOn(g astypes.AutoScalingGroup, version int64) bool {
+	for _, i := range g.Instances {
+		if i.LaunchTemplate == nil || aws.ToString(i.LaunchTemplate.Version) != strconv.FormatInt(version, 10) {
+			return false
+		}
+	}
+	return true
+}
+
+func orDefault(v string) string {
+	if v == "" {
+		return "$Default"
+	}
+	return v
+}
+
+func (rc *Context) templateVersion(ctx context.Context, id, name, version string) (*ec2types.LaunchTemplateVersion, error) {
+	in := &ec2.DescribeLaunchTemplateVersionsInput{Versions: []string{version}}
+	if id != "" {
+		in.LaunchTemplateId = aws.String(id)
+	} else {
+		in.LaunchTemplateName = aws.String(name)
+	}
+	out, err := rc.EC2.DescribeLaunchTemplateVersions(ctx, in)
+	if err != nil {
+		return nil, fmt.Errorf("describe launch template %s%s version %s: %w", id, name, version, err)
+	}
+	if len(out.LaunchTemplateVersions) == 0 {
+		return nil, fmt.Errorf("launch template %s%s has no version %s", id, name, version)
+	}
+	return &out.LaunchTemplateVersions[0], nil
+}
+
+// batches: how many instances run the new AMI at each checkpoint.
+func batches(checkpoints []int, desired int) []Batch {
+	if len(checkpoints) == 0 {
+		checkpoints = []int{100}
+	}
+	out := make([]Batch, 0, len(checkpoints))
+	for _, p := range checkpoints {
+		out = append(out, Batch{Percent: p, Instances: int(math.Ceil(float64(desired) * float64(p) / 100))})
+	}
+	return out
+}
+
+// ---- the plan ----
+
+type showPlan struct{}
+
+func (showPlan) String() string { return "show the plan" }
+
+func (showPlan) Run(ctx context.Context, rc *Context) error {
+	f := rc.Fleet
+	ro := f.Rollout
+	rc.logf("Fleet %s (replace): %s %s → %s in %s", f.Name, f.Layer, f.Channel, rc.Report.Target, rc.Region)
+	for _, g := range rc.Report.Groups {
+		if g.UpToDate {
+			rc.logf("  %s: already on %s (%s version %d)", g.Name, g.FromAMI, g.TemplateName, g.FromVersion)
+			continue
+		}
+		var bs []string
+		for _, b := range g.Batches {
+			bs = append(bs, fmt.Sprintf("%d%% (%d of %d)", b.Percent, b.Instances, g.Desired))
+		}
+		rc.logf("  %s: %s version %d (%s) → new version with ImageId %s; checkpoints %s", g.Name, g.TemplateName, g.FromVersion, g.FromAMI, rc.Report.Target, strings.Join(bs, ", "))
+		rc.call("ec2:CreateLaunchTemplateVersion LaunchTemplateId=%s SourceVersion=%d LaunchTemplateData.ImageId=%s", g.TemplateID, g.FromVersion, rc.Report.Target)
+		rc.call("autoscaling:StartInstanceRefresh AutoScalingGroupName=%s DesiredConfiguration.LaunchTemplate=%s:<new version> CheckpointPercentages=%v CheckpointDelay=%d MinHealthyPercentage=%d SkipMatching=true AutoRollback=true Alarms=%v",
+			g.Name, g.TemplateID, ro.Checkpoints, int(ro.CheckpointWait.Seconds()), ro.MinHealthyPercent, ro.AbortOnAlarms)
+		rc.call("autoscaling:DescribeInstanceRefreshes AutoScalingGroupName=%s (every %s, backing off to %s)", g.Name, rc.Poll, rc.Poll*maxPollFactor)
+	}
+	rc.call("ec2:ModifyLaunchTemplate DefaultVersion=<new version> (after success)")
+	if rc.Retirer != nil {
+		rc.call("retire the replaced AMI: keep %d, grace %s (after success)", f.Retire.Keep, f.Retire.Grace)
+	}
+	if !rc.Apply {
+		for _, c := range rc.Report.Calls {
+			rc.logf("    %s", c)
+		}
+		rc.Report.Outcome = OutcomePlanned
+		rc.logf("Dry run: nothing changed. Run with --apply to roll out.")
+		return errStop
+	}
+	return nil
+}
+
+// ---- new template versions ----
+
+type newVersions struct{}
+
+func (newVersions) String() string { return "create launch template versions" }
+
+func (newVersions) Run(ctx context.Context, rc *Context) error {
+	for _, g := range rc.Report.Groups {
+		if g.UpToDate {
+			continue
+		}
+		out, err := rc.EC2.CreateLaunchTemplateVersion(ctx, &ec2.CreateLaunchTemplateVersionInput{
+			LaunchTemplateId:   aws.String(g.TemplateID),
+			SourceVersion:      aws.String(strconv.FormatInt(g.FromVersion, 10)),
+			VersionDescription: aws.String(versionDescription(rc.Fleet.Name, g.FromAMI, rc.Report.Target, g.FromVersion)),
+			LaunchTemplateData: &ec2types.RequestLaunchTemplateData{ImageId: aws.String(rc.Report.Target)},
+		})
+		if err != nil {
+			return fmt.Errorf("new version of launch template %s for %s: %w", g.TemplateName, g.Name, err)
+		}
+		g.ToVersion = aws.ToInt64(out.LaunchTemplateVersion.VersionNumber)
+		rc.changed("launch template %s (%s) version %d: ImageId %s (from version %d)", g.TemplateName, g.TemplateID, g.ToVersion, rc.Report.Target, g.FromVersion)
+	}
+	return nil
+}
+
+// ---- start the refreshes ----
+
+type startRefreshes struct{}
+
+func (startRefreshes) String() string { return "start instance refreshes" }
+
+func (startRefreshes) Run(ctx context.Context, rc *Context) error {
+	ro := rc.Fleet.Rollout
+	for _, g := range rc.Report.Groups {
+		if g.UpToDate {
+			continue
+		}
+		prefs := &astypes.RefreshPreferences{
+			CheckpointPercentages: toInt32s(ro.Checkpoints),
+			CheckpointDelay:       aws.Int32(int32(ro.CheckpointWait.Seconds())),
+			MinHealthyPercentage:  aws.Int32(int32(ro.MinHealthyPercent)),
+			SkipMatching:          aws.Bool(true),
+			AutoRollback:          aws.Bool(true),
+		}
+		if len(ro.AbortOnAlarms) > 0 {
+			prefs.AlarmSpecification = &astypes.AlarmSpecification{Alarms: ro.AbortOnAlarms}
+		}
+		out, err := rc.AutoScaling.StartInstanceRefresh(ctx, &autoscaling.StartInstanceRefreshInput{
+			AutoScalingGroupName: aws.String(g.Name),
+			Strategy:             astypes.RefreshStrategyRolling,
+			DesiredConfiguration: &astypes.DesiredConfiguration{LaunchTemplate: &astypes.LaunchTemplateSpecification{
+				LaunchTemplateId: aws.String(g.TemplateID), Version: aws.String(strconv.FormatInt(g.ToVersion, 10))}},
+			Preferences: prefs,
+		})
+		if err != nil {
+			return fmt.Errorf("start instance refresh of %s: %w", g.Name, err)
+		}
+		g.RefreshID = aws.ToString(out.InstanceRefreshId)
+		rc.changed("instance refresh %s of %s to version %d", g.RefreshID, g.Name, g.ToVersion)
+	}
+	return nil
+}
+
+func toInt32s(in []int) []int32 {
+	out := make([]int32, len(in))
+	for i, v := range in {
+		out[i] = int32(v)
+	}
+	return out
+}
+
+// ---- finish ----
+
+type finish struct{}
+
+func (finish) String() string { return "make the new version the default and retire the replaced AMI" }
+
+func (finish) Run(ctx context.Context, rc *Context) error {
+	var replaced []string
+	for _, g := range rc.Report.Groups {
+		if g.UpToDate || g.ToVersion == 0 {
+			continue
+		}
+		if _, err := rc.EC2.ModifyLaunchTemplate(ctx, &ec2.ModifyLaunchTemplateInput{
+			LaunchTemplateId: aws.String(g.TemplateID), DefaultVersion: aws.String(strconv.FormatInt(g.ToVersion, 10))}); err != nil {
+			return fmt.Errorf("make version %d the default of %s: %w", g.ToVersion, g.TemplateName, err)
+		}
+		rc.changed("launch template %s default version %d", g.TemplateName, g.ToVersion)
+		if err := rc.pruneVersions(ctx, g); err != nil {
+			return err
+		}
+		if g.FromAMI != "" && g.FromAMI != rc.Report.Target {
+			replaced = append(replaced, g.FromAMI)
+		}
+	}
+	rc.Report.Outcome = OutcomeSucceeded
+	if rc.Retirer != nil && len(replaced) > 0 {
+		keep := max(rc.Fleet.Retire.Keep, 1)
+		grace := rc.Fleet.Retire.Grace
+		if grace == 0 {
+			grace = retire.DefaultGrace
+		}
+		res, err := rc.Retirer.Run(ctx, retire.Request{Layers: []string{rc.Fleet.Layer}, Keep: keep, Grace: grace, Only: replaced, Apply: true})
+		rc.Report.Retire = res
+		if err != nil {
+			return fmt.Errorf("rollout of %s succeeded, but retiring %v failed: %w", rc.Fleet.Name, replaced, err)
+		}
+		for _, b := range res.Builds {
+			if contains(replaced, b.AMI) {
+				rc.logf("Retire %s: %s (%s)", b.AMI, b.Action, strings.Join(b.Reasons, "; "))
+			}
+		}
+	}
+	return nil
+}
+
+// pruneVersions deletes the group's template versions beyond the newest
+// retire.keep, never the default, the new one or one an ASG uses: the
+// versions that still name a replaced AMI would otherwise keep it in use
+// for ever.
+func (rc *Context) pruneVersions(ctx context.Context, g *GroupPlan) error {
+	keep := max(rc.Fleet.Retire.Keep, 1)
+	var versions []int64
+	p := ec2.NewDescribeLaunchTemplateVersionsPaginator(rc.EC2, &ec2.DescribeLaunchTemplateVersionsInput{
+		LaunchTemplateId: aws.String(g.TemplateID), MaxResults: aws.Int32(200)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return fmt.Errorf("versions of launch template %s: %w", g.TemplateName, err)
+		}
+		for _, v := range page.LaunchTemplateVersions {
+			if !aws.ToBool(v.DefaultVersion) {
+				versions = append(versions, aws.ToInt64(v.VersionNumber))
+			}
+		}
+	}
+	sort.Slice(versions, func(i, j int) bool { return versions[i] > versions[j] })
+	inUse, err := rc.versionsInUse(ctx, g.TemplateID)
+	if err != nil {
+		return err
+	}
+	var drop []string
+	for i, v := range versions {
+		// The default counts as one of the kept versions.
+		if i+1 < keep || v == g.ToVersion || inUse[v] {
+			continue
+		}
+		drop = append(drop, strconv.FormatInt(v, 10))
+	}
+	if len(drop) == 0 {
+		return nil
+	}
+	out, err := rc.EC2.DeleteLaunchTemplateVersions(ctx, &ec2.DeleteLaunchTemplateVersionsInput{LaunchTemplateId: aws.String(g.TemplateID), Versions: drop})
+	if err != nil {
+		return fmt.Errorf("delete old versions %v of launch template %s: %w", drop, g.TemplateName, err)
+	}
+	var gone []string
+	for _, d := range out.SuccessfullyDeletedLaunchTemplateVersions {
+		gone = append(gone, strconv.FormatInt(aws.ToInt64(d.VersionNumber), 10))
+	}
+	if len(gone) > 0 {
+		rc.changed("launch template %s: deleted versions %s (retire keeps %d)", g.TemplateName, strings.Join(gone, ", "), keep)
+	}
+	return nil
+}
+
+// versionsInUse: versions of the template any ASG or instance of the region names.
+func (rc *Context) versionsInUse(ctx context.Context, templateID string) (map[int64]bool, error) {
+	used := map[int64]bool{}
+	p := autoscaling.NewDescribeAutoScalingGroupsPaginator(rc.AutoScaling, &autoscaling.DescribeAutoScalingGroupsInput{MaxRecords: aws.Int32(100)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("describe Auto Scaling groups: %w", err)
+		}
+		for _, g := range page.AutoScalingGroups {
+			if lt := g.LaunchTemplate; lt != nil && aws.ToString(lt.LaunchTemplateId) == templateID {
+				if n, err := strconv.ParseInt(aws.ToString(lt.Version), 10, 64); err == nil {
+					used[n] = true
+				}
+			}
+			for _, i := range g.Instances {
+				if lt := i.LaunchTemplate; lt != nil && aws.ToString(lt.LaunchTemplateId) == templateID {
+					if n, err := strconv.ParseInt(aws.ToString(lt.Version), 10, 64); err == nil {
+						used[n] = true
+					}
+				}
+			}
+		}
+	}
+	return used, nil
+}
+
+func contains(list []string, v string) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}

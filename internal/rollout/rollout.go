@@ -1,0 +1,234 @@
+// Package rollout moves a fleet to the AMI its layer's channel holds.
+//
+// A replace fleet gets, per Auto Scaling group, a new launch-template
+// version that changes only the image id and an instance refresh through
+// the fleet's checkpoints with automatic rollback; an in-place fleet gets
+// AWS-RunPatchBaseline Install over Run Command, canary batch first, under
+// the fleet's rate and error limits. Both are ordered step lists (STYLE.md
+// §4): each step a small type with String() and Run(ctx), optionally
+// Skip(ctx); the run context carries the fleet, the clients, the dry-run
+// flag and what the rollout changed so far.
+//
+// State lives in AWS, never locally: the refresh (its desired template
+// version) and the version's description, which names the replaced AMI,
+// so status, resume and abort work from any machine.
+package rollout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/amibake/amibake/internal/awsapi"
+	"github.com/amibake/amibake/internal/config"
+	"github.com/amibake/amibake/internal/lineage"
+	"github.com/amibake/amibake/internal/lock"
+	"github.com/amibake/amibake/internal/retire"
+)
+
+// Defaults of the follow loop.
+const (
+	DefaultPoll = 15 * time.Second
+	// maxPollFactor bounds the backoff: polls slow down to this many times
+	// the interval while nothing changes.
+	maxPollFactor = 4
+)
+
+// Rollout is one fleet's rollout and what it needs.
+type Rollout struct {
+	Fleet *config.Fleet
+	// Region is where the fleet runs (the layer's build region).
+	Region      string
+	EC2         awsapi.EC2
+	AutoScaling awsapi.AutoScaling
+	SSM         awsapi.SSM
+	Paths       lineage.Paths
+	// Locker takes the project lock before anything changes (nil: the
+	// caller holds it).
+	Locker      *lock.Locker
+	LockTimeout time.Duration
+	// Retirer retires the replaced AMI after a successful replace (nil:
+	// nothing is retired).
+	Retirer *retire.Retirer
+	// Apply acts; without it the rollout prints what it would do.
+	Apply bool
+	// Poll is the interval between progress polls (one per ASG or command).
+	Poll time.Duration
+	// Wait is how long a rollout may wait at a checkpoint before it returns
+	// paused (exit 5); 0 waits as long as the checkpoint does.
+	Wait time.Duration
+	// Out receives the progress view and the report.
+	Out   io.Writer
+	Now   func() time.Time
+	Sleep func(ctx context.Context, d time.Duration) error
+}
+
+// Report is what a rollout did; --output json prints it.
+type Report struct {
+	Fleet    string `json:"fleet"`
+	Strategy string `json:"strategy"`
+	Layer    string `json:"layer"`
+	Channel  string `json:"channel"`
+	Target   string `json:"target_ami"`
+	DryRun   bool   `json:"dry_run"`
+	// Outcome: planned, nothing-to-do, succeeded, paused, failed,
+	// rolled-back, aborted, interrupted, stopped (in-place error threshold).
+	Outcome string         `json:"outcome"`
+	Reason  string         `json:"reason,omitempty"`
+	Groups  []*GroupPlan   `json:"groups,omitempty"`
+	InPlace *InPlace       `json:"in_place,omitempty"`
+	Calls   []string       `json:"api_calls,omitempty"`
+	Changed []string       `json:"changed,omitempty"`
+	Retire  *retire.Result `json:"retire,omitempty"`
+}
+
+// Outcomes.
+const (
+	OutcomePlanned     = "planned"
+	OutcomeNothing     = "nothing-to-do"
+	OutcomeSucceeded   = "succeeded"
+	OutcomePaused      = "paused"
+	OutcomeFailed      = "failed"
+	OutcomeRolledBack  = "rolled-back"
+	OutcomeAborted     = "aborted"
+	OutcomeInterrupted = "interrupted"
+	OutcomeStopped     = "stopped"
+)
+
+// PausedError ends a rollout waiting at a checkpoint longer than --wait:
+// exit 5, state kept in AWS.
+type PausedError struct{ Msg string }
+
+func (e *PausedError) Error() string { return e.Msg }
+
+// ExitCode is DESIGN.md's "paused, waiting for an operator".
+func (e *PausedError) ExitCode() int { return 5 }
+
+// FailedError is a rollout that failed, rolled back or stopped.
+type FailedError struct{ Msg string }
+
+func (e *FailedError) Error() string { return e.Msg }
+
+// Step is one stage of a rollout.
+type Step interface {
+	fmt.Stringer
+	Run(ctx context.Context, rc *Context) error
+}
+
+// Skipper is a step that may have nothing to do.
+type Skipper interface {
+	Skip(rc *Context) (bool, string)
+}
+
+// Context is what the steps share.
+type Context struct {
+	*Rollout
+	Report *Report
+	held   *lock.Held
+}
+
+// errStop ends the step list early without an error (nothing to do).
+var errStop = errors.New("stop")
+
+func (r *Rollout) defaults() {
+	if r.Poll <= 0 {
+		r.Poll = DefaultPoll
+	}
+	if r.Now == nil {
+		r.Now = time.Now
+	}
+	if r.Sleep == nil {
+		r.Sleep = sleepCtx
+	}
+	if r.Out == nil {
+		r.Out = io.Discard
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// run executes steps in order: skips are reported, errStop ends early,
+// the lock is released at the end whatever happens.
+func (r *Rollout) run(ctx context.Context, rep *Report, steps []Step) (err error) {
+	r.defaults()
+	rc := &Context{Rollout: r, Report: rep}
+	defer func() {
+		if rc.held != nil {
+			if rerr := rc.held.Release(context.WithoutCancel(ctx)); rerr != nil {
+				err = errors.Join(err, fmt.Errorf("release project lock: %w", rerr))
+			}
+		}
+	}()
+	for _, s := range steps {
+		if sk, ok := s.(Skipper); ok {
+			if skip, why := sk.Skip(rc); skip {
+				if why != "" {
+					rc.logf("skip %s: %s", s, why)
+				}
+				continue
+			}
+		}
+		if err := ctx.Err(); err != nil {
+			rep.Outcome = OutcomeInterrupted
+			return fmt.Errorf("rollout of %s interrupted before %s: %w", r.Fleet.Name, s, err)
+		}
+		if err := s.Run(ctx, rc); err != nil {
+			if errors.Is(err, errStop) {
+				return nil
+			}
+			if ctx.Err() != nil && rep.Outcome == "" {
+				rep.Outcome = OutcomeInterrupted
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+func (rc *Context) logf(format string, args ...any) {
+	fmt.Fprintf(rc.Out, format+"\n", args...)
+}
+
+func (rc *Context) changed(format string, args ...any) {
+	rc.Report.Changed = append(rc.Report.Changed, fmt.Sprintf(format, args...))
+}
+
+func (rc *Context) call(format string, args ...any) {
+	rc.Report.Calls = append(rc.Report.Calls, fmt.Sprintf(format, args...))
+}
+
+// lockStep takes the project lock for every run that changes AWS.
+type lockStep struct{}
+
+func (lockStep) String() string { return "take the project lock" }
+
+func (lockStep) Skip(rc *Context) (bool, string) {
+	return !rc.Apply || rc.Locker == nil, ""
+}
+
+func (lockStep) Run(ctx context.Context, rc *Context) error {
+	held, err := rc.Locker.Acquire(ctx, rc.LockTimeout)
+	if err != nil {
+		return err
+	}
+	rc.held = held
+	// A rollout outlives the lease's TTL: renew it until Release.
+	held.KeepAlive(ctx, nil)
+	return nil
+}
+
+// newReport starts a report for the fleet.
+func (r *Rollout) newReport() *Report {
+	return &Report{Fleet: r.Fleet.Name, Strategy: r.Fleet.Strategy, Layer: r.Fleet.Layer, Channel: r.Fleet.Channel, DryRun: !r.Apply}
+}
