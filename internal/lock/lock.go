@@ -67,7 +67,8 @@ type Locker struct {
 	// run blocks others for at most this long.
 	TTL time.Duration
 	// Settle is how long to wait before re-reading a lease just written, to
-	// detect a concurrent takeover (default 1s; tests use 0).
+	// detect a concurrent takeover (default 0; a takeover of an expired
+	// lease always waits at least TakeoverSettle).
 	Settle time.Duration
 	// Poll is the wait between attempts while --lock-timeout waits (default 5s).
 	Poll    time.Duration
@@ -138,6 +139,7 @@ func (l *Locker) tryAcquire(ctx context.Context) (*Held, error) {
 		ID: newID(), Holder: l.Holder, Host: host, PID: os.Getpid(), Command: l.Command,
 		Acquired: now, Expires: now.Add(l.TTL),
 	}
+	settle := l.Settle
 	err := l.put(ctx, lease, false)
 	var exists *ssmtypes.ParameterAlreadyExists
 	if errors.As(err, &exists) {
@@ -151,24 +153,22 @@ func (l *Locker) tryAcquire(ctx context.Context) (*Held, error) {
 		if !cur.Expired(l.Now()) {
 			return nil, &HeldError{Name: l.Name, Lease: cur}
 		}
-		// Take over an expired lease: delete it only if it is still the
-		// same version we judged expired, then race to create ours.
-		if err := l.deleteIfVersion(ctx, cur.Version); err != nil {
-			return nil, err
+		// Take over an expired lease by overwriting it, never by deleting
+		// it: while the parameter exists, a run arriving now cannot create
+		// its own lease beside the takeover (its Overwrite=false put fails)
+		// and joins the takeover instead. Of several runs overwriting at
+		// once the last write wins; Parameter Store has no conditional
+		// write, so every taker waits TakeoverSettle and re-reads: only the
+		// run that finds its own lease proceeds, the others get HeldError.
+		if err := l.put(ctx, lease, true); err != nil {
+			return nil, fmt.Errorf("take over expired project lock %s: %w", l.Name, err)
 		}
-		err = l.put(ctx, lease, false)
-		if errors.As(err, &exists) {
-			cur, rerr := l.read(ctx)
-			if rerr != nil {
-				return nil, rerr
-			}
-			return nil, &HeldError{Name: l.Name, Lease: cur}
-		}
+		settle, err = max(settle, TakeoverSettle), nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("acquire project lock %s: %w", l.Name, err)
 	}
-	if err := l.verify(ctx, lease); err != nil {
+	if err := l.verify(ctx, lease, settle); err != nil {
 		return nil, err
 	}
 	return &Held{locker: l, lease: lease}, nil
@@ -176,12 +176,12 @@ func (l *Locker) tryAcquire(ctx context.Context) (*Held, error) {
 
 // verify re-reads the lease after Settle: a concurrent takeover that
 // deleted ours shows up as someone else's lease.
-func (l *Locker) verify(ctx context.Context, lease *Lease) error {
-	if l.Settle > 0 {
+func (l *Locker) verify(ctx context.Context, lease *Lease, settle time.Duration) error {
+	if settle > 0 {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(l.Settle):
+		case <-time.After(settle):
 		}
 	}
 	cur, err := l.read(ctx)
@@ -200,6 +200,10 @@ func (l *Locker) verify(ctx context.Context, lease *Lease) error {
 
 var errNoLease = errors.New("no lease")
 
+// TakeoverSettle is the least a run that took over an expired lease waits
+// before re-reading it (see tryAcquire).
+var TakeoverSettle = time.Second
+
 // Status returns the current lease, or nil when the project is unlocked.
 func (l *Locker) Status(ctx context.Context) (*Lease, error) {
 	l.defaults()
@@ -217,7 +221,7 @@ func (l *Locker) ForceRelease(ctx context.Context) (*Lease, error) {
 	if err != nil || cur == nil {
 		return nil, err
 	}
-	if err := l.deleteIfVersion(ctx, cur.Version); err != nil {
+	if err := l.deleteIf(ctx, cur); err != nil {
 		return nil, err
 	}
 	return cur, nil
@@ -257,7 +261,9 @@ func (l *Locker) put(ctx context.Context, lease *Lease, overwrite bool) error {
 	return err
 }
 
-func (l *Locker) deleteIfVersion(ctx context.Context, version int64) error {
+// deleteIf deletes the lease only if it is still want (same id and
+// version); otherwise another run holds it now.
+func (l *Locker) deleteIf(ctx context.Context, want *Lease) error {
 	cur, err := l.read(ctx)
 	if errors.Is(err, errNoLease) {
 		return nil
@@ -265,7 +271,7 @@ func (l *Locker) deleteIfVersion(ctx context.Context, version int64) error {
 	if err != nil {
 		return err
 	}
-	if cur.Version != version {
+	if cur.ID != want.ID || cur.Version != want.Version {
 		return &HeldError{Name: l.Name, Lease: cur}
 	}
 	_, err = l.SSM.DeleteParameter(ctx, &ssm.DeleteParameterInput{Name: aws.String(l.Name)})
@@ -388,7 +394,7 @@ func (h *Held) Release(ctx context.Context) error {
 	if cur.ID != h.lease.ID {
 		return nil
 	}
-	return h.locker.deleteIfVersion(ctx, cur.Version)
+	return h.locker.deleteIf(ctx, cur)
 }
 
 func newID() string {
