@@ -61,11 +61,21 @@ func diffRun(ctx context.Context, opts *DiffOptions) error {
 	if err != nil {
 		return err
 	}
-	imgA, docA, err := src.Read(ctx, opts.A)
+	// Both arguments resolve before either document is read, so a typo is
+	// reported as such.
+	imgA, err := src.Resolver.Resolve(ctx, opts.A)
 	if err != nil {
 		return err
 	}
-	imgB, docB, err := src.Read(ctx, opts.B)
+	imgB, err := src.Resolver.Resolve(ctx, opts.B)
+	if err != nil {
+		return err
+	}
+	docA, err := src.Load(ctx, imgA)
+	if err != nil {
+		return err
+	}
+	docB, err := src.Load(ctx, imgB)
 	if err != nil {
 		return err
 	}

@@ -64,17 +64,23 @@ func Open(ctx context.Context, f *cmdutil.Factory, lo config.LoadOptions, bucket
 }
 
 // Read resolves ref (AMI id or LAYER@channel) and loads its verified
-// document. The bucket is read in the project's build region.
+// document.
 func (s *Source) Read(ctx context.Context, ref string) (lineage.Image, *inv.Document, error) {
 	img, err := s.Resolver.Resolve(ctx, ref)
 	if err != nil {
 		return lineage.Image{}, nil, err
 	}
-	doc, err := inv.Load(ctx, s.Clients.S3(channel.ProjectRegions(s.Config)[0]), s.Bucket, s.Project, img)
+	doc, err := s.Load(ctx, img)
 	if err != nil {
 		return img, nil, err
 	}
 	return img, doc, nil
+}
+
+// Load reads the verified document of a resolved AMI. The bucket is read
+// in the project's build region.
+func (s *Source) Load(ctx context.Context, img lineage.Image) (*inv.Document, error) {
+	return inv.Load(ctx, s.Clients.S3(channel.ProjectRegions(s.Config)[0]), s.Bucket, s.Project, img)
 }
 
 // InventoryOptions are the inputs of inventory.
