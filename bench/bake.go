@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -93,14 +94,16 @@ func noopBake(e *env, p *project, srv *server) result {
 
 // The bake-scheduling DAG: the example's linux → foundation → base chain
 // widened to 12 layers, nine apps fanning out of base; the fake packer
-// sleeps per layer.
+// sleeps per layer, long enough (0.6–1.2 s) that the fixed cost of a build
+// (rendering, starting the process) stays small next to it, as it is next
+// to a real packer build of minutes.
 var schedSleeps = []time.Duration{
-	300 * time.Millisecond, // linux
-	300 * time.Millisecond, // foundation
-	300 * time.Millisecond, // base
-	600 * time.Millisecond, 500 * time.Millisecond, 500 * time.Millisecond,
-	400 * time.Millisecond, 400 * time.Millisecond, 400 * time.Millisecond,
-	300 * time.Millisecond, 300 * time.Millisecond, 300 * time.Millisecond,
+	600 * time.Millisecond, // linux
+	600 * time.Millisecond, // foundation
+	600 * time.Millisecond, // base
+	1200 * time.Millisecond, 1000 * time.Millisecond, 1000 * time.Millisecond,
+	800 * time.Millisecond, 800 * time.Millisecond, 800 * time.Millisecond,
+	600 * time.Millisecond, 600 * time.Millisecond, 600 * time.Millisecond,
 }
 
 func schedParent(i int) int {
@@ -194,7 +197,7 @@ func bakeScheduling(e *env) []result {
 	return []result{{
 		Name: name,
 		Values: fmt.Sprintf("%d layers (chain of 3, then 9 apps in parallel), fake packer %s–%s per build: wall=%s, critical path %s (%.2f× of it)",
-			n, secs(300*time.Millisecond), secs(600*time.Millisecond), secs(wall), secs(critical), float64(wall)/float64(critical)),
+			n, secs(slices.Min(schedSleeps)), secs(slices.Max(schedSleeps)), secs(wall), secs(critical), float64(wall)/float64(critical)),
 		Target: target,
 		Ratio:  fmt.Sprintf("vs sequential loop (%s, builds sum to %s): %s faster", secs(seq), secs(sequentialSum), ratio(float64(seq), float64(wall))),
 		Status: status(ok),

@@ -18,8 +18,10 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -132,6 +134,20 @@ func run(only, keep string, runs int) int {
 			}
 		}
 	}
+	reportDir = work
+	// Ctrl-C: stop the sandboxes and remove the scratch directory (unless
+	// kept) rather than leave them behind.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-sigs
+		stopAll()
+		if keep == "" {
+			os.RemoveAll(work)
+		}
+		fmt.Fprintln(os.Stderr, "bench: interrupted")
+		os.Exit(130)
+	}()
 	started := time.Now()
 	e := &env{ctx: context.Background(), work: work, runs: max(runs, 1), log: func(format string, args ...any) {
 		fmt.Fprintf(os.Stderr, "[%5.1fs] %s\n", time.Since(started).Seconds(), fmt.Sprintf(format, args...))

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -33,12 +34,30 @@ func buildAmibake(dir string) (string, error) {
 	return bin, nil
 }
 
+// running are the servers not stopped yet, for the interrupt handler.
+var running struct {
+	sync.Mutex
+	servers map[*server]bool
+}
+
+// stopAll stops every running server (on interrupt).
+func stopAll() {
+	running.Lock()
+	servers := running.servers
+	running.servers = nil
+	running.Unlock()
+	for s := range servers {
+		s.stop()
+	}
+}
+
 // server is an out-of-process `amibake sandbox serve`.
 type server struct {
-	cmd    *exec.Cmd
-	url    string
-	env    map[string]string
-	stderr bytes.Buffer
+	cmd      *exec.Cmd
+	url      string
+	env      map[string]string
+	stderr   bytes.Buffer
+	stopOnce sync.Once
 	// Startup is how long serve took to load the state and listen.
 	Startup time.Duration
 }
@@ -82,6 +101,12 @@ func startServe(bin, state string) (*server, error) {
 		return nil, err
 	}
 	s.Startup = time.Since(started)
+	running.Lock()
+	if running.servers == nil {
+		running.servers = map[*server]bool{}
+	}
+	running.servers[s] = true
+	running.Unlock()
 	return s, nil
 }
 
@@ -91,8 +116,13 @@ func (s *server) stop() {
 	if s == nil || s.cmd == nil || s.cmd.Process == nil {
 		return
 	}
-	s.cmd.Process.Kill() //nolint:errcheck // already gone
-	s.cmd.Wait()         //nolint:errcheck // killed
+	running.Lock()
+	delete(running.servers, s)
+	running.Unlock()
+	s.stopOnce.Do(func() {
+		s.cmd.Process.Kill() //nolint:errcheck // already gone
+		s.cmd.Wait()         //nolint:errcheck // killed
+	})
 }
 
 // awsConfig talks to the server like the child processes do.
@@ -289,7 +319,7 @@ func runAmibake(bin string, srv *server, args ...string) (*runResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	report, err := os.CreateTemp("", "amibake-bench-run-")
+	report, err := os.CreateTemp(reportDir, "run-")
 	if err != nil {
 		return nil, err
 	}
@@ -326,6 +356,10 @@ func runAmibake(bin string, srv *server, args ...string) (*runResult, error) {
 	}
 	return r, nil
 }
+
+// reportDir receives the wrappers' report files: the scratch directory,
+// so that an interrupted run leaves none behind.
+var reportDir string
 
 // wrapEnv names the report file of a wrapper process.
 const wrapEnv = "AMIBAKE_BENCH_WRAP_REPORT"
