@@ -12,7 +12,7 @@ import (
 	"github.com/amibake/amibake/internal/plan"
 )
 
-// FilterValuesPerCall is EC2's limit on values in one filter, hence the
+// filterValuesPerCall is EC2's limit on values in one filter, hence the
 // fingerprints one DescribeImages can ask for.
 const filterValuesPerCall = plan.FilterValuesPerCall
 
