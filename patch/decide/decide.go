@@ -7,7 +7,6 @@ package decide
 import (
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -234,11 +233,30 @@ func containsFold(list []string, s string) bool {
 	return false
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
+// Overlay marks the stale layers of d in a content plan (plan.New) as
+// builds with reason patch-drift: what `patch run` hands to bake.Baker. A
+// layer the plan already builds for another reason keeps that reason (its
+// build picks up the patches too); a reused layer loses its reuse fields.
+// It returns how many layers it turned into builds.
+func Overlay(p *plan.Plan, d *Result) int {
+	stale := map[string]Layer{}
+	for _, l := range d.Layers {
+		if l.Stale {
+			stale[l.Layer] = l
+		}
 	}
-	sort.Strings(out)
-	return out
+	n := 0
+	for _, pl := range p.Layers {
+		s, ok := stale[pl.Layer]
+		if !ok || pl.Action == plan.ActionBuild {
+			continue
+		}
+		if pl.PreviousAMI == "" && len(pl.AMI) > 0 {
+			pl.PreviousAMI = pl.AMI[pl.Region]
+		}
+		pl.Action, pl.Reason, pl.Detail = plan.ActionBuild, plan.ReasonPatchDrift, s.Detail
+		pl.AMI, pl.State, pl.MissingRegions, pl.Publish = nil, "", nil, false
+		n++
+	}
+	return n
 }

@@ -113,3 +113,22 @@ func TestUnscannedLayerIsOnlyADescendant(t *testing.T) {
 	assert.Equal(t, []string{"linux", "foundation", "base", "app-web", "app-worker"}, r.Stale)
 	assert.Equal(t, "rebuilt on linux", stale(r)["base"])
 }
+
+func TestOverlay(t *testing.T) {
+	p := &plan.Plan{Project: "acme-golden", Layers: []*plan.Layer{
+		{Layer: "linux", Action: plan.ActionReuse, Reason: plan.ReasonUpToDate, Region: "us-east-1", AMI: map[string]string{"us-east-1": "ami-1"}, State: "available"},
+		{Layer: "foundation", Action: plan.ActionBuild, Reason: plan.ReasonRecipeChanged, Detail: "cis_hardening 1.4.0→1.5.0"},
+		{Layer: "base", Action: plan.ActionReuse, Reason: plan.ReasonUpToDate, Region: "us-east-1", AMI: map[string]string{"us-east-1": "ami-3"}},
+	}}
+	d := &decide.Result{Layers: []decide.Layer{
+		{Layer: "linux", Stale: true, Reason: plan.ReasonPatchDrift, Detail: "1 critical (kernel@6.1.2-1)"},
+		{Layer: "foundation", Stale: true, Reason: plan.ReasonPatchDrift, Detail: "rebuilt on linux"},
+		{Layer: "base", Reason: plan.ReasonUpToDate},
+	}}
+	assert.Equal(t, 1, decide.Overlay(p, d))
+	assert.Equal(t, &plan.Layer{Layer: "linux", Action: plan.ActionBuild, Reason: plan.ReasonPatchDrift, Detail: "1 critical (kernel@6.1.2-1)",
+		Region: "us-east-1", PreviousAMI: "ami-1"}, p.Layers[0])
+	assert.Equal(t, plan.ReasonRecipeChanged, p.Layers[1].Reason, "a build keeps its own reason")
+	assert.Equal(t, plan.ActionReuse, p.Layers[2].Action)
+	assert.Equal(t, 2, p.Changes())
+}
