@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -16,6 +17,8 @@ import (
 	"github.com/amibake/amibake/internal/awsapi"
 	"github.com/amibake/amibake/internal/channel/channeltest"
 	"github.com/amibake/amibake/internal/channel/channeltest/clitest"
+	"github.com/amibake/amibake/internal/cmd/root"
+	"github.com/amibake/amibake/internal/iostreams"
 	"github.com/amibake/amibake/internal/lineage"
 	"github.com/amibake/amibake/internal/plan"
 	"github.com/amibake/amibake/internal/sandbox"
@@ -303,6 +306,37 @@ func TestScanInstanceTerminatedWhenScanFails(t *testing.T) {
 	assertAllTerminated(t, w.sb)
 
 	code, out, _ := clitest.Run(t, w.sb, w.dir, "lock", "status")
+	require.Equal(t, 0, code)
+	assert.Contains(t, out, "Unlocked")
+}
+
+// An interrupted `patch scan` (SIGINT cancels the context) exits 130,
+// terminates its scan instance and releases the lock.
+func TestScanInterrupted(t *testing.T) {
+	timing := sandbox.ZeroTiming()
+	timing.PatchScan = time.Hour // the scan never ends: the clock is manual
+	sb := sandbox.Start(t, func(o *sandbox.Options) { o.Mode, o.Timing = sandbox.ClockManual, &timing })
+	dir := channeltest.CopyProject(t)
+	fam := channeltest.SeedFamily(t, sb, channeltest.Project, "ami-source")
+	channeltest.PutChannel(t, sb, "us-east-1", paths.Channel("linux", lineage.ChannelLatest), fam.Linux.Home())
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		for sb.CountCalls("ssm", "ListCommands") < 3 {
+			time.Sleep(time.Millisecond)
+		}
+		cancel()
+	}()
+	ios, _, _, errOut := iostreams.Test()
+	f := root.NewFactory(ios)
+	f.AWSConfig = func(context.Context) (aws.Config, error) { return sb.Config, nil }
+	code := root.Main(ctx, []string{"amibake", "--chdir", dir, "patch", "scan", "--layer", "linux", "--poll", "1ms"}, f)
+	assert.Equal(t, 130, code, errOut.String())
+	assert.Equal(t, 1, sb.CountCalls("ssm", "SendCommand"))
+	assertAllTerminated(t, sb)
+
+	code, out, _ := clitest.Run(t, sb, dir, "lock", "status")
 	require.Equal(t, 0, code)
 	assert.Contains(t, out, "Unlocked")
 }
