@@ -90,6 +90,8 @@ type s3Request struct {
 	query  map[string][]string
 	header http.Header
 	body   []byte
+	// declared is the request's Content-Length (-1 when unknown).
+	declared int64
 }
 
 // s3Op names the operation of a REST request, as the request log and the
@@ -145,7 +147,7 @@ func s3Mutating(op string) bool {
 
 // serveS3 answers one S3 REST request; c carries the SigV4 scope already.
 func (s *Server) serveS3(w http.ResponseWriter, r *http.Request, c *Call, body []byte, started time.Time) {
-	req := &s3Request{method: r.Method, query: r.URL.Query(), header: r.Header, body: body}
+	req := &s3Request{method: r.Method, query: r.URL.Query(), header: r.Header, body: body, declared: r.ContentLength}
 	p := strings.TrimPrefix(r.URL.Path, "/")
 	req.bucket, req.key, _ = strings.Cut(p, "/")
 	c.Action = s3Op(req)
@@ -409,6 +411,10 @@ func s3PutObject(c *Call, req *s3Request, b *Bucket) (*s3Response, error) {
 	}
 	if req.key == "" || len(req.key) > 1024 {
 		return nil, s3Err(http.StatusBadRequest, "KeyTooLongError", "Your key is too long")
+	}
+	if req.declared > int64(len(req.body)) {
+		// ServeHTTP reads at most 16 MiB of any request.
+		return nil, s3Err(http.StatusBadRequest, "EntityTooLarge", "Your proposed upload exceeds the sandbox's maximum object size (%d bytes).", len(req.body))
 	}
 	body, err := decodeS3Body(req)
 	if err != nil {
