@@ -5,6 +5,7 @@ import (
 
 	bakecmd "github.com/amibake/amibake/internal/cmd/bake"
 	cicmd "github.com/amibake/amibake/internal/cmd/ci"
+	deploycmd "github.com/amibake/amibake/internal/cmd/deploy"
 	diffcmd "github.com/amibake/amibake/internal/cmd/diff"
 	"github.com/amibake/amibake/internal/cmd/fingerprint"
 	fmtcmd "github.com/amibake/amibake/internal/cmd/fmt"
@@ -33,6 +34,7 @@ func commands(f *cmdutil.Factory) []*cli.Command {
 		// Add NewCmdX(f, nil) entries here, one line each, sorted by name.
 		bakecmd.NewCmdBake(f, nil),
 		cicmd.NewCmdCI(f),
+		deploycmd.NewCmdDeploy(f),
 		diffcmd.NewCmdDiff(f, nil),
 		fingerprint.NewCmdFingerprint(f, nil),
 		fmtcmd.NewCmdFmt(f, nil),
