@@ -36,10 +36,13 @@ func NewCmdDiff(f *cmdutil.Factory, runF func(context.Context, *DiffOptions) err
 			"one-line summary. The text output is Markdown, ready for a pull-request\n" +
 			"comment; -o json gives the same as data.\n\n" +
 			"   amibake diff app-web@stable app-web@latest",
-		Flags: append(inventorycmd.SourceFlags(), cmdutil.VarFlags()...),
+		Flags: append(append(inventorycmd.SourceFlags(), inventorycmd.OutputFlag()), cmdutil.VarFlags()...),
 		Action: func(c *cli.Context) error {
 			args, err := cmdutil.Args(c)
 			if err != nil {
+				return err
+			}
+			if err := inventorycmd.ApplyOutput(c, f); err != nil {
 				return err
 			}
 			if len(args) != 2 {

@@ -36,7 +36,7 @@ func TestDiffNamesTheChangedPackageAndRecipe(t *testing.T) {
 		"| nginx_runtime | 1.3.0 | 1.4.0 |\n", out)
 
 	// JSON, with AMI ids on both sides, names exactly the same change.
-	code, out, errOut = clitest.Run(t, sb, dir, "-o", "json", "diff", oldAMI, newAMI)
+	code, out, errOut = clitest.Run(t, sb, dir, "diff", oldAMI, newAMI, "--output", "json")
 	require.Equal(t, 0, code, errOut)
 	var d inventory.Diff
 	require.NoError(t, json.Unmarshal([]byte(out), &d))

@@ -30,6 +30,29 @@ func SourceFlags() []cli.Flag {
 	}
 }
 
+// OutputFlag lets --output/-o follow the arguments, as the documented forms
+// write it (`amibake inventory AMI --output json`); it sets the global one.
+func OutputFlag() cli.Flag {
+	return &cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "output format: text or json (the global --output, written after the arguments)"}
+}
+
+// ApplyOutput copies a command-level --output into the Factory.
+func ApplyOutput(c *cli.Context, f *cmdutil.Factory) error {
+	if !c.IsSet("output") {
+		return nil
+	}
+	// Args sets the name as written; urfave keeps one value per name.
+	v := c.String("output")
+	if v == "" {
+		v = c.String("o")
+	}
+	if err := cmdutil.ValidateOutput(v); err != nil {
+		return err
+	}
+	f.Output = v
+	return nil
+}
+
 // Source reads inventories: the project, its clients and the bucket.
 type Source struct {
 	Config   *config.Config
@@ -105,10 +128,13 @@ func NewCmdInventory(f *cmdutil.Factory, runF func(context.Context, *InventoryOp
 			"source. An AMI baked before inventory collection has none (exit 1).\n\n" +
 			"   amibake inventory app-web@stable\n" +
 			"   amibake -o json inventory ami-0123456789abcdef0",
-		Flags: append(SourceFlags(), cmdutil.VarFlags()...),
+		Flags: append(append(SourceFlags(), OutputFlag()), cmdutil.VarFlags()...),
 		Action: func(c *cli.Context) error {
 			args, err := cmdutil.Args(c)
 			if err != nil {
+				return err
+			}
+			if err := ApplyOutput(c, f); err != nil {
 				return err
 			}
 			if len(args) != 1 {

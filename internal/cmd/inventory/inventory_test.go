@@ -34,7 +34,7 @@ func TestInventory(t *testing.T) {
 	assert.Regexp(t, `\n  jq +1\.7\.1-1\.amzn2023\.0\.1 +x86_64 +Amazon Linux\n`, out)
 	assert.Regexp(t, `\n  openssl-libs +1:3\.0\.8-1\.amzn2023\.0\.14 +x86_64 +Amazon Linux\n`, out)
 
-	code, out, errOut = clitest.Run(t, sb, dir, "--output", "json", "inventory", ami)
+	code, out, errOut = clitest.Run(t, sb, dir, "inventory", ami, "--output", "json")
 	require.Equal(t, 0, code, errOut)
 	var res struct {
 		inv.Document
@@ -52,6 +52,13 @@ func TestInventory(t *testing.T) {
 	assert.Len(t, res.SHA256, 64)
 	require.Len(t, res.Lineage, 4)
 	assert.Equal(t, "linux", res.Lineage[3].Layer)
+
+	code, same, _ := clitest.Run(t, sb, dir, "-o", "json", "inventory", ami)
+	require.Equal(t, 0, code)
+	assert.Equal(t, out, same, "the global flag before the command works the same")
+	code, _, errOut = clitest.Run(t, sb, dir, "inventory", ami, "-o", "yaml")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, `invalid --output "yaml"`)
 
 	// The eu-west-1 copy has no document of its own.
 	code, _, errOut = clitest.Run(t, sb, dir, "inventory", sc.New.IDs["eu-west-1"])
