@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/amibake/amibake/internal/awsapi"
@@ -42,10 +43,20 @@ type ScanOptions struct {
 	Fleets []string
 	All    bool
 
+	// Parallel bounds concurrent image scans (default 4).
+	Parallel int
+
 	Now      func() time.Time
 	Poll     time.Duration
 	Timeout  time.Duration
 	Progress func(format string, args ...any)
+}
+
+func (o ScanOptions) parallel() int {
+	if o.Parallel > 0 {
+		return o.Parallel
+	}
+	return 4
 }
 
 // ScanResult is what `patch scan` reports.
@@ -95,6 +106,14 @@ func Scan(ctx context.Context, o ScanOptions) (*ScanResult, error) {
 	}
 
 	paths := channel.Paths(cfg)
+	var progressMu sync.Mutex
+	progress := func(format string, args ...any) {
+		if o.Progress != nil {
+			progressMu.Lock()
+			defer progressMu.Unlock()
+			o.Progress(format, args...)
+		}
+	}
 	scanners := map[string]*scan.Scanner{}
 	scanner := func(region string) *scan.Scanner {
 		if s := scanners[region]; s != nil {
@@ -102,57 +121,20 @@ func Scan(ctx context.Context, o ScanOptions) (*ScanResult, error) {
 		}
 		s := &scan.Scanner{SSM: o.SSM(region), EC2: o.EC2(region), Project: cfg.Project.Name, Region: region,
 			InstanceProfile: cfg.Project.IAMInstanceProfile, SubnetID: cfg.Project.SubnetID,
-			Poll: o.Poll, Timeout: o.Timeout, Now: o.Now, Progress: o.Progress}
+			Poll: o.Poll, Timeout: o.Timeout, Now: o.Now, Progress: progress}
 		scanners[region] = s
 		return s
 	}
 
-	// Image scans, cached by AMI: a layer's parent AMI is often its
-	// parent layer's latest.
-	byAMI := map[string]*scan.Report{}
+	// 1. Each layer's latest AMI, and its lineage up to the root
+	// (amibake:parent-ami), described once per AMI.
+	type target struct {
+		region string
+		in     scan.Image
+	}
+	targets := map[string]*target{} // by AMI
 	parentOf := map[string]string{}
 	chains := map[string][]string{} // layer → AMIs from its own up to the root
-	var scanAMI func(region, ami, wantLayer string) (*scan.Report, error)
-	scanAMI = func(region, ami, wantLayer string) (*scan.Report, error) {
-		if r := byAMI[ami]; r != nil {
-			return r, nil
-		}
-		imgs, err := lineage.DescribeIDs(ctx, o.EC2(region), region, []string{ami})
-		if err != nil {
-			return nil, fmt.Errorf("describe %s: %w", ami, err)
-		}
-		img, ok := imgs[ami]
-		if !ok && wantLayer == "" {
-			return nil, nil // an ancestor that is gone: attribution stops there
-		}
-		if !ok {
-			return nil, fmt.Errorf("AMI %s (%s) not found in %s", ami, wantLayer, region)
-		}
-		parentOf[ami] = img.ParentAMI
-		layer := img.Layer
-		if layer == "" {
-			layer = wantLayer
-		}
-		created, _ := time.Parse(time.RFC3339, img.CreationDate)
-		in := scan.Image{Layer: layer, AMI: ami, Created: created.UTC()}
-		if l := cfg.Layers[layer]; l != nil {
-			in.InstanceType = l.InstanceType
-		}
-		if p := EffectivePatch(g, layer); p != nil {
-			in.PatchGroup = p.PatchGroup
-		}
-		r, err := scanner(region).ScanImage(ctx, in)
-		if err != nil {
-			return nil, err
-		}
-		byAMI[ami] = r
-		if img.ParentAMI != "" {
-			if _, err := scanAMI(region, img.ParentAMI, ""); err != nil {
-				return nil, fmt.Errorf("scan %s's parent: %w", ami, err)
-			}
-		}
-		return r, nil
-	}
 	latest := map[string]string{}
 	for _, l := range layers {
 		regions, err := channel.LayerRegions(cfg, l)
@@ -170,17 +152,82 @@ func Scan(ctx context.Context, o ScanOptions) (*ScanResult, error) {
 			return nil, err
 		}
 		latest[l] = v.AMI
-		if _, err := scanAMI(region, v.AMI, l); err != nil {
-			return nil, err
-		}
-		// Remember the lineage for attribution.
-		for ami := v.AMI; ami != ""; {
-			chains[l] = append(chains[l], ami)
-			p := parentOf[ami]
-			if slices.Contains(chains[l], p) {
-				break
+		for ami, want := v.AMI, l; ami != "" && !slices.Contains(chains[l], ami); want = "" {
+			if targets[ami] == nil {
+				imgs, err := lineage.DescribeIDs(ctx, o.EC2(region), region, []string{ami})
+				if err != nil {
+					return nil, fmt.Errorf("describe %s: %w", ami, err)
+				}
+				img, ok := imgs[ami]
+				if !ok && want == "" {
+					break // an ancestor that is gone: attribution stops there
+				}
+				if !ok {
+					return nil, fmt.Errorf("AMI %s (latest of %s) not found in %s", ami, l, region)
+				}
+				layer := img.Layer
+				if layer == "" {
+					layer = want
+				}
+				created, _ := time.Parse(time.RFC3339, img.CreationDate)
+				in := scan.Image{Layer: layer, AMI: ami, Created: created.UTC()}
+				if cl := cfg.Layers[layer]; cl != nil {
+					in.InstanceType = cl.InstanceType
+				}
+				if p := EffectivePatch(g, layer); p != nil {
+					in.PatchGroup = p.PatchGroup
+				}
+				targets[ami] = &target{region: region, in: in}
+				parentOf[ami] = img.ParentAMI
 			}
-			ami = p
+			chains[l] = append(chains[l], ami)
+			ami = parentOf[ami]
+		}
+	}
+
+	// 2. Scan every AMI once, a few at a time; the first failure cancels
+	// the rest (each scan instance is terminated whatever happens).
+	byAMI := map[string]*scan.Report{}
+	if len(targets) > 0 {
+		sctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		var (
+			mu   sync.Mutex
+			errs []error
+			wg   sync.WaitGroup
+		)
+		sem := make(chan struct{}, o.parallel())
+		for _, ami := range sortedKeys(targets) {
+			t := targets[ami]
+			s := scanner(t.region)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				select {
+				case sem <- struct{}{}:
+				case <-sctx.Done():
+					return
+				}
+				defer func() { <-sem }()
+				r, err := s.ScanImage(sctx, t.in)
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					if len(errs) == 0 || !errors.Is(err, context.Canceled) {
+						errs = append(errs, err)
+					}
+					cancel()
+					return
+				}
+				byAMI[ami] = r
+			}()
+		}
+		wg.Wait()
+		if len(errs) > 0 {
+			return nil, errors.Join(errs...)
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
 		}
 	}
 	isLatest := map[string]bool{}

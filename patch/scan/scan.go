@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -60,6 +61,7 @@ type Scanner struct {
 	// Progress, when set, hears one line per step.
 	Progress func(format string, args ...any)
 
+	mu       sync.Mutex                  // guards releases: one Scanner serves concurrent scans
 	releases map[string][]ssmtypes.Patch // package → available patches
 }
 
@@ -565,6 +567,8 @@ func (s *Scanner) collect(ctx context.Context, rep *Report, states []ssmtypes.In
 // cached per package) that fix one of the row's CVEs, or, for a row
 // without CVEs, the one that ships the wanted version.
 func (s *Scanner) released(ctx context.Context, f Finding) (time.Time, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.releases == nil {
 		s.releases = map[string][]ssmtypes.Patch{}
 	}

@@ -170,6 +170,8 @@ func TestCriticalKernelPatch(t *testing.T) {
 		assert.Empty(t, r.Missing, r.Name)
 		assert.Equal(t, 100.0, r.CompliancePercent, r.Name)
 	}
+	assert.Empty(t, res.Lineage, "each layer's parent AMI is its parent layer's latest")
+	assert.Len(t, scanInstances(t, w.sb), 5, "one scan instance per AMI")
 	assertAllTerminated(t, w.sb)
 	code, out, errOut := w.run(t, "patch", "plan", "-detailed-exitcode")
 	require.Equal(t, 0, code, errOut+out)
