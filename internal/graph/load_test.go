@@ -184,8 +184,6 @@ func TestLoadedProjectEdits(t *testing.T) {
 			func(s string) string { return strings.Replace(s, `"eu-west-1"`, `"eu-central-1"`, 1) }, nil},
 		{"project default tags", "amibake.hcl",
 			func(s string) string { return strings.Replace(s, `team = "platform"`, `team = "web"`, 1) }, nil},
-		{"share_with", "layers/base.hcl",
-			addAttr(`share_with = { accounts = ["111122223333"] }`), nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -205,6 +203,23 @@ func TestLoadedProjectEdits(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Sharing does not change the image. Sharing an encrypted AMI needs a
+// customer-managed key (config.Load refuses the default key), so both
+// sides of the comparison carry one.
+func TestLoadedProjectShareWithKeepsFingerprint(t *testing.T) {
+	withKey := func(s string) string {
+		return strings.Replace(s, `provisioner  = "ssm"`, `provisioner  = "ssm"`+"\n  kms_key_id   = \"alias/graph-test\"", 1)
+	}
+	before := copyProject(t)
+	edit(t, before, "amibake.hcl", withKey)
+	after := copyProject(t)
+	edit(t, after, "amibake.hcl", withKey)
+	edit(t, after, "layers/base.hcl", addAttr(`share_with = { accounts = ["111122223333"] }`))
+	want := loadHashes(t, before)
+	require.NotEqual(t, loadHashes(t, filepath.Join("testdata", "project")), want, "the key itself is part of the image")
+	assert.Equal(t, want, loadHashes(t, after))
 }
 
 func TestLoadedProjectSensitive(t *testing.T) {
