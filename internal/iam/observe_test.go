@@ -146,6 +146,12 @@ func runFlows(t *testing.T) *observer {
 		{"revoke", ami["app-worker"], "--reason", "iam test", "--apply"},
 		{"lock", "release", "--force"},
 		{"plan", "-detailed-exitcode"},
+		{"patch", "apply"},
+		{"patch", "apply", "--apply"},
+		{"patch", "scan", "--layer", "linux", "--poll", "10ms", "--timeout", "1m"},
+		{"patch", "plan", "--poll", "10ms"},
+		{"retire"},
+		{"retire", "--apply", "--keep", "1", "--grace", "0s"},
 	}
 	for _, args := range steps {
 		code, out := o.run(args...)
