@@ -120,11 +120,25 @@ func Run(ctx context.Context, f *cmdutil.Factory, cfg *config.Config, g *graph.G
 		if err != nil {
 			return nil, err
 		}
+		parent := ctx
+		var cancel context.CancelCauseFunc
+		ctx, cancel = context.WithCancelCause(ctx)
+		defer cancel(nil)
 		defer func() {
-			if rerr := held.Release(context.WithoutCancel(ctx)); rerr != nil {
+			rctx, rcancel := context.WithTimeout(context.WithoutCancel(parent), 30*time.Second)
+			defer rcancel()
+			if rerr := held.Release(rctx); rerr != nil {
 				err = errors.Join(err, fmt.Errorf("release project lock: %w", rerr))
 			}
 		}()
+		// Image scans can outlast the lease: renew it; losing it stops the
+		// scans (their instances are still terminated).
+		held.KeepAlive(ctx, func(lerr error) { cancel(fmt.Errorf("%s: %w", command, lerr)) })
+		res, err = patch.Scan(ctx, so)
+		if cause := context.Cause(ctx); err != nil && cause != nil && parent.Err() == nil && !errors.Is(cause, context.Canceled) {
+			err = cause
+		}
+		return res, err
 	}
 	return patch.Scan(ctx, so)
 }
