@@ -6,6 +6,7 @@ import (
 	"math"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -93,6 +94,18 @@ func (inPlacePreflight) Run(ctx context.Context, rc *Context) error {
 	if rc.Fleet.Rollout.Reboot == "never" {
 		ip.RebootOption = "NoReboot"
 	}
+	if w := rc.Fleet.Rollout.MaintenanceWindow; w != "" && rc.Apply && !rc.IgnoreWindow {
+		in, next, err := InWindow(w, rc.Now())
+		if err != nil {
+			return err
+		}
+		if !in {
+			rc.Report.Outcome = OutcomeNothing
+			rc.Report.Reason = "outside the maintenance window " + w
+			return fmt.Errorf("fleet %s: outside its maintenance window %s (UTC; it next opens %s): run it then, or pass --ignore-window",
+				rc.Fleet.Name, w, next.Format(time.RFC3339))
+		}
+	}
 	return nil
 }
 
@@ -166,6 +179,9 @@ func (inPlacePlan) Run(ctx context.Context, rc *Context) error {
 		rc.call("ssm:SendCommand %s InstanceIds=%s %s", PatchDocument, strings.Join(ip.Canary, ","), params)
 	}
 	rc.logf("  fleet: every instance by tag, %s at a time, stop after %s errors", ip.MaxConcurrency, ip.MaxErrors)
+	if w := rc.Fleet.Rollout.MaintenanceWindow; w != "" {
+		rc.logf("  maintenance window: %s (UTC)", w)
+	}
 	rc.call("ssm:SendCommand %s Targets=tag:%s %s", PatchDocument, strings.Join(sel, ",tag:"), params)
 	rc.call("ssm:ListCommands CommandId=… (every %s) then ssm:ListCommandInvocations CommandId=… (paged)", rc.Poll)
 	rc.call("ec2:CreateTags %s=%s on the instances that succeeded", lineage.TagPatchLevel, ip.PatchLevel)

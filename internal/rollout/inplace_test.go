@@ -3,7 +3,9 @@ package rollout_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -229,4 +231,22 @@ func TestInPlaceInterrupted(t *testing.T) {
 	assert.Equal(t, rollout.OutcomeInterrupted, rep.Outcome)
 	assert.Contains(t, err.Error(), "goes on in SSM")
 	assert.NotEmpty(t, rep.Changed, "the report says what was sent")
+}
+
+func TestInPlaceRespectsMaintenanceWindow(t *testing.T) {
+	w := setupInPlace(t)
+	r := w.rollout(w.virtualSleep(nil))
+	now := w.sb.Clock().Now()
+	// A one-hour window that opened two hours ago.
+	r.Fleet.Rollout.MaintenanceWindow = fmt.Sprintf("%s-%s-%s", strings.ToLower(now.Add(-2 * time.Hour).Weekday().String()[:3]),
+		now.Add(-2*time.Hour).Format("15:04"), now.Add(-time.Hour).Format("15:04"))
+	_, err := r.InPlace(context.Background())
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "outside its maintenance window")
+	w.sb.Do(func(sw *sandbox.World) { assert.Empty(t, commands(sw), "nothing sent") })
+
+	r.IgnoreWindow = true
+	rep, err := r.InPlace(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, rollout.OutcomeSucceeded, rep.Outcome)
 }

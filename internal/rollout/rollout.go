@@ -59,6 +59,9 @@ type Rollout struct {
 	// Wait is how long a rollout may wait at a checkpoint before it returns
 	// paused (exit 5); 0 waits as long as the checkpoint does.
 	Wait time.Duration
+	// IgnoreWindow lets an in-place rollout run outside the fleet's
+	// maintenance window.
+	IgnoreWindow bool
 	// Out receives the progress view and the report.
 	Out   io.Writer
 	Now   func() time.Time

@@ -41,7 +41,9 @@ type RolloutOptions struct {
 	Wait        time.Duration
 	Poll        time.Duration
 	NoRetire    bool
-	LockTimeout time.Duration
+	// IgnoreWindow runs an in-place fleet outside its maintenance window.
+	IgnoreWindow bool
+	LockTimeout  time.Duration
 }
 
 // NewCmdRollout builds `rollout FLEET` with its verbs; runF replaces the
@@ -57,6 +59,7 @@ func NewCmdRollout(f *cmdutil.Factory, runF func(context.Context, *RolloutOption
 				&cli.BoolFlag{Name: "apply", Usage: "roll out (default: dry run — show the change, the batches and the API calls)"},
 				&cli.BoolFlag{Name: "dry-run", Usage: "show what would happen, change nothing (the default)"},
 				&cli.BoolFlag{Name: "no-retire", Usage: "do not retire the replaced AMI after a successful replace rollout"},
+				&cli.BoolFlag{Name: "ignore-window", Usage: "patch an in-place fleet outside its maintenance window"},
 			)
 		}
 		fl = append(fl, &cli.DurationFlag{Name: "wait", Usage: "return paused (exit 5) after waiting `D` at a checkpoint (default: wait it out)"})
@@ -77,7 +80,7 @@ func NewCmdRollout(f *cmdutil.Factory, runF func(context.Context, *RolloutOption
 				if c.Bool("apply") && c.Bool("dry-run") {
 					return cmdutil.FlagErrorf("--apply and --dry-run exclude each other")
 				}
-				opts.Apply, opts.NoRetire = c.Bool("apply"), c.Bool("no-retire")
+				opts.Apply, opts.NoRetire, opts.IgnoreWindow = c.Bool("apply"), c.Bool("no-retire"), c.Bool("ignore-window")
 			}
 			if runF != nil {
 				return runF(c.Context, opts)
@@ -149,7 +152,7 @@ func rolloutRun(ctx context.Context, opts *RolloutOptions) error {
 	r := &rollout.Rollout{
 		Fleet: fleet, Region: region, EC2: clients.EC2(region), AutoScaling: clients.AutoScaling(region), SSM: clients.SSM(region),
 		Paths: paths, Apply: opts.Apply || opts.Verb == VerbResume || opts.Verb == VerbAbort,
-		Poll: opts.Poll, Wait: opts.Wait, Out: out, Now: f.Now, LockTimeout: opts.LockTimeout,
+		Poll: opts.Poll, Wait: opts.Wait, Out: out, Now: f.Now, LockTimeout: opts.LockTimeout, IgnoreWindow: opts.IgnoreWindow,
 		Locker: &lock.Locker{SSM: clients.SSM(""), Name: paths.Lock(), Now: f.Now, Command: "rollout " + verbPrefix(opts.Verb) + opts.Fleet},
 	}
 	if !opts.NoRetire {
