@@ -222,6 +222,8 @@ type FieldChange struct {
 
 // Change is one step of the diff.
 type Change struct {
+	// Region is set by callers that converge several regions.
+	Region   string `json:"region,omitempty"`
 	Action   string `json:"action"`
 	Baseline string `json:"baseline"` // SSM name
 	// BaselineID is known for existing baselines.

@@ -42,7 +42,8 @@ func NewCmdApply(f *cmdutil.Factory, runF func(context.Context, *ApplyOptions) e
 		Description: "Desired state: each patch_baseline \"NAME\" block is the SSM baseline\n" +
 			"amibake-<project>-NAME (tagged amibake:project); each patch group named by a\n" +
 			"layer's or fleet's patch {} block is registered to its baseline. Prints the diff\n" +
-			"(create, update field by field, register, deregister stale groups). Dry-run unless\n" +
+			"(create, update field by field, register, deregister stale groups) in every region\n" +
+			"of the project (baselines are regional). Dry-run unless\n" +
 			"--apply, which takes the project lock and converges; a second apply shows no changes.\n\n" +
 			"   amibake patch apply            # diff only\n" +
 			"   amibake patch apply --apply",
@@ -83,7 +84,7 @@ func applyRun(ctx context.Context, opts *ApplyOptions) (err error) {
 		return err
 	}
 	clients := awsapi.NewClients(awsCfg)
-	client := clients.SSM(channel.ProjectRegions(cfg)[0])
+	regions := channel.ProjectRegions(cfg)
 
 	if opts.Apply {
 		locker := &lock.Locker{SSM: clients.SSM(""), Name: channel.Paths(cfg).Lock(), Now: f.Now, Command: "patch apply --apply"}
@@ -98,21 +99,34 @@ func applyRun(ctx context.Context, opts *ApplyOptions) (err error) {
 		}()
 	}
 
-	cur, err := baseline.Observe(ctx, client, cfg.Project.Name)
-	if err != nil {
-		return err
+	// Baselines and patch groups are regional: every region the project's
+	// AMIs live in gets the same ones.
+	res := Result{Changes: []baseline.Change{}}
+	type regionChanges struct {
+		region  string
+		changes []baseline.Change
 	}
-	changes, err := baseline.Diff(desired, cur)
-	if err != nil {
-		return err
+	var plan []regionChanges
+	for _, region := range regions {
+		cur, err := baseline.Observe(ctx, clients.SSM(region), cfg.Project.Name)
+		if err != nil {
+			return fmt.Errorf("%s: %w", region, err)
+		}
+		changes, err := baseline.Diff(desired, cur)
+		if err != nil {
+			return fmt.Errorf("%s: %w", region, err)
+		}
+		for i := range changes {
+			changes[i].Region = region
+		}
+		plan = append(plan, regionChanges{region, changes})
+		res.Changes = append(res.Changes, changes...)
 	}
-	if changes == nil {
-		changes = []baseline.Change{}
-	}
-	res := Result{Changes: changes}
-	if opts.Apply && len(changes) > 0 {
-		if err := baseline.Apply(ctx, client, cfg.Project.Name, changes); err != nil {
-			return err
+	if opts.Apply && len(res.Changes) > 0 {
+		for _, rc := range plan {
+			if err := baseline.Apply(ctx, clients.SSM(rc.region), cfg.Project.Name, rc.changes); err != nil {
+				return fmt.Errorf("%s: %w", rc.region, err)
+			}
 		}
 		res.Applied = true
 	}
@@ -128,7 +142,7 @@ func printDiff(w io.Writer, res Result, apply bool) error {
 		return err
 	}
 	for _, c := range res.Changes {
-		if _, err := fmt.Fprintln(w, c.String()); err != nil {
+		if _, err := fmt.Fprintf(w, "%s: %s\n", c.Region, c.String()); err != nil {
 			return err
 		}
 		for _, fc := range c.Fields {

@@ -36,13 +36,16 @@ func TestApplyCreatesThenIsIdempotentThenUpdates(t *testing.T) {
 	// Dry run: the whole diff, nothing created.
 	code, out, errOut := clitest.Run(t, sb, dir, "patch", "apply")
 	require.Equal(t, 0, code, errOut)
-	assert.Contains(t, out, "+ create baseline "+baselineName+"\n")
+	for _, r := range []string{"us-east-1", "eu-west-1"} {
+		assert.Contains(t, out, r+": + create baseline "+baselineName+"\n", "baselines are regional")
+	}
 	assert.Contains(t, out, "    approval_rule[0]: classification=[Security] severity=[Critical,Important] approve_after_days=0 compliance_level=CRITICAL\n")
 	assert.Contains(t, out, "    approval_rule[1]: classification=[Bugfix] severity=[] approve_after_days=7 compliance_level=UNSPECIFIED\n")
 	for _, g := range []string{"golden-linux", "web", "worker"} {
-		assert.Contains(t, out, `+ register patch group "`+g+`" → `+baselineName+"\n")
+		assert.Contains(t, out, `us-east-1: + register patch group "`+g+`" → `+baselineName+"\n")
+		assert.Contains(t, out, `eu-west-1: + register patch group "`+g+`" → `+baselineName+"\n")
 	}
-	assert.Contains(t, out, "4 change(s). Dry run")
+	assert.Contains(t, out, "8 change(s). Dry run")
 	cur, err := baseline.Observe(ctx, client, "acme-golden")
 	require.NoError(t, err)
 	assert.Empty(t, cur.Baselines)
@@ -63,9 +66,9 @@ func TestApplyCreatesThenIsIdempotentThenUpdates(t *testing.T) {
 
 	code, out, errOut = clitest.Run(t, sb, dir, "patch", "apply", "--apply")
 	require.Equal(t, 0, code, errOut)
-	assert.Contains(t, out, `- deregister patch group "retired" from amibake-acme-golden-old (no layer or fleet uses it)`)
+	assert.Contains(t, out, `us-east-1: - deregister patch group "retired" from amibake-acme-golden-old (no layer or fleet uses it)`)
 	assert.NotContains(t, out, "theirs")
-	assert.Contains(t, out, "Applied 5 change(s).")
+	assert.Contains(t, out, "Applied 9 change(s).")
 
 	cur, err = baseline.Observe(ctx, client, "acme-golden")
 	require.NoError(t, err)
@@ -87,6 +90,11 @@ func TestApplyCreatesThenIsIdempotentThenUpdates(t *testing.T) {
 	assert.Equal(t, lineage.TagProject, aws.ToString(tags.TagList[0].Key))
 	assert.Equal(t, "acme-golden", aws.ToString(tags.TagList[0].Value))
 
+	eu, err := baseline.Observe(ctx, awsapi.NewClients(sb.Config).SSM("eu-west-1"), "acme-golden")
+	require.NoError(t, err)
+	require.Contains(t, eu.Baselines, baselineName)
+	assert.Equal(t, baselineName, eu.Groups["worker"].BaselineName)
+
 	// Idempotent.
 	creates := sb.CountCalls("ssm", "CreatePatchBaseline")
 	code, out, errOut = clitest.Run(t, sb, dir, "patch", "apply", "--apply")
@@ -107,16 +115,20 @@ func TestApplyCreatesThenIsIdempotentThenUpdates(t *testing.T) {
 	require.Equal(t, 0, code, errOut)
 	var res apply.Result
 	require.NoError(t, json.Unmarshal([]byte(out), &res))
-	require.Len(t, res.Changes, 1)
+	require.Len(t, res.Changes, 2, "one update per region")
 	assert.False(t, res.Applied)
-	assert.Equal(t, baseline.ActionUpdate, res.Changes[0].Action)
-	assert.Equal(t, []baseline.FieldChange{{Field: "approval_rule[1]",
-		Old: "classification=[Bugfix] severity=[] approve_after_days=7 compliance_level=UNSPECIFIED",
-		New: "classification=[Bugfix] severity=[] approve_after_days=3 compliance_level=UNSPECIFIED"}}, res.Changes[0].Fields)
+	assert.Equal(t, "us-east-1", res.Changes[0].Region)
+	assert.Equal(t, "eu-west-1", res.Changes[1].Region)
+	for _, c := range res.Changes {
+		assert.Equal(t, baseline.ActionUpdate, c.Action)
+		assert.Equal(t, []baseline.FieldChange{{Field: "approval_rule[1]",
+			Old: "classification=[Bugfix] severity=[] approve_after_days=7 compliance_level=UNSPECIFIED",
+			New: "classification=[Bugfix] severity=[] approve_after_days=3 compliance_level=UNSPECIFIED"}}, c.Fields)
+	}
 
 	code, out, errOut = clitest.Run(t, sb, dir, "patch", "apply", "--apply")
 	require.Equal(t, 0, code, errOut)
-	assert.Contains(t, out, "~ update baseline "+baselineName+" ("+b.ID+")\n    approval_rule[1]: classification=[Bugfix] severity=[] approve_after_days=7 compliance_level=UNSPECIFIED → classification=[Bugfix] severity=[] approve_after_days=3 compliance_level=UNSPECIFIED\n")
+	assert.Contains(t, out, "us-east-1: ~ update baseline "+baselineName+" ("+b.ID+")\n    approval_rule[1]: classification=[Bugfix] severity=[] approve_after_days=7 compliance_level=UNSPECIFIED → classification=[Bugfix] severity=[] approve_after_days=3 compliance_level=UNSPECIFIED\n")
 	cur, err = baseline.Observe(ctx, client, "acme-golden")
 	require.NoError(t, err)
 	assert.Equal(t, 3, cur.Baselines[baselineName].ApprovalRules[1].ApproveAfterDays)
