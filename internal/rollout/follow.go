@@ -10,6 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	astypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
+
+	"github.com/amibake/amibake/internal/config"
 )
 
 // follow polls DescribeInstanceRefreshes, one call per group per interval,
@@ -220,6 +222,9 @@ type attach struct{}
 func (attach) String() string { return "find the fleet's refreshes" }
 
 func (attach) Run(ctx context.Context, rc *Context) error {
+	if rc.Fleet.Strategy != config.StrategyReplace {
+		return fmt.Errorf("fleet %s is %s: status, resume and abort follow the instance refreshes of replace fleets; an in-place rollout's commands are in SSM (aws ssm list-commands)", rc.Fleet.Name, rc.Fleet.Strategy)
+	}
 	groups, err := rc.describeGroups(ctx)
 	if err != nil {
 		return err

@@ -259,3 +259,54 @@ func TestReplaceAlarmAborts(t *testing.T) {
 	assert.Contains(t, errOut, "web-5xx-high")
 	assert.Equal(t, map[string]int{w.old.Home(): 20}, w.images(t))
 }
+
+func TestInPlaceThroughCLI(t *testing.T) {
+	sb := sandbox.Start(t)
+	dir := channeltest.CopyProject(t)
+	fam := channeltest.SeedFamily(t, sb, channeltest.Project, "ami-source")
+	ctx := context.Background()
+	_, err := ssm.NewFromConfig(sb.Config).PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String(paths.Channel("app-worker", "stable")),
+		Value: aws.String(fam.AppWorker.Home()), Type: ssmtypes.ParameterTypeString})
+	require.NoError(t, err)
+	launch := func(role string, n int32) []string {
+		out, err := ec2.NewFromConfig(sb.Config).RunInstances(ctx, &ec2.RunInstancesInput{ImageId: aws.String(fam.AppWorker.Home()),
+			InstanceType: ec2types.InstanceTypeT3Micro, MinCount: aws.Int32(n), MaxCount: aws.Int32(n),
+			TagSpecifications: []ec2types.TagSpecification{{ResourceType: ec2types.ResourceTypeInstance,
+				Tags: []ec2types.Tag{{Key: aws.String("role"), Value: aws.String(role)}}}}})
+		require.NoError(t, err)
+		var ids []string
+		for _, i := range out.Instances {
+			ids = append(ids, aws.ToString(i.InstanceId))
+		}
+		return ids
+	}
+	workers, others := launch("worker", 10), launch("web", 2)
+
+	code, out, errOut := clitest.Run(t, sb, dir, "rollout", "worker")
+	require.Equal(t, 0, code, errOut)
+	assert.Contains(t, out, "Fleet worker (in-place): 10 instances tagged role=worker")
+	assert.Contains(t, out, "maintenance window: sun-02:00-04:00")
+	assert.Contains(t, out, "ssm:SendCommand AWS-RunPatchBaseline Targets=tag:role=worker Operation=Install RebootOption=RebootIfNeeded MaxConcurrency=10% MaxErrors=2")
+
+	if now := time.Now().UTC(); now.Weekday() != time.Sunday || now.Hour() < 2 || now.Hour() >= 4 {
+		code, _, errOut = clitest.Run(t, sb, dir, "rollout", "worker", "--apply")
+		assert.Equal(t, 1, code)
+		assert.Contains(t, errOut, "outside its maintenance window sun-02:00-04:00")
+	}
+	code, out, errOut = clitest.Run(t, sb, dir, "rollout", "worker", "--apply", "--ignore-window", "--poll", "20ms")
+	require.Equal(t, 0, code, "stdout:\n%s\nstderr:\n%s", out, errOut)
+	assert.Contains(t, out, "Fleet worker: succeeded")
+	sb.Do(func(sw *sandbox.World) {
+		for _, id := range workers {
+			_, ok := sw.EC2.Instances[id].Tags[lineage.TagPatchLevel]
+			assert.True(t, ok, id)
+		}
+		for _, id := range others {
+			_, ok := sw.EC2.Instances[id].Tags[lineage.TagPatchLevel]
+			assert.False(t, ok, id)
+		}
+	})
+	code, _, errOut = clitest.Run(t, sb, dir, "rollout", "status", "worker")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "fleet worker is in-place")
+}
