@@ -17,6 +17,10 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	astypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/stretchr/testify/require"
 
 	"github.com/amibake/amibake/internal/cmd/root"
@@ -86,7 +90,7 @@ func (o *observer) run(args ...string) (int, string) {
 		s.actions[iam.IAMAction(iam.ServicePrefix(e.Service)+":"+e.Action)] = true
 	}
 	o.steps = append(o.steps, s)
-	o.t.Logf("amibake %s → exit %d, %d actions\nstderr: %s", strings.Join(args, " "), code, len(s.actions), tail(errOut.String(), 2000))
+	o.t.Logf("amibake %s → exit %d, %d actions\nstderr: %s", strings.Join(args, " "), code, len(s.actions), tail(errOut.String(), 300))
 	return code, out.String()
 }
 
@@ -157,7 +161,60 @@ func runFlows(t *testing.T) *observer {
 		code, out := o.run(args...)
 		require.Contains(t, []int{0, 2}, code, "amibake %v: %s", args, out)
 	}
+
+	// A replace rollout of fleet web: its group runs the linux AMI, the
+	// stable channel of app-web (promoted above) is the new one.
+	o.replaceFleet(ami["linux"])
+	for _, args := range [][]string{
+		{"rollout", "web"},
+		{"rollout", "web", "--apply", "--poll", "10ms"},
+		{"rollout", "status", "web"},
+	} {
+		code, out := o.run(args...)
+		require.Equal(t, 0, code, "amibake %v: %s", args, out)
+	}
 	return o
+}
+
+// webFleet replaces fleet web with one group and a short checkpoint wait.
+const webFleet = `fleet "web" {
+  layer    = layer.app-web
+  channel  = "stable"
+  strategy = "replace"
+  asg      = ["web-prod-a"]
+
+  rollout {
+    checkpoints         = [50, 100]
+    checkpoint_wait     = "1s"
+    min_healthy_percent = 50
+  }
+
+  retire {
+    keep  = 1
+    grace = "168h"
+  }
+}
+`
+
+// replaceFleet rewrites fleet web and creates its launch template and
+// group, running ami. These setup calls are not part of any step.
+func (o *observer) replaceFleet(ami string) {
+	t := o.t
+	t.Helper()
+	require.NoError(t, os.WriteFile(filepath.Join(o.dir, "fleets", "web.hcl"), []byte(webFleet), 0o644))
+	ctx := context.Background()
+	lt, err := ec2.NewFromConfig(o.sb.Config).CreateLaunchTemplate(ctx, &ec2.CreateLaunchTemplateInput{
+		LaunchTemplateName: aws.String("web"),
+		LaunchTemplateData: &ec2types.RequestLaunchTemplateData{ImageId: aws.String(ami), InstanceType: ec2types.InstanceTypeT3Micro},
+	})
+	require.NoError(t, err)
+	_, err = autoscaling.NewFromConfig(o.sb.Config).CreateAutoScalingGroup(ctx, &autoscaling.CreateAutoScalingGroupInput{
+		AutoScalingGroupName: aws.String("web-prod-a"), MinSize: aws.Int32(0), MaxSize: aws.Int32(8), DesiredCapacity: aws.Int32(4),
+		LaunchTemplate:         &astypes.LaunchTemplateSpecification{LaunchTemplateId: lt.LaunchTemplate.LaunchTemplateId, Version: aws.String("1")},
+		AvailabilityZones:      []string{"us-east-1a", "us-east-1b"},
+		HealthCheckGracePeriod: aws.Int32(0), DefaultInstanceWarmup: aws.Int32(0),
+	})
+	require.NoError(t, err)
 }
 
 // copyProject copies the example project into a temporary directory, with

@@ -19,7 +19,7 @@ import (
 var familyOf = map[string]iam.Family{
 	"bake": iam.Bake, "plan": iam.Bake, "promote": iam.Bake, "history": iam.Bake,
 	"lineage": iam.Bake, "lock": iam.Bake, "revoke": iam.Bake,
-	"patch": iam.Patch, "retire": iam.Retire,
+	"patch": iam.Patch, "retire": iam.Retire, "rollout": iam.Rollout,
 }
 
 // interfacePrefix maps internal/awsapi's interfaces to IAM prefixes.

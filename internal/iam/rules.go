@@ -26,7 +26,8 @@ const (
 	// Manager, inventory); `patch run` rebakes, so it includes Bake.
 	Patch Family = "patch"
 	// Rollout: replace (ASG launch template + instance refresh) and
-	// in-place (Run Command) rollouts of fleets.
+	// in-place (Run Command) rollouts of fleets; a replace rollout retires
+	// the AMI it replaced, so it includes Retire.
 	Rollout Family = "rollout"
 	// Retire: deprecate, deregister and delete old AMIs and snapshots.
 	Retire Family = "retire"
@@ -38,9 +39,10 @@ const (
 var Families = []Family{Bake, Patch, Rollout, Retire, All}
 
 // includes says which other families a family's commands run: `patch run`
-// rebakes layers.
+// rebakes layers; a successful replace rollout retires the AMI it replaced.
 var includes = map[Family][]Family{
-	Patch: {Bake},
+	Patch:   {Bake},
+	Rollout: {Retire},
 }
 
 // Rule is one statement template.
