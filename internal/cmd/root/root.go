@@ -74,8 +74,53 @@ func NewApp(f *cmdutil.Factory) *cli.App {
 		},
 		Before:   func(c *cli.Context) error { return applyGlobals(c, f) },
 		Commands: commands(f),
+		// Without a command, show help; an unknown one is a usage error
+		// (exit 1), not urfave's "No help topic" exit 3, which pipelines
+		// would read as a partial failure.
+		Action: func(c *cli.Context) error {
+			if c.NArg() == 0 {
+				return cli.ShowAppHelp(c)
+			}
+			return cmdutil.FlagErrorf("unknown command %q%s", c.Args().First(), suggestCommand(c.App, c.Args().First()))
+		},
 	}
 	return app
+}
+
+// suggestCommand names the closest command, if one is close.
+func suggestCommand(app *cli.App, name string) string {
+	best, bestDist := "", 3
+	for _, cmd := range app.VisibleCommands() {
+		for _, n := range cmd.Names() {
+			if d := editDistance(name, n); d < bestDist {
+				best, bestDist = cmd.Name, d
+			}
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf("; did you mean %q?", best)
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
 }
 
 func applyGlobals(c *cli.Context, f *cmdutil.Factory) error {

@@ -41,8 +41,16 @@ func TestGlobalFlagErrors(t *testing.T) {
 
 func TestUnknownCommandFails(t *testing.T) {
 	code, _, errOut := runMain("frobnicate")
-	assert.NotEqual(t, 0, code)
-	assert.Contains(t, errOut, "frobnicate")
+	assert.Equal(t, 1, code, "a usage error, not urfave's exit 3 (partial failure)")
+	assert.Contains(t, errOut, `unknown command "frobnicate"`)
+
+	code, _, errOut = runMain("valdate")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, `did you mean "validate"?`)
+
+	code, out, _ := runMain()
+	assert.Equal(t, 0, code)
+	assert.Contains(t, out, "USAGE:")
 }
 
 func TestChdirRunsInProject(t *testing.T) {
