@@ -205,3 +205,48 @@ func TestS3PersistsWithTheWorld(t *testing.T) {
 	assert.Equal(t, "b", get.Metadata["a"])
 	assert.Equal(t, 1, sb2.CountCalls("s3", "GetObject"))
 }
+
+func TestS3FaultsAndLimits(t *testing.T) {
+	sb := Start(t)
+	ctx := context.Background()
+	cl := s3Client(sb, DefaultAccount, DefaultRegion)
+	_, err := cl.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("faulty")})
+	require.NoError(t, err)
+
+	// Throttling is S3's SlowDown, which the SDK's retryer retries.
+	sb.SetFaults(FaultRule{Service: "s3", Action: "PutObject", ThrottleRate: 1, Remaining: 2})
+	_, err = cl.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("faulty"), Key: aws.String("k"), Body: bytes.NewReader([]byte("x"))})
+	require.NoError(t, err)
+	var slow int
+	for _, e := range sb.Log() {
+		if e.Service == "s3" && e.Action == "PutObject" && e.Error == "SlowDown" {
+			slow++
+		}
+	}
+	assert.Equal(t, 2, slow)
+	sb.SetFaults()
+
+	// A body past the sandbox's 16 MiB read limit is refused, not truncated.
+	big := bytes.Repeat([]byte("a"), 16<<20+1)
+	_, err = cl.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("faulty"), Key: aws.String("big"), Body: bytes.NewReader(big)})
+	s3Code(t, err, "EntityTooLarge")
+
+	_, err = cl.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("Bad_Name")})
+	s3Code(t, err, "InvalidBucketName")
+	_, err = cl.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: aws.String("faulty")})
+	s3Code(t, err, "BucketNotEmpty")
+}
+
+func TestDecodeAWSChunked(t *testing.T) {
+	body := "5;chunk-signature=abc\r\nhello\r\n6;chunk-signature=def\r\n world\r\n0;chunk-signature=0\r\nx-amz-checksum-crc32:AAAA\r\n\r\n"
+	req := &s3Request{header: map[string][]string{"X-Amz-Content-Sha256": {"STREAMING-AWS4-HMAC-SHA256-PAYLOAD"}}, body: []byte(body)}
+	got, err := decodeS3Body(req)
+	require.NoError(t, err)
+	assert.Equal(t, "hello world", string(got))
+
+	req.body = []byte("zz\r\nhello")
+	_, err = decodeS3Body(req)
+	var ae *APIError
+	require.ErrorAs(t, err, &ae)
+	assert.Equal(t, "IncompleteBody", ae.Code)
+}
