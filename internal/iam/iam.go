@@ -32,7 +32,20 @@ type Scope struct {
 	// SourceParams are the layers' source SSM parameters outside
 	// /aws/service/ (which the rules always allow).
 	SourceParams []string
+	// FleetTargets are the tags that select each fleet's instances for Run
+	// Command (patch scans, in-place rollouts), by fleet name.
+	FleetTargets []FleetTarget
 }
+
+// FleetTarget is how Run Command reaches a fleet's instances.
+type FleetTarget struct {
+	Fleet string
+	Tags  map[string]string
+}
+
+// patchGroupTag is the tag AWS Patch Manager reads the patch group from;
+// a fleet without targets { tags } is reached through it (patch/scan).
+const patchGroupTag = "Patch Group"
 
 // ScopeFor is the scope of a decoded project in partition and account.
 func ScopeFor(cfg *config.Config, partition, account string) Scope {
@@ -64,6 +77,23 @@ func ScopeFor(cfg *config.Config, partition, account string) Scope {
 		s.SourceParams = append(s.SourceParams, p)
 	}
 	sort.Strings(s.SourceParams)
+	fleets := make([]string, 0, len(cfg.Fleets))
+	for name, f := range cfg.Fleets {
+		if f != nil {
+			fleets = append(fleets, name)
+		}
+	}
+	sort.Strings(fleets)
+	for _, name := range fleets {
+		f := cfg.Fleets[name]
+		tags := f.TargetTags
+		if len(tags) == 0 && f.Patch != nil && f.Patch.PatchGroup != "" {
+			tags = map[string]string{patchGroupTag: f.Patch.PatchGroup}
+		}
+		if len(tags) > 0 {
+			s.FleetTargets = append(s.FleetTargets, FleetTarget{Fleet: name, Tags: tags})
+		}
+	}
 	return s
 }
 
@@ -142,6 +172,10 @@ func RulesFor(f Family, s Scope) []Rule {
 func Policy(f Family, s Scope) Document {
 	doc := Document{Version: "2012-10-17"}
 	for _, r := range RulesFor(f, s) {
+		if r.PerFleet {
+			doc.Statement = append(doc.Statement, fleetStatements(r, s)...)
+			continue
+		}
 		st := Statement{Sid: r.Sid, Effect: "Allow", Action: sortedUnique(r.Actions)}
 		for _, res := range r.Resources {
 			st.Resource = append(st.Resource, s.fillAll(res)...)
@@ -166,6 +200,49 @@ func Policy(f Family, s Scope) Document {
 		doc.Statement = append(doc.Statement, st)
 	}
 	return doc
+}
+
+// fleetStatements expands a PerFleet rule: one statement per fleet,
+// conditioned on the tags Run Command selects the fleet's instances by.
+func fleetStatements(r Rule, s Scope) []Statement {
+	var out []Statement
+	for _, ft := range s.FleetTargets {
+		st := Statement{Sid: r.Sid + sidPart(ft.Fleet), Effect: "Allow", Action: sortedUnique(r.Actions)}
+		for _, res := range r.Resources {
+			st.Resource = append(st.Resource, s.fillAll(res)...)
+		}
+		st.Resource = sortedUnique(st.Resource)
+		cond := map[string][]string{}
+		for k, v := range ft.Tags {
+			cond["ssm:resourceTag/"+k] = []string{v}
+		}
+		st.Condition = map[string]map[string][]string{"StringEquals": cond}
+		out = append(out, st)
+	}
+	return out
+}
+
+// sidPart turns a fleet name into letters and digits, each word
+// capitalised ("app-web" → "AppWeb"): IAM Sids are alphanumeric.
+func sidPart(name string) string {
+	var b strings.Builder
+	up := true
+	for _, r := range name {
+		switch {
+		case r >= 'a' && r <= 'z':
+			if up {
+				r -= 'a' - 'A'
+			}
+			b.WriteRune(r)
+			up = false
+		case r >= 'A' && r <= 'Z' || r >= '0' && r <= '9':
+			b.WriteRune(r)
+			up = false
+		default:
+			up = true
+		}
+	}
+	return b.String()
 }
 
 // Actions lists the actions of a document, sorted and unique.

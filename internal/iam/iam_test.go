@@ -3,6 +3,7 @@ package iam
 import (
 	"encoding/json"
 	"regexp"
+	"slices"
 	"testing"
 	"time"
 
@@ -84,6 +85,34 @@ func TestPolicyScoping(t *testing.T) {
 	assert.Nil(t, statement(Policy(Bake, s), "InventoryObjects"))
 }
 
+func TestFleetRunCommand(t *testing.T) {
+	s := exampleScope(t)
+	require.Equal(t, []FleetTarget{
+		{Fleet: "web", Tags: map[string]string{"Patch Group": "web"}},
+		{Fleet: "worker", Tags: map[string]string{"role": "worker"}},
+	}, s.FleetTargets)
+	for _, f := range []Family{Patch, Rollout} {
+		d := Policy(f, s)
+		web := statement(d, "RunCommandOnFleetWeb")
+		require.NotNil(t, web, f)
+		assert.Equal(t, []string{"ssm:SendCommand"}, web.Action)
+		assert.Equal(t, map[string]map[string][]string{"StringEquals": {"ssm:resourceTag/Patch Group": {"web"}}}, web.Condition)
+		worker := statement(d, "RunCommandOnFleetWorker")
+		require.NotNil(t, worker, f)
+		assert.Equal(t, map[string]map[string][]string{"StringEquals": {"ssm:resourceTag/role": {"worker"}}}, worker.Condition)
+	}
+	assert.Nil(t, statement(Policy(Bake, s), "RunCommandOnFleetWeb"))
+	s.FleetTargets = nil
+	for _, st := range Policy(All, s).Statement {
+		if st.Condition == nil && slices.Contains(st.Action, "ssm:SendCommand") {
+			for _, r := range st.Resource {
+				assert.NotContains(t, r, ":instance/", "%s: Run Command on any instance", st.Sid)
+			}
+		}
+	}
+	assert.Equal(t, "AppWeb2", sidPart("app-web_2"))
+}
+
 func TestFamilies(t *testing.T) {
 	s := exampleScope(t)
 	s.Bucket = "inv"
@@ -126,6 +155,12 @@ func TestRulesWellFormed(t *testing.T) {
 	s := exampleScope(t)
 	s.Provisioner, s.Bucket = "ssh", "inv"
 	d := Policy(All, s)
+	seen := map[string]bool{}
+	for _, st := range d.Statement {
+		assert.Regexp(t, `^[A-Za-z0-9]+$`, st.Sid)
+		assert.False(t, seen[st.Sid], "duplicate Sid %s", st.Sid)
+		seen[st.Sid] = true
+	}
 	data, err := json.Marshal(d)
 	require.NoError(t, err)
 	assert.NotRegexp(t, `\{[a-zA-Z]+\}`, string(data), "every template placeholder is filled")

@@ -57,6 +57,10 @@ type Rule struct {
 	Condition map[string]map[string][]string
 	// When, if set, decides from the scope whether the rule applies.
 	When func(Scope) bool
+	// PerFleet makes one statement per fleet (Sid + fleet name), with the
+	// condition that the instance carries the tags Run Command targets the
+	// fleet by (Scope.FleetTargets); Condition is not used.
+	PerFleet bool
 	// Why documents the rule (and is printed by --explain).
 	Why string
 }
@@ -220,11 +224,13 @@ var Rules = []Rule{
 		Why:       "recipe steps (packer-plugin-amibake) and patch scans run on the project's build and scan instances only",
 	},
 	{
-		Sid:       "RunCommandOnFleets",
-		Families:  []Family{Rollout},
+		Sid:       "RunCommandOnFleet",
+		Families:  []Family{Patch, Rollout},
 		Actions:   []string{"ssm:SendCommand"},
 		Resources: []string{instanceARN},
-		Why:       "in-place rollouts patch fleet instances, which are the user's and carry no amibake tag; targets come from the fleet's tags",
+		PerFleet:  true,
+		Why: "patch scans and in-place rollouts run on a fleet's instances, which are the user's and carry no amibake tag: " +
+			"only on instances with the fleet's targets { tags } (or its \"Patch Group\" tag)",
 	},
 	{
 		Sid:      "RunCommandDocuments",
