@@ -2,6 +2,7 @@ package iam
 
 import (
 	"encoding/json"
+	"os"
 	"regexp"
 	"slices"
 	"testing"
@@ -171,5 +172,15 @@ func TestRulesWellFormed(t *testing.T) {
 		for _, res := range st.Resource {
 			assert.Regexp(t, `^(\*|arn:aws:[a-z0-9-]+:(\*|[a-z0-9-]*):(\*|[0-9]{12})?:.+)$`, res, st.Sid)
 		}
+	}
+}
+
+// TestDocsListRealAWSOnly: docs/pipelines.md names every action of the
+// allow-list, so the documented list cannot drift from the code.
+func TestDocsListRealAWSOnly(t *testing.T) {
+	b, err := os.ReadFile("../../docs/pipelines.md")
+	require.NoError(t, err)
+	for a := range RealAWSOnly {
+		assert.Contains(t, string(b), "`"+a+"`", "docs/pipelines.md does not list %s", a)
 	}
 }
