@@ -62,27 +62,29 @@ type Ancestor struct {
 	Missing     bool   `json:"missing,omitempty"` // named as a parent, but gone
 }
 
-// maxDepth bounds the parent walk (a tag loop must not spin).
-const maxDepth = 32
-
-// Ancestors walks amibake:parent-ami from img up to the root: img first.
+// Ancestors is img's chain up to the root, img first, as `amibake lineage`
+// finds it (lineage.Finder: a parent is looked up in the child's region
+// first; a parent that is gone ends the chain, marked Missing).
 func (r *Resolver) Ancestors(ctx context.Context, img lineage.Image) ([]Ancestor, error) {
-	out := []Ancestor{{AMI: img.ID, Region: img.Region, Layer: img.Layer, Fingerprint: img.Fingerprint, Source: img.Source}}
-	seen := map[string]bool{img.ID: true}
-	f := r.finder()
-	parent := img.ParentAMI
-	for parent != "" && !seen[parent] && len(out) < maxDepth {
-		seen[parent] = true
-		p, err := f.Find(ctx, parent, "")
-		if _, ok := err.(*lineage.NotFoundError); ok {
-			out = append(out, Ancestor{AMI: parent, Missing: true})
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("lineage of %s: %w", img.ID, err)
-		}
-		out = append(out, Ancestor{AMI: p.ID, Region: p.Region, Layer: p.Layer, Fingerprint: p.Fingerprint, Source: p.Source})
-		parent = p.ParentAMI
+	lin, err := r.finder().Lineage(ctx, img.ID, img.Region)
+	if err != nil {
+		return nil, fmt.Errorf("lineage of %s: %w", img.ID, err)
+	}
+	out := []Ancestor{ancestorOf(lin.Target, img.ID)}
+	for i := len(lin.Ancestors) - 1; i >= 0; i-- {
+		out = append(out, ancestorOf(lin.Ancestors[i], ""))
 	}
 	return out, nil
+}
+
+// ancestorOf names a member by the image with id, else its first image
+// (the build region's: Finder sorts copies by project region order).
+func ancestorOf(m *lineage.Member, id string) Ancestor {
+	img := m.Images[0]
+	for _, x := range m.Images {
+		if x.ID == id {
+			img = x
+		}
+	}
+	return Ancestor{AMI: img.ID, Region: img.Region, Layer: m.Layer, Fingerprint: m.Fingerprint, Source: m.Source, Missing: m.Missing}
 }

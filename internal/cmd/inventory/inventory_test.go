@@ -60,6 +60,16 @@ func TestInventory(t *testing.T) {
 	assert.Equal(t, 1, code)
 	assert.Contains(t, errOut, `invalid --output "yaml"`)
 
+	// A parent that is gone ends the chain, said as such.
+	sb.Do(func(w *sandbox.World) {
+		for _, id := range fam.Base.All() {
+			delete(w.EC2.Images, id)
+		}
+	})
+	code, out, errOut = clitest.Run(t, sb, dir, "inventory", "app-web@latest")
+	require.Equal(t, 0, code, errOut)
+	assert.Contains(t, out, "Lineage:\n  "+ami+"  app-web  "+sc.New.Fingerprint+"\n    "+fam.Base.Home()+" (gone)\n\nRecipes")
+
 	// The eu-west-1 copy has no document of its own.
 	code, _, errOut = clitest.Run(t, sb, dir, "inventory", sc.New.IDs["eu-west-1"])
 	assert.Equal(t, 1, code)
