@@ -115,3 +115,9 @@ func (c *Clients) S3(region string) S3 {
 	c.s3[region] = cl
 	return cl
 }
+
+// SSMInventory returns region's SSM client ("" = home) as the inventory
+// interface: the same client SSM returns.
+func (c *Clients) SSMInventory(region string) SSMInventory {
+	return c.SSM(region).(*ssm.Client)
+}

@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/ssm"
-
 	"github.com/amibake/amibake/internal/awsapi"
 	"github.com/amibake/amibake/internal/channel/channeltest"
 	"github.com/amibake/amibake/internal/inventory"
@@ -67,8 +65,7 @@ func Record(t testing.TB, sb *sandbox.Sandbox, region, bucket, project, ami stri
 	sb.Do(func(w *sandbox.World) { pending = w.Timing.InstancePending })
 	sb.AdvanceClock(pending)
 	clients := awsapi.NewClients(sb.Config)
-	ssmClient := ssm.NewFromConfig(sb.Config, func(o *ssm.Options) { o.Region = region })
-	pkgs, err := inventory.Collect(ctx, ssmClient, instanceID)
+	pkgs, err := inventory.Collect(ctx, clients.SSMInventory(region), instanceID)
 	if err != nil {
 		t.Fatalf("inventorytest: collect: %v", err)
 	}
