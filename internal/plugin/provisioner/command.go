@@ -59,6 +59,40 @@ type Step struct {
 	SecretEnv map[string]string `mapstructure:"secret_env" required:"false"`
 	// How long this step may run; overrides the provisioner's step_timeout.
 	Timeout time.Duration `mapstructure:"timeout" required:"false"`
+	// Runs AWS-RunPatchBaseline on the instance instead of a shell step:
+	// the baseline is the one registered for the instance's patch group
+	// (its `Patch Group` tag), else the region's default.
+	Patch *PatchStep `mapstructure:"patch" required:"false"`
+}
+
+// PatchStep is a step that sends AWS-RunPatchBaseline.
+type PatchStep struct {
+	// Scan or Install. Defaults to Install.
+	Operation string `mapstructure:"operation" required:"false"`
+	// NoReboot or RebootIfNeeded. Defaults to NoReboot: a build instance
+	// is stopped and imaged right after, so the new kernel runs from the
+	// image's first boot.
+	Reboot string `mapstructure:"reboot" required:"false"`
+}
+
+// Defaults of a patch step.
+const (
+	DefaultPatchOperation = "Install"
+	DefaultPatchReboot    = "NoReboot"
+)
+
+func (p *PatchStep) operation() string {
+	if p.Operation == "" {
+		return DefaultPatchOperation
+	}
+	return p.Operation
+}
+
+func (p *PatchStep) reboot() string {
+	if p.Reboot == "" {
+		return DefaultPatchReboot
+	}
+	return p.Reboot
 }
 
 // kind is what a step does.
@@ -68,10 +102,13 @@ const (
 	kindScript kind = iota + 1
 	kindInline
 	kindFile
+	kindPatch
 )
 
 func (s *Step) kind() kind {
 	switch {
+	case s.Patch != nil:
+		return kindPatch
 	case s.Script != "":
 		return kindScript
 	case len(s.Inline) > 0:
@@ -110,8 +147,24 @@ func (s *Step) validate(i int) []error {
 	if s.FileSource != "" || s.FileDestination != "" {
 		n++
 	}
+	if s.Patch != nil {
+		n++
+		switch op := s.Patch.operation(); op {
+		case "Install", "Scan":
+		default:
+			add("patch: operation %q is not Install or Scan", op)
+		}
+		switch r := s.Patch.reboot(); r {
+		case "NoReboot", "RebootIfNeeded":
+		default:
+			add("patch: reboot %q is not NoReboot or RebootIfNeeded", r)
+		}
+		if len(s.Env)+len(s.SecretEnv) > 0 {
+			add("patch steps take no env or secret_env")
+		}
+	}
 	if n != 1 {
-		add("set exactly one of script, inline, or file_source with file_destination")
+		add("set exactly one of script, inline, file_source with file_destination, or a patch block")
 	}
 	if s.Script != "" {
 		if fi, err := os.Stat(s.Script); err != nil {

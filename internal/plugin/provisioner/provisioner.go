@@ -1,8 +1,8 @@
-//go:generate ../sdc.sh mapstructure-to-hcl2 -type Config,Step
+//go:generate ../sdc.sh mapstructure-to-hcl2 -type Config,Step,PatchStep
 
 // Package provisioner is the amibake Packer provisioner: it runs recipe
-// steps on the build instance through SSM Run Command (AWS-RunShellScript)
-// instead of SSH, so a build needs no key pair login and no inbound port,
+// steps on the build instance through SSM Run Command (AWS-RunShellScript,
+// or AWS-RunPatchBaseline for a `patch {}` step) instead of SSH, so a build needs no key pair login and no inbound port,
 // the way AWS-UpdateLinuxAmi works.
 package provisioner
 
@@ -124,6 +124,18 @@ func (p *Provisioner) Provision(ctx context.Context, ui packersdk.Ui, _ packersd
 		return fmt.Errorf("amibake provisioner: %w", err)
 	}
 	for i, step := range p.config.Steps {
+		timeout := p.config.StepTimeout
+		if step.Timeout > 0 {
+			timeout = step.Timeout
+		}
+		if step.Patch != nil {
+			ui.Say(fmt.Sprintf("Running step %d/%d %q: AWS-RunPatchBaseline Operation=%s RebootOption=%s...",
+				i+1, len(p.config.Steps), step.Name, step.Patch.operation(), step.Patch.reboot()))
+			if err := r.runPatch(ctx, step.Name, step.Patch, timeout); err != nil {
+				return fmt.Errorf("amibake provisioner: %w", err)
+			}
+			continue
+		}
 		body, err := LoadBody(step)
 		if err != nil {
 			return fmt.Errorf("amibake provisioner: %w", err)
@@ -133,10 +145,6 @@ func (p *Provisioner) Provision(ctx context.Context, ui packersdk.Ui, _ packersd
 			return fmt.Errorf("amibake provisioner: %w", err)
 		}
 		ui.Say(fmt.Sprintf("Running step %d/%d %q over SSM Run Command...", i+1, len(p.config.Steps), step.Name))
-		timeout := p.config.StepTimeout
-		if step.Timeout > 0 {
-			timeout = step.Timeout
-		}
 		if err := r.run(ctx, step.Name, cmds, timeout); err != nil {
 			return fmt.Errorf("amibake provisioner: %w", err)
 		}

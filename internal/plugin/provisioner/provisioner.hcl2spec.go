@@ -64,6 +64,31 @@ func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 	return s
 }
 
+// FlatPatchStep is an auto-generated flat version of PatchStep.
+// Where the contents of a field with a `mapstructure:,squash` tag are bubbled up.
+type FlatPatchStep struct {
+	Operation *string `mapstructure:"operation" required:"false" cty:"operation" hcl:"operation"`
+	Reboot    *string `mapstructure:"reboot" required:"false" cty:"reboot" hcl:"reboot"`
+}
+
+// FlatMapstructure returns a new FlatPatchStep.
+// FlatPatchStep is an auto-generated flat version of PatchStep.
+// Where the contents a fields with a `mapstructure:,squash` tag are bubbled up.
+func (*PatchStep) FlatMapstructure() interface{ HCL2Spec() map[string]hcldec.Spec } {
+	return new(FlatPatchStep)
+}
+
+// HCL2Spec returns the hcl spec of a PatchStep.
+// This spec is used by HCL to read the fields of PatchStep.
+// The decoded values from this spec will then be applied to a FlatPatchStep.
+func (*FlatPatchStep) HCL2Spec() map[string]hcldec.Spec {
+	s := map[string]hcldec.Spec{
+		"operation": &hcldec.AttrSpec{Name: "operation", Type: cty.String, Required: false},
+		"reboot":    &hcldec.AttrSpec{Name: "reboot", Type: cty.String, Required: false},
+	}
+	return s
+}
+
 // FlatStep is an auto-generated flat version of Step.
 // Where the contents of a field with a `mapstructure:,squash` tag are bubbled up.
 type FlatStep struct {
@@ -76,6 +101,7 @@ type FlatStep struct {
 	Env             map[string]string `mapstructure:"env" required:"false" cty:"env" hcl:"env"`
 	SecretEnv       map[string]string `mapstructure:"secret_env" required:"false" cty:"secret_env" hcl:"secret_env"`
 	Timeout         *string           `mapstructure:"timeout" required:"false" cty:"timeout" hcl:"timeout"`
+	Patch           *FlatPatchStep    `mapstructure:"patch" required:"false" cty:"patch" hcl:"patch"`
 }
 
 // FlatMapstructure returns a new FlatStep.
@@ -99,6 +125,7 @@ func (*FlatStep) HCL2Spec() map[string]hcldec.Spec {
 		"env":              &hcldec.AttrSpec{Name: "env", Type: cty.Map(cty.String), Required: false},
 		"secret_env":       &hcldec.AttrSpec{Name: "secret_env", Type: cty.Map(cty.String), Required: false},
 		"timeout":          &hcldec.AttrSpec{Name: "timeout", Type: cty.String, Required: false},
+		"patch":            &hcldec.BlockSpec{TypeName: "patch", Nested: hcldec.ObjectSpec((*FlatPatchStep)(nil).HCL2Spec())},
 	}
 	return s
 }

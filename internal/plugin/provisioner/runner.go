@@ -27,6 +27,8 @@ var _ ssmAPI = (*ssm.Client)(nil)
 
 const (
 	documentName = "AWS-RunShellScript"
+	// patchDocumentName is what a patch step sends.
+	patchDocumentName = "AWS-RunPatchBaseline"
 	// invocationGrace is how long a just-sent command may be unknown to
 	// GetCommandInvocation (InvocationDoesNotExist) before that is an error.
 	invocationGrace = 60 * time.Second
@@ -103,14 +105,29 @@ func (r *runner) run(ctx context.Context, name string, cmds []string, timeout ti
 	if execTimeout < 1 {
 		execTimeout = 1
 	}
+	return r.send(ctx, name, documentName, map[string][]string{
+		"commands":         cmds,
+		"executionTimeout": {strconv.Itoa(execTimeout)},
+	}, timeout)
+}
+
+// runPatch sends AWS-RunPatchBaseline (a patch step) and follows it like
+// a shell step; timeout bounds how long amibake waits for it (the document
+// has no executionTimeout parameter).
+func (r *runner) runPatch(ctx context.Context, name string, p *PatchStep, timeout time.Duration) error {
+	return r.send(ctx, name, patchDocumentName, map[string][]string{
+		"Operation":    {p.operation()},
+		"RebootOption": {p.reboot()},
+	}, timeout)
+}
+
+// send sends one command document and follows it until it ends.
+func (r *runner) send(ctx context.Context, name, document string, params map[string][]string, timeout time.Duration) error {
 	sent, err := r.ssm.SendCommand(ctx, &ssm.SendCommandInput{
-		DocumentName: aws.String(documentName),
+		DocumentName: aws.String(document),
 		InstanceIds:  []string{r.instanceID},
 		Comment:      aws.String(comment(name)),
-		Parameters: map[string][]string{
-			"commands":         cmds,
-			"executionTimeout": {strconv.Itoa(execTimeout)},
-		},
+		Parameters:   params,
 	})
 	if err != nil {
 		return fmt.Errorf("step %q: send command to %s: %w", name, r.instanceID, err)

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -182,4 +183,53 @@ func TestSendCommandToUnmanagedInstanceFails(t *testing.T) {
 	err = r.run(context.Background(), "x/y", cmds, time.Minute)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `step "x/y": send command to i-0000000000000dead`)
+}
+
+func TestRunnerPatchStepInstallsApprovedPatches(t *testing.T) {
+	sb, r, ui := newSandboxRunner(t)
+	ctx := context.Background()
+	// A baseline that approves Critical security fixes at once, applied
+	// to the instance through its patch group tag.
+	ssmc := ssm.NewFromConfig(sb.Config)
+	b, err := ssmc.CreatePatchBaseline(ctx, &ssm.CreatePatchBaselineInput{Name: aws.String("amibake-test-golden"),
+		OperatingSystem: ssmtypes.OperatingSystemAmazonLinux2023,
+		ApprovalRules: &ssmtypes.PatchRuleGroup{PatchRules: []ssmtypes.PatchRule{{ApproveAfterDays: aws.Int32(0),
+			PatchFilterGroup: &ssmtypes.PatchFilterGroup{PatchFilters: []ssmtypes.PatchFilter{
+				{Key: ssmtypes.PatchFilterKeyClassification, Values: []string{"Security"}},
+				{Key: ssmtypes.PatchFilterKeySeverity, Values: []string{"Critical"}}}}}}}})
+	require.NoError(t, err)
+	_, err = ssmc.RegisterPatchBaselineForPatchGroup(ctx, &ssm.RegisterPatchBaselineForPatchGroupInput{BaselineId: b.BaselineId, PatchGroup: aws.String("golden")})
+	require.NoError(t, err)
+	_, err = ec2.NewFromConfig(sb.Config).CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{r.instanceID},
+		Tags: []ec2types.Tag{{Key: aws.String("Patch Group"), Value: aws.String("golden")}}})
+	require.NoError(t, err)
+	p, err := sb.ReleasePatch(sandbox.PatchRelease{Package: "kernel", Severity: "Critical", CVEs: []string{"CVE-2026-4242"}})
+	require.NoError(t, err)
+	fixed := p.Packages[0].Version
+	step := Step{Name: "patch-baseline/install", Patch: &PatchStep{}}
+	require.Empty(t, step.validate(0))
+	require.NoError(t, r.runPatch(ctx, step.Name, step.Patch, time.Minute))
+	assert.Contains(t, strings.Join(ui.messages, "\n"), "Operation: Install")
+	assert.Contains(t, strings.Join(ui.messages, "\n"), aws.ToString(b.BaselineId))
+	sb.Do(func(w *sandbox.World) {
+		inst := w.EC2.Instances[r.instanceID]
+		assert.Equal(t, fixed, inst.Content.Packages["kernel"])
+		last := inst.Content.Steps[len(inst.Content.Steps)-1]
+		assert.Equal(t, "patch-baseline/install", last.Name)
+		for _, sc := range w.SSM.Scopes {
+			for _, id := range sc.CommandOrder {
+				c := sc.Commands[id]
+				assert.Equal(t, "AWS-RunPatchBaseline", c.DocumentName)
+				assert.Equal(t, []string{"NoReboot"}, c.Parameters["RebootOption"])
+			}
+		}
+	})
+}
+
+func TestPatchStepValidation(t *testing.T) {
+	bad := Step{Name: "p", Patch: &PatchStep{Operation: "Remove", Reboot: "Always"}, Inline: []string{"x"}, Env: map[string]string{"A": "1"}}
+	msg := errors.Join(bad.validate(0)...).Error()
+	for _, want := range []string{`operation "Remove"`, `reboot "Always"`, "no env", "exactly one of"} {
+		assert.Contains(t, msg, want)
+	}
 }
