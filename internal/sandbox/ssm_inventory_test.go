@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"context"
+	"path/filepath"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -126,4 +127,22 @@ func TestInventoryDerivedFromContent(t *testing.T) {
 	sb.Do(func(w *World) { w.EC2.Instances[ids[0]].State = StateTerminated })
 	_, err = cl.ListInventoryEntries(ctx, &ssm.ListInventoryEntriesInput{InstanceId: aws.String(ids[0]), TypeName: aws.String("AWS:Application")})
 	require.ErrorAs(t, err, &badInst)
+}
+
+func TestInventoryPersistsWithTheWorld(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "state.json")
+	ctx := context.Background()
+	sb := Start(t, func(o *Options) { o.StateFile = state })
+	ids := launchManaged(t, sb, 1, nil)
+	_, err := ssmClient(sb).PutInventory(ctx, &ssm.PutInventoryInput{InstanceId: aws.String(ids[0]), Items: []ssmtypes.InventoryItem{
+		{TypeName: aws.String("Custom:Build"), SchemaVersion: aws.String("1.0"), CaptureTime: aws.String("2026-11-25T10:00:00Z"),
+			Content: []map[string]string{{"BuildId": "b7"}}},
+	}})
+	require.NoError(t, err)
+	require.NoError(t, sb.Close())
+
+	sb2 := Start(t, func(o *Options) { o.StateFile = state })
+	out, err := ssmClient(sb2).ListInventoryEntries(ctx, &ssm.ListInventoryEntriesInput{InstanceId: aws.String(ids[0]), TypeName: aws.String("Custom:Build")})
+	require.NoError(t, err)
+	assert.Equal(t, []map[string]string{{"BuildId": "b7"}}, out.Entries)
 }
