@@ -1,8 +1,8 @@
 package reliability
 
 import (
-	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -165,11 +165,11 @@ type externalSandbox struct {
 	cmd *exec.Cmd
 }
 
-// startSandbox runs `amibake sandbox serve --addr 127.0.0.1:0` and reads
-// the environment it prints; the process is stopped when the test ends.
-func startSandbox(t testing.TB) *externalSandbox {
+// startSandbox runs `amibake -o json sandbox serve --addr 127.0.0.1:0` and
+// reads the environment it prints; the process is stopped when the test ends.
+func startSandbox(t testing.TB, extra ...string) *externalSandbox {
 	t.Helper()
-	cmd := exec.Command(amibakeBin, "sandbox", "serve", "--addr", "127.0.0.1:0")
+	cmd := exec.Command(amibakeBin, append([]string{"-o", "json", "sandbox", "serve", "--addr", "127.0.0.1:0"}, extra...)...)
 	cmd.Env = cleanEnv(t, nil)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -190,23 +190,19 @@ func startSandbox(t testing.TB) *externalSandbox {
 		}
 	})
 	es := &externalSandbox{cmd: cmd}
-	sc := bufio.NewScanner(stdout)
-	for sc.Scan() {
-		line := sc.Text()
-		kv, ok := strings.CutPrefix(line, "export ")
-		if !ok {
-			if len(es.Env) > 0 {
-				break
-			}
-			continue
-		}
-		k, v, _ := strings.Cut(kv, "=")
-		v = strings.Trim(v, `'"`)
-		es.Env = append(es.Env, k+"="+v)
-		if k == "AWS_ENDPOINT_URL" {
-			es.URL = v
-		}
+	// With -o json, serve prints {"endpoint": …, "env": {…}} (the same
+	// variables as its export lines) and keeps stdout open.
+	var printed struct {
+		Endpoint string            `json:"endpoint"`
+		Env      map[string]string `json:"env"`
 	}
+	if err := json.NewDecoder(stdout).Decode(&printed); err != nil {
+		t.Fatalf("sandbox serve output: %v", err)
+	}
+	for k, v := range printed.Env {
+		es.Env = append(es.Env, k+"="+v)
+	}
+	es.URL = printed.Env["AWS_ENDPOINT_URL"]
 	go func() { _, _ = io.Copy(io.Discard, stdout) }()
 	if es.URL == "" {
 		t.Fatalf("sandbox serve printed no AWS_ENDPOINT_URL (env %v)", es.Env)
