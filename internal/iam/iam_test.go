@@ -83,7 +83,8 @@ func TestPolicyScoping(t *testing.T) {
 	objs := statement(Policy(Patch, s), "InventoryObjects")
 	require.NotNil(t, objs)
 	assert.Equal(t, []string{"arn:aws:s3:::inv/acme-golden/inventory/*"}, objs.Resource)
-	assert.Nil(t, statement(Policy(Bake, s), "InventoryObjects"))
+	assert.NotNil(t, statement(Policy(Bake, s), "InventoryObjects"), "bake records inventory; inventory, diff and sbom read it")
+	assert.Nil(t, statement(Policy(Retire, s), "InventoryObjects"))
 }
 
 func TestFleetRunCommand(t *testing.T) {

@@ -146,8 +146,6 @@ func runFlows(t *testing.T) *observer {
 		{"history", "app-web", "--channel", "stable"},
 		{"lineage", ami["app-web"]},
 		{"lock", "status"},
-		{"revoke", ami["app-worker"], "--reason", "iam test"},
-		{"revoke", ami["app-worker"], "--reason", "iam test", "--apply"},
 		{"lock", "release", "--force"},
 		{"plan", "-detailed-exitcode"},
 		{"patch", "apply"},
@@ -165,10 +163,18 @@ func runFlows(t *testing.T) *observer {
 	// A replace rollout of fleet web: its group runs the linux AMI, the
 	// stable channel of app-web (promoted above) is the new one.
 	o.replaceFleet(ami["linux"])
+	// An in-place fleet: instances tagged role=worker on an AMI behind
+	// app-worker's, scanned and patched through Run Command.
+	o.inPlaceFleet(ami["linux"])
 	for _, args := range [][]string{
 		{"rollout", "web"},
 		{"rollout", "web", "--apply", "--poll", "10ms"},
 		{"rollout", "status", "web"},
+		{"patch", "scan", "--fleet", "worker", "--poll", "10ms", "--timeout", "1m"},
+		{"rollout", "worker"},
+		{"rollout", "worker", "--apply", "--poll", "10ms"},
+		{"revoke", ami["app-worker"], "--reason", "iam test"},
+		{"revoke", ami["app-worker"], "--reason", "iam test", "--apply"},
 	} {
 		code, out := o.run(args...)
 		require.Equal(t, 0, code, "amibake %v: %s", args, out)
@@ -195,6 +201,45 @@ const webFleet = `fleet "web" {
   }
 }
 `
+
+// workerFleet is fleet worker without a maintenance window.
+const workerFleet = `fleet "worker" {
+  layer    = layer.app-worker
+  channel  = "latest"
+  strategy = "in-place"
+
+  targets {
+    tags = {
+      role = "worker"
+    }
+  }
+
+  patch {
+    baseline    = patch_baseline.al2023_security
+    patch_group = "worker"
+  }
+
+  rollout {
+    max_concurrency = "50%"
+    max_errors      = "1"
+    reboot          = "if-needed"
+  }
+}
+`
+
+// inPlaceFleet rewrites fleet worker and launches two of its instances.
+func (o *observer) inPlaceFleet(ami string) {
+	t := o.t
+	t.Helper()
+	require.NoError(t, os.WriteFile(filepath.Join(o.dir, "fleets", "worker.hcl"), []byte(workerFleet), 0o644))
+	_, err := ec2.NewFromConfig(o.sb.Config).RunInstances(context.Background(), &ec2.RunInstancesInput{
+		ImageId: aws.String(ami), InstanceType: ec2types.InstanceTypeT3Micro, MinCount: aws.Int32(2), MaxCount: aws.Int32(2),
+		TagSpecifications: []ec2types.TagSpecification{{ResourceType: ec2types.ResourceTypeInstance, Tags: []ec2types.Tag{
+			{Key: aws.String("role"), Value: aws.String("worker")}, {Key: aws.String("Patch Group"), Value: aws.String("worker")},
+		}}},
+	})
+	require.NoError(t, err)
+}
 
 // replaceFleet rewrites fleet web and creates its launch template and
 // group, running ami. These setup calls are not part of any step.

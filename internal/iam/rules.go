@@ -19,7 +19,8 @@ type Family string
 
 // Command families of `amibake iam-policy --for`.
 const (
-	// Bake: bake, plan, promote, revoke, history, lineage, status, lock —
+	// Bake: bake, plan, promote, revoke, history, lineage, status, lock,
+	// inventory, diff, sbom —
 	// everything that builds, publishes or reads the project's AMIs.
 	Bake Family = "bake"
 	// Patch: patch scan / plan / apply / run (scan instances, Patch
@@ -267,35 +268,33 @@ var Rules = []Rule{
 		Actions: []string{
 			"ssm:DescribePatchBaselines", "ssm:DescribePatchGroups", "ssm:DescribeInstancePatchStates",
 			"ssm:DescribeInstancePatchStatesForPatchGroup", "ssm:DescribeInstancePatches", "ssm:DescribeAvailablePatches",
-			"ssm:ListInventoryEntries", "ssm:GetInventory",
 		},
 		Resources: []string{"*"},
-		Why:       "scan results and inventory; these support no resource-level permissions",
+		Why:       "scan results; these support no resource-level permissions",
 	},
 	{
-		Sid:       "PutInventory",
-		Families:  []Family{Patch},
-		Actions:   []string{"ssm:PutInventory"},
-		Resources: []string{instanceARN},
-		Condition: resourceTag("ssm"),
-		Why:       "inventory of the project's scan instances",
+		Sid:       "ReadInstanceInventory",
+		Families:  []Family{Bake},
+		Actions:   []string{"ssm:ListInventoryEntries"},
+		Resources: []string{"*"},
+		Why:       "the packages a build instance holds (AWS:Application), for the AMI's inventory document",
 	},
 	{
 		Sid:       "InventoryBucket",
-		Families:  []Family{Patch},
+		Families:  []Family{Bake},
 		Actions:   []string{"s3:ListBucket"},
 		Resources: []string{"arn:{partition}:s3:::{bucket}"},
-		Condition: map[string]map[string][]string{"StringLike": {"s3:prefix": {"{project}/inventory/*", "{project}/inventory/"}}},
+		Condition: map[string]map[string][]string{"StringLike": {"s3:prefix": {"{project}/inventory/*"}}},
 		When:      func(s Scope) bool { return s.Bucket != "" },
-		Why:       "HeadBucket and ListObjectsV2 under <project>/inventory/ of the inventory bucket",
+		Why:       "without it S3 answers GetObject of a missing document with 403 instead of 404, and amibake cannot tell \"no inventory recorded\" from a denial",
 	},
 	{
 		Sid:       "InventoryObjects",
-		Families:  []Family{Patch},
+		Families:  []Family{Bake},
 		Actions:   []string{"s3:GetObject", "s3:PutObject"},
 		Resources: []string{"arn:{partition}:s3:::{bucket}/{project}/inventory/*"},
 		When:      func(s Scope) bool { return s.Bucket != "" },
-		Why:       "inventory documents s3://<bucket>/<project>/inventory/<ami>.json (HeadObject is s3:GetObject)",
+		Why:       "inventory documents s3://<bucket>/<project>/inventory/<ami>.json: bake records them, inventory, diff and sbom read them",
 	},
 	{
 		Sid:      "DescribeFleets",
@@ -387,6 +386,7 @@ var RealAWSOnly = map[string]string{
 	"ec2:DescribeVpcs":                    "packer's temporary security group in the default VPC or subnet_id's VPC",
 	"ec2:DeleteVolume":                    "packer's cleanup of volumes left behind (none with delete_on_termination, as rendered)",
 	"ssm:StartSession":                    "provisioner = \"ssh\" only: SSH over Session Manager, which the sandbox does not serve",
+	"s3:ListBucket":                       "S3 answers GetObject of a missing key with 404 (not 403) only to callers who may list the bucket; the sandbox does not check",
 	"ssm:TerminateSession":                "provisioner = \"ssh\" only",
 }
 

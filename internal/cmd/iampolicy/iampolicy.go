@@ -39,8 +39,9 @@ func NewCmdIAMPolicy(f *cmdutil.Factory, runF func(*IAMPolicyOptions) error) *cl
 		Description: "Prints an IAM policy document (JSON) granting what a command family needs, scoped\n" +
 			"to this project: its parameter tree (<prefix>/<project>/*), resources tagged\n" +
 			"amibake:project = <project>, its inventory bucket and its fleets' Auto Scaling groups.\n\n" +
-			"Families: bake (bake, plan, promote, revoke, history, lineage, status, lock), patch\n" +
-			"(patch scan/plan/apply/run; includes bake), rollout (includes retire), retire, all.\n" +
+			"Families: bake (bake, plan, promote, revoke, history, lineage, status, lock,\n" +
+			"inventory, diff, sbom), patch (patch scan/plan/apply/run; includes bake), rollout\n" +
+			"(includes retire), retire, all.\n" +
 			"--explain prints why each statement is there instead.\n\n" +
 			"   amibake iam-policy --for bake --account 123456789012 > amibake-bake.json\n" +
 			"   aws iam put-role-policy --role-name amibake --policy-name amibake \\\n" +
