@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand"
+	"os"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -233,5 +235,17 @@ func TestIdentifier(t *testing.T) {
 		"x" + strings.Repeat("-", 3): "x___",
 	} {
 		assert.Equal(t, want, Identifier(in), in)
+	}
+}
+
+// TestVersionsMatchToolsScript: CodeBuild installs the packer and amazon
+// plugin versions the tests and the demo run with.
+func TestVersionsMatchToolsScript(t *testing.T) {
+	b, err := os.ReadFile("../../scripts/tools.sh")
+	require.NoError(t, err)
+	for name, want := range map[string]string{"PACKER_VERSION": PackerVersion, "AMAZON_PLUGIN_VERSION": AmazonPluginVersion} {
+		m := regexp.MustCompile(`(?m)^` + name + `=(\S+)$`).FindStringSubmatch(string(b))
+		require.NotNil(t, m, "%s in scripts/tools.sh", name)
+		assert.Equal(t, m[1], want, name)
 	}
 }
