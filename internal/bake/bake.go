@@ -55,8 +55,12 @@ type Result struct {
 	// (build layers only).
 	Template string `json:"template,omitempty"`
 	LogPath  string `json:"log,omitempty"`
-	Err      error  `json:"-"`
-	Error    string `json:"error,omitempty"`
+	// PatchLevel is the amibake:patch-level the build tagged its AMI with;
+	// Verified is set when Baker.Verify passed before publishing.
+	PatchLevel string `json:"patch_level,omitempty"`
+	Verified   bool   `json:"verified,omitempty"`
+	Err        error  `json:"-"`
+	Error      string `json:"error,omitempty"`
 }
 
 // Observer is told what a bake does as it happens (the live view). Its
@@ -109,6 +113,18 @@ type Baker struct {
 	AmibakeVersion string
 	Now            func() time.Time
 	Observer       Observer
+
+	// PatchLevel, when set, returns the amibake:patch-level tag of a
+	// layer's build — its effective patch baseline's id and a digest of
+	// the patch set that baseline approves now ("" for a layer without a
+	// patch block: no tag). It is called before the template is rendered.
+	PatchLevel func(ctx context.Context, layer string) (string, error)
+	// Verify, when set, checks each built layer's AMIs (by region) before
+	// its latest channel moves: templates are rendered without channels,
+	// so packer moves none, and the Baker publishes only once Verify
+	// returns nil. An error fails the layer (its descendants are skipped)
+	// and leaves the channel where it was.
+	Verify func(ctx context.Context, layer string, amis map[string]string) error
 }
 
 func (b *Baker) now() time.Time {
@@ -280,7 +296,14 @@ func (b *Baker) build(ctx context.Context, n *graph.Node, pl *plan.Layer) *Resul
 		r.Status, r.Err, r.Duration = StatusFailed, fmt.Errorf("bake %s: %w", pl.Layer, err), time.Since(start)
 		return r
 	}
-	path, data, secrets, err := b.writeTemplate(n, buildID)
+	if b.PatchLevel != nil {
+		level, err := b.PatchLevel(ctx, pl.Layer)
+		if err != nil {
+			return fail(fmt.Errorf("patch level: %w", err))
+		}
+		r.PatchLevel = level
+	}
+	path, data, secrets, err := b.writeTemplate(n, buildID, r.PatchLevel)
 	if err != nil {
 		return fail(err)
 	}
@@ -338,14 +361,24 @@ func (b *Baker) build(ctx context.Context, n *graph.Node, pl *plan.Layer) *Resul
 	if err := b.waitAvailable(ctx, r.AMI); err != nil {
 		return fail(err)
 	}
+	if b.Verify != nil {
+		b.message(pl.Layer, "verifying %s before publishing it", r.AMI[regions[0]])
+		if err := b.Verify(ctx, pl.Layer, r.AMI); err != nil {
+			return fail(fmt.Errorf("not published: %w", err))
+		}
+		r.Verified = true
+	}
 	// The post-processor moved the channel; verify it (and move it when a
-	// user's template has no post-processor): only now that every copy is
-	// available.
+	// user's template has no post-processor, or bake verifies before it
+	// publishes): only now that every copy is available.
 	moved, err := b.publish(ctx, pl.Layer, regions[0], r.AMI[regions[0]])
 	if err != nil {
 		return fail(err)
 	}
-	if moved {
+	switch {
+	case moved && b.Verify != nil:
+		b.message(pl.Layer, "latest → %s (verified)", r.AMI[regions[0]])
+	case moved:
 		b.message(pl.Layer, "latest → %s (packer had not moved it)", r.AMI[regions[0]])
 	}
 	r.Published = true
@@ -364,14 +397,14 @@ func (b *Baker) WriteTemplate(layer string) (string, error) {
 	if b.RunID == "" {
 		b.RunID = NewRunID(b.now())
 	}
-	path, _, _, err := b.writeTemplate(n, b.RunID+"-"+layer)
+	path, _, _, err := b.writeTemplate(n, b.RunID+"-"+layer, "")
 	if err != nil {
 		return "", fmt.Errorf("bake %s: %w", layer, err)
 	}
 	return path, nil
 }
 
-func (b *Baker) writeTemplate(n *graph.Node, buildID string) (string, *TemplateData, []Secret, error) {
+func (b *Baker) writeTemplate(n *graph.Node, buildID, patchLevel string) (string, *TemplateData, []Secret, error) {
 	fp := b.Fingerprints[n.Name()]
 	if fp == nil {
 		return "", nil, nil, errors.New("no fingerprint")
@@ -380,6 +413,7 @@ func (b *Baker) writeTemplate(n *graph.Node, buildID string) (string, *TemplateD
 		Config: b.Config, Layer: n.Layer, Fingerprint: fp, BuildID: buildID, Timestamp: b.now(),
 		AmibakeVersion: b.AmibakeVersion, Sandbox: b.Sandbox,
 		PollDelaySeconds: b.PollDelaySeconds, PollMaxAttempts: b.PollMaxAttempts, StepPollInterval: b.StepPollInterval,
+		PatchLevel: patchLevel, NoChannels: b.Verify != nil,
 	})
 	if diags.HasErrors() {
 		return "", nil, nil, fmt.Errorf("render: %w", diags)

@@ -71,8 +71,11 @@ type TemplateData struct {
 	Tags    map[string]string
 	RunTags map[string]string
 
-	Provisioner      string // "ssm" or "ssh"
-	Steps            []TemplateStep
+	Provisioner string // "ssm" or "ssh"
+	Steps       []TemplateStep
+	// Patch, when set, ends the build with AWS-RunPatchBaseline (an
+	// amibake provisioner patch step), in ssm and ssh mode alike.
+	Patch            *TemplatePatch
 	SecretVars       []SecretVar // ssh mode: sensitive values from packer's environment
 	StepPollInterval string
 	Channels         []string
@@ -89,7 +92,24 @@ type TemplateData struct {
 // NeedsAmibakePlugin reports whether the template uses a component of
 // packer-plugin-amibake.
 func (d *TemplateData) NeedsAmibakePlugin() bool {
-	return d.ParentChannel != "" || len(d.Channels) > 0 || (d.Provisioner == ProvisionerSSM && len(d.Steps) > 0)
+	return d.ParentChannel != "" || len(d.Channels) > 0 || (d.Provisioner == ProvisionerSSM && len(d.Steps) > 0) || d.Patch != nil
+}
+
+// PatchStepName is the recorded name of the patch install step.
+const PatchStepName = "patch-baseline/install"
+
+// PatchGroupTag is the instance tag Patch Manager reads a patch group
+// from: the build instance carries it so that the baseline registered for
+// the layer's group is the one AWS-RunPatchBaseline applies.
+const PatchGroupTag = "Patch Group"
+
+// TemplatePatch is the patch step that ends a build.
+type TemplatePatch struct {
+	Name       string // PatchStepName
+	Operation  string // Install
+	Reboot     string // NoReboot
+	PatchGroup string
+	Baseline   string // patch_baseline name (for the comment)
 }
 
 // TemplateStep is one recipe step as a provisioner sees it.
@@ -140,6 +160,27 @@ type RenderInput struct {
 	PollDelaySeconds int
 	PollMaxAttempts  int
 	StepPollInterval time.Duration
+	// PatchLevel is the amibake:patch-level tag of a layer with an
+	// effective patch block ("" leaves it out).
+	PatchLevel string
+	// NoChannels renders the lineage post-processor without channels:
+	// packer does not move latest; the caller publishes (after verify).
+	NoChannels bool
+}
+
+// EffectivePatch is a layer's patch block, or its nearest ancestor's.
+func EffectivePatch(cfg *config.Config, l *config.Layer) *config.PatchRef {
+	seen := map[string]bool{}
+	for a := l; a != nil && !seen[a.Name]; a = cfg.Layers[a.Parent] {
+		seen[a.Name] = true
+		if a.Patch != nil {
+			return a.Patch
+		}
+		if a.Parent == "" {
+			break
+		}
+	}
+	return nil
 }
 
 // NewTemplateData resolves a layer's settings, steps and tags for its
@@ -200,6 +241,9 @@ func NewTemplateData(in RenderInput) (*TemplateData, []Secret, hcl.Diagnostics) 
 	if d.VolumeSize == 0 {
 		d.VolumeSize = 8
 	}
+	if in.NoChannels {
+		d.Channels = nil
+	}
 	// A root volume cannot be smaller than the snapshot it starts from:
 	// a child is at least as big as its largest ancestor.
 	seen := map[string]bool{l.Name: true}
@@ -238,6 +282,7 @@ func NewTemplateData(in RenderInput) (*TemplateData, []Secret, hcl.Diagnostics) 
 		Project: p.Name, Layer: l.Name, Fingerprint: in.Fingerprint.Hash,
 		ParentFingerprint: in.Fingerprint.Parent, Recipes: recipes, BuildID: in.BuildID,
 		RecipeDigests: plan.RecipeDigests(in.Fingerprint), SettingsDigest: plan.SettingsDigest(in.Fingerprint),
+		PatchLevel: in.PatchLevel,
 	}
 	tags := map[string]string{}
 	for k, v := range p.DefaultTags {
@@ -260,6 +305,13 @@ func NewTemplateData(in RenderInput) (*TemplateData, []Secret, hcl.Diagnostics) 
 	d.RunTags = map[string]string{
 		lineage.TagProject: p.Name, lineage.TagLayer: l.Name, lineage.TagBuildID: in.BuildID,
 		lineage.TagRole: lineage.RoleBuild, "Name": "amibake build " + p.Name + "/" + l.Name,
+	}
+	if pr := EffectivePatch(cfg, l); pr != nil {
+		d.Patch = &TemplatePatch{Name: PatchStepName, Operation: "Install", Reboot: "NoReboot",
+			PatchGroup: pr.PatchGroup, Baseline: pr.Baseline}
+		if pr.PatchGroup != "" {
+			d.RunTags[PatchGroupTag] = pr.PatchGroup
+		}
 	}
 
 	steps, secrets, stepDiags := resolveSteps(cfg, l, provisioner, paths, in.BuildID)

@@ -137,3 +137,44 @@ func TestRenderDigestTags(t *testing.T) {
 		assert.LessOrEqual(t, len(v), 256, k)
 	}
 }
+
+// A layer with a patch block, or below one, ends its build with the
+// AWS-RunPatchBaseline Install step; its build instance carries the patch
+// group tag; the patch level is tagged; NoChannels leaves latest to bake.
+func TestRenderPatchStep(t *testing.T) {
+	for _, mode := range []string{ProvisionerSSM, ProvisionerSSH} {
+		cfg, g, fps := loadExample(t, mode)
+		for _, n := range g.Topo() {
+			pr := EffectivePatch(cfg, n.Layer)
+			require.NotNil(t, pr, "every example layer is under linux's patch block")
+			d, _, diags := NewTemplateData(RenderInput{
+				Config: cfg, Layer: n.Layer, Fingerprint: fps[n.Name()], BuildID: "b-test",
+				Timestamp: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC), AmibakeVersion: "test",
+				PatchLevel: "pb-0123:abcdef012345", NoChannels: true,
+			})
+			require.False(t, diags.HasErrors(), diags.Error())
+			out, err := Render(cfg.Dir, d)
+			require.NoError(t, err)
+			_, pdiags := hclsyntax.ParseConfig(out, "x.pkr.hcl", hcl.InitialPos)
+			require.False(t, pdiags.HasErrors(), "%s\n%s", pdiags.Error(), out)
+			src := string(out)
+			assert.Regexp(t, `(?s)step \{\s+name = "patch-baseline/install"\s+patch \{\s+operation = "Install"\s+reboot\s+= "NoReboot"`, src, n.Name())
+			// The patch step is the build's last step.
+			assert.Greater(t, strings.Index(src, `"patch-baseline/install"`), strings.LastIndex(src, "provisioner \"shell\""), n.Name())
+			assert.Regexp(t, `"Patch Group"\s+= "`+pr.PatchGroup+`"`, src)
+			assert.Regexp(t, `"amibake:patch-level"\s+= "pb-0123:abcdef012345"`, src)
+			assert.NotContains(t, src, "post-processor \"amibake-lineage\"", "NoChannels: bake publishes")
+			assert.Contains(t, src, `source  = "github.com/amibake/amibake"`)
+		}
+	}
+	// Without a patch block anywhere up the chain: no step, no tag.
+	cfg, _, fps := loadExample(t, "")
+	for _, l := range cfg.Layers {
+		l.Patch = nil
+	}
+	out, _, _ := renderLayer(t, cfg, fps, "app-web")
+	assert.NotContains(t, out, "patch-baseline/install")
+	assert.NotContains(t, out, "Patch Group")
+	assert.NotContains(t, out, "amibake:patch-level")
+	assert.Contains(t, out, "post-processor \"amibake-lineage\"")
+}
