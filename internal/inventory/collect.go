@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/amibake/amibake/internal/awsapi"
+	"github.com/amibake/amibake/internal/rpmver"
 )
 
 // TypeApplication is the inventory type AWS-GatherSoftwareInventory
@@ -42,9 +43,9 @@ func Collect(ctx context.Context, client awsapi.SSMInventory, instanceID string)
 }
 
 func packageFromEntry(e map[string]string) Package {
-	evr := EVR{Version: e["Version"], Release: e["Release"]}
+	evr := rpmver.EVR{Version: e["Version"], Release: e["Release"]}
 	if e["Epoch"] != "" && e["Epoch"] != "0" {
-		evr = ParseEVR(e["Epoch"] + ":" + evr.String())
+		evr = rpmver.ParseEVR(e["Epoch"] + ":" + evr.String())
 	}
 	return Package{Name: e["Name"], Version: evr.String(), Arch: e["Architecture"], Publisher: e["Publisher"]}
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/amibake/amibake/internal/lineage"
+	"github.com/amibake/amibake/internal/rpmver"
 )
 
 // Side is one AMI of a diff.
@@ -148,7 +149,7 @@ func (d *Diff) pair(a, b *Package) {
 	case a != nil && b == nil:
 		d.Removed = append(d.Removed, PackageChange{Name: a.Name, Arch: a.Arch, From: a.Version})
 	case a != nil && b != nil:
-		switch c := CompareVersions(a.Version, b.Version); {
+		switch c := rpmver.CompareVersions(a.Version, b.Version); {
 		case c < 0:
 			d.Upgraded = append(d.Upgraded, PackageChange{Name: b.Name, Arch: b.Arch, From: a.Version, To: b.Version})
 		case c > 0:

@@ -12,6 +12,8 @@ import (
 	spdxjson "github.com/spdx/tools-golang/json"
 	"github.com/spdx/tools-golang/spdx"
 	"github.com/spdx/tools-golang/spdx/v2/common"
+
+	"github.com/amibake/amibake/internal/rpmver"
 )
 
 // SBOM formats.
@@ -23,7 +25,7 @@ const (
 // PURL is the package URL of an RPM of the image:
 // pkg:rpm/amazon/<name>@<version-release>?arch=<arch>[&epoch=<n>]&distro=amazonlinux-2023.
 func PURL(p Package) string {
-	evr := ParseEVR(p.Version)
+	evr := rpmver.ParseEVR(p.Version)
 	epoch := evr.Epoch
 	evr.Epoch = 0
 	q := url.Values{}

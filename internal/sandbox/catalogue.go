@@ -8,7 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
+
+	"github.com/amibake/amibake/internal/rpmver"
 )
 
 // Catalogue is the simulated package and patch universe: packages with
@@ -486,104 +487,13 @@ func bumpLastNumber(s string) string {
 	return s[:start] + strconv.Itoa(n+1) + s[end+1:]
 }
 
-// vercmp compares two version-release strings the way rpm does (rpmvercmp
-// on version, then on release): -1, 0 or 1.
-func vercmp(a, b string) int {
-	av, ar := splitVR(a)
-	bv, br := splitVR(b)
-	if c := rpmvercmp(av, bv); c != 0 {
-		return c
-	}
-	return rpmvercmp(ar, br)
-}
+// vercmp orders two [epoch:]version-release strings the way rpm does.
+func vercmp(a, b string) int { return rpmver.CompareVersions(a, b) }
 
+// splitVR splits version-release at the last '-'.
 func splitVR(s string) (string, string) {
-	if i := strings.LastIndexByte(s, '-'); i >= 0 {
-		return s[:i], s[i+1:]
-	}
-	return s, ""
-}
-
-// rpmvercmp is rpm's segment comparison: runs of digits compare
-// numerically, runs of letters lexically, digits beat letters, '~' sorts
-// before anything.
-func rpmvercmp(a, b string) int {
-	if a == b {
-		return 0
-	}
-	isAlnum := func(r byte) bool { return unicode.IsLetter(rune(r)) || unicode.IsDigit(rune(r)) }
-	i, j := 0, 0
-	for i < len(a) || j < len(b) {
-		for i < len(a) && !isAlnum(a[i]) && a[i] != '~' {
-			i++
-		}
-		for j < len(b) && !isAlnum(b[j]) && b[j] != '~' {
-			j++
-		}
-		if i < len(a) && a[i] == '~' || j < len(b) && b[j] == '~' {
-			if i >= len(a) || a[i] != '~' {
-				return 1
-			}
-			if j >= len(b) || b[j] != '~' {
-				return -1
-			}
-			i++
-			j++
-			continue
-		}
-		if i >= len(a) || j >= len(b) {
-			break
-		}
-		si, sj := i, j
-		numeric := a[i] >= '0' && a[i] <= '9'
-		if numeric {
-			for i < len(a) && a[i] >= '0' && a[i] <= '9' {
-				i++
-			}
-			for j < len(b) && b[j] >= '0' && b[j] <= '9' {
-				j++
-			}
-		} else {
-			for i < len(a) && unicode.IsLetter(rune(a[i])) {
-				i++
-			}
-			for j < len(b) && unicode.IsLetter(rune(b[j])) {
-				j++
-			}
-		}
-		x, y := a[si:i], b[sj:j]
-		if y == "" {
-			// Segment types differ: numeric is newer.
-			if numeric {
-				return 1
-			}
-			return -1
-		}
-		if numeric {
-			x = strings.TrimLeft(x, "0")
-			y = strings.TrimLeft(y, "0")
-			if len(x) != len(y) {
-				if len(x) > len(y) {
-					return 1
-				}
-				return -1
-			}
-		}
-		if x != y {
-			if x > y {
-				return 1
-			}
-			return -1
-		}
-	}
-	switch {
-	case i >= len(a) && j >= len(b):
-		return 0
-	case i >= len(a):
-		return -1
-	default:
-		return 1
-	}
+	e := rpmver.ParseEVR(s)
+	return e.Version, e.Release
 }
 
 // sortedPatches returns patches ordered by release then id.

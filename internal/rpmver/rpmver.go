@@ -1,4 +1,6 @@
-package inventory
+// Package rpmver orders RPM versions exactly as rpm does; the inventory
+// diff and the sandbox's package catalogue share it.
+package rpmver
 
 import (
 	"strconv"
