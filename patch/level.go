@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"path"
 	"sort"
@@ -15,6 +16,9 @@ import (
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
 	"github.com/amibake/amibake/internal/awsapi"
+	"github.com/amibake/amibake/internal/channel"
+	"github.com/amibake/amibake/internal/config"
+	"github.com/amibake/amibake/internal/graph"
 	"github.com/amibake/amibake/patch/baseline"
 )
 
@@ -68,7 +72,7 @@ func ResolveLevel(ctx context.Context, client awsapi.SSM, project, name string, 
 		}
 	}
 	if id == "" {
-		return nil, fmt.Errorf("patch baseline %s does not exist (run `amibake patch apply --apply` first)", ssmName)
+		return nil, &NoBaselineError{Name: ssmName}
 	}
 	b, err := client.GetPatchBaseline(ctx, &ssm.GetPatchBaselineInput{BaselineId: aws.String(id)})
 	if err != nil {
@@ -87,6 +91,45 @@ func ResolveLevel(ctx context.Context, client awsapi.SSM, project, name string, 
 	sort.Strings(lv.Approved)
 	lv.Digest = levelDigest(id, lv.Approved)
 	return lv, nil
+}
+
+// NoBaselineError: the SSM baseline of a patch_baseline block does not
+// exist yet in the region.
+type NoBaselineError struct{ Name string }
+
+func (e *NoBaselineError) Error() string {
+	return fmt.Sprintf("patch baseline %s does not exist (run `amibake patch apply --apply` first)", e.Name)
+}
+
+// LevelFunc is bake.Baker's PatchLevel for a project: the level of the
+// layer's effective patch block's baseline, in the layer's build region,
+// at now(); "" for a layer without one. With lenient set, a baseline that
+// `patch apply` has not created yet gives "" too (plain bakes: the build
+// still runs AWS-RunPatchBaseline, with whatever baseline its patch group
+// gets); patch runs are strict.
+func LevelFunc(cfg *config.Config, g *graph.Graph, ssmFor func(region string) awsapi.SSM, now func() time.Time, lenient bool) func(ctx context.Context, layer string) (string, error) {
+	if now == nil {
+		now = time.Now
+	}
+	return func(ctx context.Context, layer string) (string, error) {
+		p := EffectivePatch(g, layer)
+		if p == nil || p.Baseline == "" {
+			return "", nil
+		}
+		regions, err := channel.LayerRegions(cfg, layer)
+		if err != nil {
+			return "", err
+		}
+		lv, err := ResolveLevel(ctx, ssmFor(regions[0]), cfg.Project.Name, p.Baseline, now())
+		var nb *NoBaselineError
+		if lenient && errors.As(err, &nb) {
+			return "", nil
+		}
+		if err != nil {
+			return "", err
+		}
+		return lv.String(), nil
+	}
 }
 
 func levelDigest(baselineID string, approved []string) string {

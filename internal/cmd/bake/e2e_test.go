@@ -356,7 +356,9 @@ func TestBakeFromNothing(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, aws.ToString(src.Parameter.Value), tags(h.image(home, res["linux"].AMI[home]))[lineage.TagSource])
 
-	// app-web's content: foundation's steps, then base's, then its own.
+	// app-web's content: foundation's steps, then base's, then its own;
+	// every layer (all under linux's patch block) ends with the patch
+	// baseline's Install.
 	content, ok := h.sb.ContentOf(res["app-web"].AMI[home])
 	require.True(t, ok)
 	var recipes []string
@@ -367,9 +369,10 @@ func TestBakeFromNothing(t *testing.T) {
 		}
 	}
 	assert.Equal(t, []string{
-		"ssm_agent", "cloudwatch_agent", "time_sync", "cis_hardening", "imds_hardening", // foundation
-		"internal_ca", "log_shipping", "node_monitoring", "security_agent", // base
-		"nginx_runtime", // app-web
+		"patch-baseline", // linux
+		"ssm_agent", "cloudwatch_agent", "time_sync", "cis_hardening", "imds_hardening", "patch-baseline", // foundation
+		"internal_ca", "log_shipping", "node_monitoring", "security_agent", "patch-baseline", // base
+		"nginx_runtime", "patch-baseline", // app-web
 	}, recipes, "steps: %v", content.Steps)
 
 	assert.Empty(t, h.liveBuildInstances(), "every build instance is terminated")

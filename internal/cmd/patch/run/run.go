@@ -1,0 +1,379 @@
+// Package run is `amibake patch run [--apply]`: the patch pipeline. Under
+// the project lock it scans every layer's latest AMI, decides which layers
+// are stale (patch/decide), rebakes the lowest affected layers and
+// everything built on them through the bake engine — each build ending
+// with AWS-RunPatchBaseline Install and tagged amibake:patch-level — scans
+// each new AMI and publishes it on latest only when it is compliant.
+package run
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/amibake/amibake/internal/awsapi"
+	"github.com/amibake/amibake/internal/bake"
+	cmdbake "github.com/amibake/amibake/internal/cmd/bake"
+	pscancmd "github.com/amibake/amibake/internal/cmd/patch/scan"
+	"github.com/amibake/amibake/internal/channel"
+	"github.com/amibake/amibake/internal/cmdutil"
+	"github.com/amibake/amibake/internal/config"
+	"github.com/amibake/amibake/internal/graph"
+	"github.com/amibake/amibake/internal/lock"
+	"github.com/amibake/amibake/internal/plan"
+	"github.com/amibake/amibake/patch"
+	"github.com/amibake/amibake/patch/decide"
+	pscan "github.com/amibake/amibake/patch/scan"
+)
+
+// RunOptions are the inputs of patch run.
+type RunOptions struct {
+	Factory     *cmdutil.Factory
+	LoadOptions config.LoadOptions
+	Apply       bool
+	LockTimeout time.Duration
+	Poll        time.Duration
+	Timeout     time.Duration
+	Parallel    int
+	PackerBin   string
+	PluginDir   string
+	// Getenv and Environ read the process environment (os's when nil).
+	Getenv  func(string) string
+	Environ func() []string
+}
+
+// NewCmdRun builds the command; runF replaces the run in tests.
+func NewCmdRun(f *cmdutil.Factory, runF func(context.Context, *RunOptions) error) *cli.Command {
+	return &cli.Command{
+		Name:  "run",
+		Usage: "the patch pipeline: scan, decide, rebake the stale layers, verify, publish",
+		Description: "Takes the project lock once for the whole run, scans each layer's latest AMI\n" +
+			"(as `patch scan`), decides which layers are stale (as `patch plan`) and, with\n" +
+			"--apply, rebakes the lowest affected layers and everything built on them with\n" +
+			"packer (reason patch-drift; the fingerprint does not change): each build ends with\n" +
+			"AWS-RunPatchBaseline Install and is tagged amibake:patch-level. Each new AMI is\n" +
+			"scanned and published on latest only when it is compliant; otherwise the layer\n" +
+			"fails with what is still missing and its descendants are skipped. Without\n" +
+			"--apply it prints what it would rebake and why. A run with nothing newly\n" +
+			"released does nothing and says so. Exit 0: done (or nothing to do), 1: failed,\n" +
+			"3: some layers failed, 4: the lock is held.\n\n" +
+			"   amibake patch run            # dry run\n" +
+			"   amibake -o json patch run --apply",
+		Flags: append(append([]cli.Flag{
+			&cli.BoolFlag{Name: "apply", Usage: "rebake, verify and publish (default: dry run)"},
+			&cli.IntFlag{Name: "parallel", Value: 4, Usage: "build at most `N` layers at once"},
+			&cli.StringFlag{Name: "packer", Usage: "the packer `BINARY` (default: $AMIBAKE_PACKER, else packer on PATH)"},
+			&cli.StringFlag{Name: "plugin-dir", Usage: "packer plugin `DIR` (default: $PACKER_PLUGIN_PATH)"},
+		}, pscancmd.Flags()...), cmdutil.VarFlags()...),
+		Action: func(c *cli.Context) error {
+			args, err := cmdutil.Args(c)
+			if err != nil {
+				return err
+			}
+			if len(args) != 0 {
+				return cmdutil.FlagErrorf("patch run takes no arguments, got %q", args)
+			}
+			if c.Int("parallel") < 1 {
+				return cmdutil.FlagErrorf("--parallel must be at least 1, got %d", c.Int("parallel"))
+			}
+			opts := &RunOptions{Factory: f, LoadOptions: cmdutil.LoadOptionsFrom(c, f), Apply: c.Bool("apply"),
+				LockTimeout: c.Duration("lock-timeout"), Poll: c.Duration("poll"), Timeout: c.Duration("timeout"),
+				Parallel: c.Int("parallel"), PackerBin: c.String("packer"), PluginDir: c.String("plugin-dir")}
+			if runF != nil {
+				return runF(c.Context, opts)
+			}
+			return Run(c.Context, opts)
+		},
+	}
+}
+
+// Report is the -o json document.
+type Report struct {
+	Project string `json:"project"`
+	RunID   string `json:"run_id,omitempty"`
+	Applied bool   `json:"applied"`
+	// Decision is patch plan's: every layer, stale or not, and why.
+	Decision *decide.Result `json:"decision"`
+	// Plan is what the rebake runs (stale layers as builds with reason
+	// patch-drift, plus ancestors with work to do first).
+	Plan *plan.Plan `json:"plan,omitempty"`
+	// Results are the bake results (--apply); Verified the scans of the
+	// new AMIs, by layer.
+	Results  []*bake.Result           `json:"results,omitempty"`
+	Verified map[string]*pscan.Report `json:"verified,omitempty"`
+	Rebaked  int                      `json:"rebaked"`
+	Failed   int                      `json:"failed"`
+	Skipped  int                      `json:"skipped"`
+	// Message is the one-line outcome.
+	Message string `json:"message"`
+}
+
+func (o *RunOptions) getenv(k string) string {
+	if o.Getenv != nil {
+		return o.Getenv(k)
+	}
+	return os.Getenv(k)
+}
+
+func (o *RunOptions) environ() []string {
+	if o.Environ != nil {
+		return o.Environ()
+	}
+	return os.Environ()
+}
+
+// Run is `patch run`.
+func Run(parent context.Context, opts *RunOptions) (err error) {
+	f := opts.Factory
+	cfg, g, err := pscancmd.Load(f, opts.LoadOptions)
+	if err != nil {
+		return err
+	}
+	fps, diags := graph.Fingerprints(g)
+	if diags.HasErrors() {
+		if perr := cmdutil.PrintDiagnostics(f.IOStreams, cfg.Sources, diags); perr != nil {
+			return perr
+		}
+		return cmdutil.ErrSilent
+	}
+	now := f.Now
+	if now == nil {
+		now = time.Now
+	}
+	awsCfg, err := f.AWSConfig(parent)
+	if err != nil {
+		return fmt.Errorf("patch run: %w", err)
+	}
+	clients := awsapi.NewClients(awsCfg)
+	progress := func(format string, args ...any) { fmt.Fprintf(f.IOStreams.ErrOut, format+"\n", args...) }
+
+	// One lock for the whole run: the scans launch instances, the rebake
+	// bakes. Scans below call patch.Scan directly, which takes no lock.
+	locker := &lock.Locker{SSM: clients.SSM(""), Name: channel.Paths(cfg).Lock(), Now: f.Now, Command: "patch run"}
+	held, err := locker.Acquire(parent, opts.LockTimeout)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancelCause(parent)
+	defer cancel(nil)
+	defer func() {
+		rctx, rcancel := context.WithTimeout(context.WithoutCancel(parent), 30*time.Second)
+		defer rcancel()
+		if rerr := held.Release(rctx); rerr != nil {
+			err = errors.Join(err, fmt.Errorf("release project lock: %w", rerr))
+		}
+	}()
+	held.KeepAlive(ctx, func(lerr error) { cancel(fmt.Errorf("patch run: %w", lerr)) })
+	lost := func(err error) error {
+		if cause := context.Cause(ctx); cause != nil && parent.Err() == nil && !errors.Is(cause, context.Canceled) {
+			return cause
+		}
+		return err
+	}
+
+	if opts.Apply {
+		rec, err := bake.Recover(ctx, clients, cfg)
+		if err != nil {
+			return fmt.Errorf("patch run: %w", err)
+		}
+		for region, ids := range rec.TerminatedInstances {
+			progress("Recovered: terminated orphaned build instances in %s: %s", region, strings.Join(ids, ", "))
+		}
+	}
+
+	// 1. Scan every layer's latest AMI (and its lineage, for attribution).
+	layers := make([]string, 0, len(g.Topo()))
+	for _, n := range g.Topo() {
+		layers = append(layers, n.Name())
+	}
+	scanned, err := patch.Scan(ctx, patch.ScanOptions{Config: cfg, Graph: g, EC2: clients.EC2, SSM: clients.SSM,
+		Layers: layers, Now: f.Now, Poll: opts.Poll, Timeout: opts.Timeout, Progress: progress})
+	if err != nil {
+		return lost(fmt.Errorf("patch run: scan: %w", err))
+	}
+	images := map[string]*pscan.Report{}
+	for _, r := range scanned.Images {
+		images[r.Layer] = r
+	}
+
+	// 2. Decide.
+	d := decide.Decide(decide.Input{Graph: g, Images: images, Now: now()})
+	rep := &Report{Project: cfg.Project.Name, Applied: opts.Apply, Decision: d}
+	if len(d.Stale) == 0 {
+		rep.Message = "Nothing to rebake: every layer's image is within its patch policy (nothing newly released); nothing was changed."
+		return write(f, rep, nil)
+	}
+
+	// 3. The content plan, with the stale layers turned into patch-drift
+	// builds, narrowed to them and the ancestors with work to do first.
+	obs, err := plan.Observe(ctx, clients, cfg, g, fps)
+	if err != nil {
+		return lost(fmt.Errorf("patch run: read AWS state: %w", err))
+	}
+	full := plan.New(g, fps, obs, nil)
+	decide.Overlay(full, d)
+	p, err := bake.Select(full, g, d.Stale, false)
+	if err != nil {
+		return fmt.Errorf("patch run: %w", err)
+	}
+	rep.Plan = p
+	if !opts.Apply {
+		rep.Message = fmt.Sprintf("Dry run: would rebake %d layer(s) from %s: %s; run with --apply to rebake, verify and publish.",
+			p.Changes(), strings.Join(d.Roots, ", "), strings.Join(built(p), ", "))
+		return write(f, rep, nil)
+	}
+
+	// 4. Rebake, verifying each new AMI before it is published.
+	baker := &bake.Baker{Config: cfg, Graph: g, Fingerprints: fps, Clients: clients, ProjectDir: f.WorkDir,
+		RunID: bake.NewRunID(now()), Parallel: opts.Parallel, AmibakeVersion: f.Version, Now: now,
+		PatchLevel: patch.LevelFunc(cfg, g, clients.SSM, now, false)}
+	cmdbake.ConfigureEndpoint(baker, opts.getenv)
+	rep.RunID = baker.RunID
+	runner, err := cmdbake.Packer{Bin: opts.PackerBin, PluginDir: opts.PluginDir, Getenv: opts.getenv, Environ: opts.environ()}.Runner(baker.RunDir())
+	if err != nil {
+		return fmt.Errorf("patch run: %w", err)
+	}
+	baker.Runner = runner
+	var mu sync.Mutex
+	rep.Verified = map[string]*pscan.Report{}
+	baker.Verify = func(ctx context.Context, layer string, amis map[string]string) error {
+		pr := patch.EffectivePatch(g, layer)
+		if pr == nil {
+			return nil
+		}
+		regions, err := channel.LayerRegions(cfg, layer)
+		if err != nil {
+			return err
+		}
+		s := &pscan.Scanner{SSM: clients.SSM(regions[0]), EC2: clients.EC2(regions[0]), Project: cfg.Project.Name, Region: regions[0],
+			InstanceProfile: cfg.Project.IAMInstanceProfile, SubnetID: cfg.Project.SubnetID,
+			Poll: opts.Poll, Timeout: opts.Timeout, Now: f.Now, Progress: progress}
+		img := pscan.Image{Layer: layer, AMI: amis[regions[0]], PatchGroup: pr.PatchGroup, Created: now()}
+		if l := cfg.Layers[layer]; l != nil {
+			img.InstanceType = l.InstanceType
+		}
+		r, err := patch.Verify(ctx, s, img)
+		if r != nil {
+			mu.Lock()
+			rep.Verified[layer] = r
+			mu.Unlock()
+		}
+		return err
+	}
+	obsv := cmdbake.NewObserver(f.IOStreams, p)
+	baker.Observer = obsv
+	results, err := baker.Run(ctx, p)
+	if err != nil {
+		return fmt.Errorf("patch run: %w", err)
+	}
+	rep.Results = results
+	var done int
+	for _, r := range results {
+		switch r.Status {
+		case bake.StatusBuilt:
+			rep.Rebaked++
+			done++
+		case bake.StatusReused:
+			done++
+		case bake.StatusFailed:
+			rep.Failed++
+		case bake.StatusSkipped:
+			rep.Skipped++
+		}
+	}
+	switch {
+	case rep.Failed+rep.Skipped == 0:
+		rep.Message = fmt.Sprintf("Rebaked %d layer(s), each verified compliant and published on latest.", rep.Rebaked)
+	default:
+		rep.Message = fmt.Sprintf("Rebaked %d layer(s); %d failed, %d skipped (not published).", rep.Rebaked, rep.Failed, rep.Skipped)
+	}
+	if err := write(f, rep, obsv); err != nil {
+		return err
+	}
+	if rep.Failed+rep.Skipped == 0 {
+		return nil
+	}
+	if cause := context.Cause(ctx); cause != nil {
+		if errors.Is(cause, context.Canceled) && parent.Err() != nil {
+			return cmdutil.SilentExit(cmdutil.ExitInterrupted)
+		}
+		return cmdutil.Exit(cmdutil.ExitFailure, cause)
+	}
+	if done > 0 {
+		return cmdutil.SilentExit(cmdutil.ExitPartial)
+	}
+	return cmdutil.SilentExit(cmdutil.ExitFailure)
+}
+
+func built(p *plan.Plan) []string {
+	var out []string
+	for _, l := range p.Layers {
+		if l.Action == plan.ActionBuild {
+			out = append(out, l.Layer)
+		}
+	}
+	return out
+}
+
+// write prints the report: JSON, or the decision table, the plan and (after
+// a rebake) bake's summary with each failure, then the outcome line.
+func write(f *cmdutil.Factory, rep *Report, obs bake.Observer) error {
+	if f.JSON() {
+		return cmdutil.WriteJSON(f.IOStreams.Out, rep)
+	}
+	w := f.IOStreams.Out
+	if err := printDecision(w, rep.Decision); err != nil {
+		return err
+	}
+	if rep.Plan != nil && !rep.Applied {
+		fmt.Fprintln(w)
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "LAYER\tACTION\tREASON\tDETAIL")
+		for _, l := range rep.Plan.Layers {
+			action := string(l.Action)
+			if l.Action == plan.ActionBuild {
+				action = "rebake"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", l.Layer, action, l.Reason, orDash(l.Detail))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	if obs != nil {
+		fmt.Fprintln(w)
+		if err := cmdbake.Summary(f.IOStreams, obs, rep.Results); err != nil {
+			return err
+		}
+	}
+	_, err := fmt.Fprintf(w, "\n%s\n", rep.Message)
+	return err
+}
+
+func printDecision(w io.Writer, d *decide.Result) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "LAYER\tAMI\tSTALE\tREASON\tDETAIL")
+	for _, l := range d.Layers {
+		stale := "no"
+		if l.Stale {
+			stale = "yes"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", l.Layer, orDash(l.AMI), stale, l.Reason, orDash(l.Detail))
+	}
+	return tw.Flush()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
