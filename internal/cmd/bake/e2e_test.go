@@ -369,7 +369,7 @@ func TestBakeFromNothing(t *testing.T) {
 		}
 	}
 	assert.Equal(t, []string{
-		"patch-baseline", // linux
+		"patch-baseline",                                                                                  // linux (no recipes)
 		"ssm_agent", "cloudwatch_agent", "time_sync", "cis_hardening", "imds_hardening", "patch-baseline", // foundation
 		"internal_ca", "log_shipping", "node_monitoring", "security_agent", "patch-baseline", // base
 		"nginx_runtime", "patch-baseline", // app-web

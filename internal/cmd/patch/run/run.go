@@ -21,9 +21,9 @@ import (
 
 	"github.com/amibake/amibake/internal/awsapi"
 	"github.com/amibake/amibake/internal/bake"
+	"github.com/amibake/amibake/internal/channel"
 	cmdbake "github.com/amibake/amibake/internal/cmd/bake"
 	pscancmd "github.com/amibake/amibake/internal/cmd/patch/scan"
-	"github.com/amibake/amibake/internal/channel"
 	"github.com/amibake/amibake/internal/cmdutil"
 	"github.com/amibake/amibake/internal/config"
 	"github.com/amibake/amibake/internal/graph"
