@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -105,6 +106,14 @@ func ApplyRevoke(ctx context.Context, ec2For func(region string) awsapi.EC2, act
 			}
 		}
 	}
+	// EC2 tags are eventually consistent: until the tag shows, promote and
+	// plan would still take the AMI for a good one. Return only once every
+	// tag written can be read back.
+	for _, r := range regions {
+		if err := waitTagged(ctx, ec2For(r), r, byRegion[r], reason); err != nil {
+			return err
+		}
+	}
 	for _, a := range actions {
 		if !a.Deprecate {
 			continue
@@ -120,4 +129,57 @@ func ApplyRevoke(ctx context.Context, ec2For func(region string) awsapi.EC2, act
 		}
 	}
 	return nil
+}
+
+// RevokeVisibleWithin bounds how long ApplyRevoke waits for its tags to
+// show in DescribeImages (EC2's tag writes are eventually consistent).
+var RevokeVisibleWithin = 60 * time.Second
+
+// waitTagged polls DescribeImages until every id carries amibake:revoked =
+// reason, or RevokeVisibleWithin passes.
+func waitTagged(ctx context.Context, client awsapi.EC2, region string, ids []string, reason string) error {
+	deadline := time.Now().Add(RevokeVisibleWithin)
+	wait := 100 * time.Millisecond
+	for {
+		pending := map[string]bool{}
+		for _, id := range ids {
+			pending[id] = true
+		}
+		for start := 0; start < len(ids); start += 200 {
+			end := min(start+200, len(ids))
+			out, err := client.DescribeImages(ctx, &ec2.DescribeImagesInput{ImageIds: ids[start:end], IncludeDeprecated: aws.Bool(true)})
+			if err != nil {
+				return fmt.Errorf("read back the revoked tag in %s: %w", region, err)
+			}
+			for _, img := range out.Images {
+				for _, tag := range img.Tags {
+					if aws.ToString(tag.Key) == TagRevoked && aws.ToString(tag.Value) == reason {
+						delete(pending, aws.ToString(img.ImageId))
+					}
+				}
+			}
+		}
+		if len(pending) == 0 {
+			return nil
+		}
+		if !time.Now().Before(deadline) {
+			return fmt.Errorf("tagged %d AMIs revoked in %s, but after %s EC2 still does not show the tag on %s; run revoke again to check",
+				len(ids), region, RevokeVisibleWithin, strings.Join(sortedKeys(pending), ", "))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 2*time.Second)
+	}
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }

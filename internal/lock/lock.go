@@ -140,7 +140,7 @@ func (l *Locker) tryAcquire(ctx context.Context) (*Held, error) {
 		Acquired: now, Expires: now.Add(l.TTL),
 	}
 	settle := l.Settle
-	err := l.put(ctx, lease, false)
+	wrote, err := l.put(ctx, lease, false)
 	var exists *ssmtypes.ParameterAlreadyExists
 	if errors.As(err, &exists) {
 		cur, rerr := l.read(ctx)
@@ -160,7 +160,7 @@ func (l *Locker) tryAcquire(ctx context.Context) (*Held, error) {
 		// once the last write wins; Parameter Store has no conditional
 		// write, so every taker waits TakeoverSettle and re-reads: only the
 		// run that finds its own lease proceeds, the others get HeldError.
-		if err := l.put(ctx, lease, true); err != nil {
+		if wrote, err = l.put(ctx, lease, true); err != nil {
 			return nil, fmt.Errorf("take over expired project lock %s: %w", l.Name, err)
 		}
 		settle, err = max(settle, TakeoverSettle), nil
@@ -168,15 +168,17 @@ func (l *Locker) tryAcquire(ctx context.Context) (*Held, error) {
 	if err != nil {
 		return nil, fmt.Errorf("acquire project lock %s: %w", l.Name, err)
 	}
-	if err := l.verify(ctx, lease, settle); err != nil {
+	if err := l.verify(ctx, lease, settle, wrote); err != nil {
 		return nil, err
 	}
 	return &Held{locker: l, lease: lease}, nil
 }
 
-// verify re-reads the lease after Settle: a concurrent takeover that
-// deleted ours shows up as someone else's lease.
-func (l *Locker) verify(ctx context.Context, lease *Lease, settle time.Duration) error {
+// verify re-reads the lease after settle: a concurrent takeover that
+// replaced ours shows up as someone else's lease. Parameter Store may lag
+// its own writes (read-after-write), so until the read shows the version we
+// wrote (or a newer one) it keeps reading for up to VisibleWithin.
+func (l *Locker) verify(ctx context.Context, lease *Lease, settle time.Duration, wrote int64) error {
 	if settle > 0 {
 		select {
 		case <-ctx.Done():
@@ -184,19 +186,39 @@ func (l *Locker) verify(ctx context.Context, lease *Lease, settle time.Duration)
 		case <-time.After(settle):
 		}
 	}
-	cur, err := l.read(ctx)
-	if err != nil {
-		if errors.Is(err, errNoLease) {
+	deadline := time.Now().Add(VisibleWithin)
+	for {
+		cur, err := l.read(ctx)
+		if err != nil && !errors.Is(err, errNoLease) {
+			return err
+		}
+		if err == nil && cur.Version >= wrote {
+			if cur.ID != lease.ID {
+				return &HeldError{Name: l.Name, Lease: cur}
+			}
+			lease.Version = cur.Version
+			return nil
+		}
+		// Not visible yet: ours (or a newer write) is still on its way.
+		if !time.Now().Before(deadline) {
+			if err == nil {
+				return &HeldError{Name: l.Name, Lease: cur}
+			}
 			return fmt.Errorf("acquire project lock %s: %w", l.Name, ErrLost)
 		}
-		return err
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(visiblePoll):
+		}
 	}
-	if cur.ID != lease.ID {
-		return &HeldError{Name: l.Name, Lease: cur}
-	}
-	lease.Version = cur.Version
-	return nil
 }
+
+// VisibleWithin is how long verify waits for Parameter Store to show the
+// lease it has just written.
+var VisibleWithin = 10 * time.Second
+
+const visiblePoll = 200 * time.Millisecond
 
 var errNoLease = errors.New("no lease")
 
@@ -246,19 +268,22 @@ func (l *Locker) read(ctx context.Context) (*Lease, error) {
 	return &lease, nil
 }
 
-func (l *Locker) put(ctx context.Context, lease *Lease, overwrite bool) error {
+func (l *Locker) put(ctx context.Context, lease *Lease, overwrite bool) (int64, error) {
 	data, err := json.Marshal(lease)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	_, err = l.SSM.PutParameter(ctx, &ssm.PutParameterInput{
+	out, err := l.SSM.PutParameter(ctx, &ssm.PutParameterInput{
 		Name:        aws.String(l.Name),
 		Value:       aws.String(string(data)),
 		Type:        ssmtypes.ParameterTypeString,
 		Overwrite:   aws.Bool(overwrite),
 		Description: aws.String("amibake project lock (lease JSON); see 'amibake lock status'"),
 	})
-	return err
+	if err != nil {
+		return 0, err
+	}
+	return out.Version, nil
 }
 
 // deleteIf deletes the lease only if it is still want (same id and
@@ -314,7 +339,7 @@ func (h *Held) Renew(ctx context.Context) error {
 	}
 	next := *h.lease
 	next.Expires = l.Now().UTC().Add(l.TTL)
-	if err := l.put(ctx, &next, true); err != nil {
+	if _, err := l.put(ctx, &next, true); err != nil {
 		return fmt.Errorf("renew project lock %s: %w", l.Name, err)
 	}
 	h.lease = &next
