@@ -19,6 +19,7 @@ import (
 	"github.com/amibake/amibake/internal/awsapi"
 	"github.com/amibake/amibake/internal/config"
 	"github.com/amibake/amibake/internal/lineage"
+	"github.com/amibake/amibake/internal/lock"
 	"github.com/amibake/amibake/internal/rollout"
 	"github.com/amibake/amibake/internal/sandbox"
 )
@@ -117,4 +118,30 @@ func TestReplaceInterruptedReportsWhatChanged(t *testing.T) {
 	assert.Equal(t, rollout.OutcomeSucceeded, rep.Outcome)
 	assert.Equal(t, map[string]int{newAMI: 4}, groupImages(sb, "web-a"))
 	assert.Equal(t, map[string]int{newAMI: 4}, groupImages(sb, "web-b"))
+}
+
+func TestReplaceStopsWhenTheLockIsLost(t *testing.T) {
+	sb, r, old, _ := replaceWorld(t)
+	c := awsapi.NewClients(sb.Config)
+	r.Locker = &lock.Locker{SSM: c.SSM(""), Name: paths.Lock(), TTL: 30 * time.Millisecond, Holder: "me", Command: "rollout web"}
+	polls := 0
+	r.Sleep = func(ctx context.Context, d time.Duration) error {
+		polls++
+		if polls == 1 {
+			// Another run takes the lock over.
+			_, err := c.SSM("").DeleteParameter(ctx, &ssm.DeleteParameterInput{Name: aws.String(paths.Lock())})
+			require.NoError(t, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+		return nil
+	}
+	rep, err := r.Replace(context.Background())
+	require.Error(t, err)
+	assert.ErrorIs(t, err, lock.ErrLost)
+	assert.Equal(t, rollout.OutcomeInterrupted, rep.Outcome)
+	sb.Do(func(sw *sandbox.World) { assert.True(t, sw.EC2.Images[old].DeprecationTime.IsZero()) })
 }

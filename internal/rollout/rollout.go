@@ -130,6 +130,8 @@ type Context struct {
 	*Rollout
 	Report *Report
 	held   *lock.Held
+	// cancel ends the run when the project lock is lost.
+	cancel context.CancelCauseFunc
 }
 
 // errStop ends the step list early without an error (nothing to do).
@@ -165,8 +167,14 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 // the lock is released at the end whatever happens.
 func (r *Rollout) run(ctx context.Context, rep *Report, steps []Step) (err error) {
 	r.defaults()
-	rc := &Context{Rollout: r, Report: rep}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	rc := &Context{Rollout: r, Report: rep, cancel: cancel}
 	defer func() {
+		// A lost lock is why the run stopped: say so rather than "canceled".
+		if cause := context.Cause(ctx); err != nil && cause != nil && !errors.Is(err, cause) && errors.Is(cause, lock.ErrLost) {
+			err = fmt.Errorf("%w (%w)", err, cause)
+		}
 		if rc.held != nil {
 			if rerr := rc.held.Release(context.WithoutCancel(ctx)); rerr != nil {
 				err = errors.Join(err, fmt.Errorf("release project lock: %w", rerr))
@@ -226,8 +234,14 @@ func (lockStep) Run(ctx context.Context, rc *Context) error {
 		return err
 	}
 	rc.held = held
-	// A rollout outlives the lease's TTL: renew it until Release.
-	held.KeepAlive(ctx, nil)
+	// A rollout outlives the lease's TTL: renew it until Release; losing
+	// it stops the rollout at the next safe point.
+	held.KeepAlive(ctx, func(err error) {
+		if !errors.Is(err, lock.ErrLost) {
+			err = fmt.Errorf("%w: %w", lock.ErrLost, err)
+		}
+		rc.cancel(err)
+	})
 	return nil
 }
 
