@@ -364,6 +364,10 @@ func (b *Baker) build(ctx context.Context, n *graph.Node, pl *plan.Layer) *Resul
 	if b.Verify != nil {
 		b.message(pl.Layer, "verifying %s before publishing it", r.AMI[regions[0]])
 		if err := b.Verify(ctx, pl.Layer, r.AMI); err != nil {
+			// Never adopted by a later plan (same fingerprint) either.
+			if terr := b.markUnverified(ctx, r.AMI, err); terr != nil {
+				err = errors.Join(err, terr)
+			}
 			return fail(fmt.Errorf("not published: %w", err))
 		}
 		r.Verified = true

@@ -128,6 +128,27 @@ func (b *Baker) publish(ctx context.Context, layer, region, ami string) (bool, e
 	return true, nil
 }
 
+// markUnverified tags AMIs that failed Baker.Verify amibake:revoked (the
+// reason, cut to a tag value's 256 characters), so that no later plan
+// adopts them for their fingerprint. The call outlives an interrupt.
+func (b *Baker) markUnverified(ctx context.Context, amis map[string]string, why error) error {
+	reason := "verify failed: " + why.Error()
+	if len(reason) > 256 {
+		reason = reason[:253] + "..."
+	}
+	tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	var errs []error
+	for _, region := range sortedRegions(amis) {
+		_, err := b.Clients.EC2(region).CreateTags(tctx, &ec2.CreateTagsInput{Resources: []string{amis[region]},
+			Tags: []ec2types.Tag{{Key: aws.String(lineage.TagRevoked), Value: aws.String(reason)}}})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("tag %s in %s %s: %w", amis[region], region, lineage.TagRevoked, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // secretStore writes a build's sensitive inputs as SecureString
 // parameters and deletes them when the build ends.
 type secretStore struct {
