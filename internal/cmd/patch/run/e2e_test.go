@@ -246,6 +246,10 @@ func TestPatchRun(t *testing.T) {
 		}
 	}
 	assert.Empty(t, h.liveInstances(), "build and scan instances terminated")
+	// The content plan agrees: same fingerprints, each child on its
+	// parent's new AMI — nothing for bake to do.
+	code, out, errOut = h.run("plan", "-detailed-exitcode")
+	assert.Equal(t, 0, code, "%s\n%s", errOut, out)
 
 	// Again, nothing newly released: nothing to do.
 	images = h.imageCount()
@@ -311,6 +315,9 @@ func TestPatchRun(t *testing.T) {
 	assert.Equal(t, 1, code)
 	assert.Contains(t, out, "kernel@"+p.Packages[0].Version+" (Critical, missing)")
 	assert.Contains(t, out, "Rebaked 0 layer(s); 1 failed, 4 skipped (not published).")
+	// bake does not adopt the unverified AMIs (same fingerprint) either.
+	code, out, errOut = h.run("plan", "-detailed-exitcode")
+	assert.Equal(t, 0, code, "%s\n%s", errOut, out)
 
 	require.NoError(t, os.WriteFile(tmpl, src, 0o644))
 
