@@ -107,6 +107,9 @@ func (f follow) Run(ctx context.Context, rc *Context) error {
 				rc.Fleet.Name, strings.Join(pausedAt, "; "), rc.Fleet.Rollout.CheckpointWait, rc.Fleet.Name, rc.Fleet.Name)}
 		}
 		if err := rc.Sleep(ctx, interval); err != nil {
+			if ctx.Err() == nil {
+				return fmt.Errorf("wait between polls: %w", err)
+			}
 			return rc.interrupted(ctx)
 		}
 		if moved {

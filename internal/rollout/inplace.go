@@ -294,6 +294,9 @@ func (rc *Context) waitCommand(ctx context.Context, cr *CommandResult) error {
 			}
 		}
 		if err := rc.Sleep(ctx, interval); err != nil {
+			if ctx.Err() == nil {
+				return fmt.Errorf("wait between polls: %w", err)
+			}
 			return rc.interruptedCommand(ctx, cr)
 		}
 	}
