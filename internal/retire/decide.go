@@ -30,7 +30,11 @@ func (decide) Run(ctx context.Context, rn *run) error {
 	}
 	rank := map[string]int{}
 	for _, b := range builds {
-		rank[b.Layer]++
+		// Only builds that can launch count towards the newest N: a failed
+		// build never pushes a good one out.
+		if usable(b) {
+			rank[b.Layer]++
+		}
 		keep := func(why string) { b.Reasons = append(b.Reasons, why) }
 		if !b.selected {
 			keep("layer not selected")
@@ -59,7 +63,7 @@ func (decide) Run(ctx context.Context, rn *run) error {
 				keep(fmt.Sprintf("%s is still pending", c.AMI))
 			}
 		}
-		if n := rn.keepFor(b.Layer); rank[b.Layer] <= n {
+		if n := rn.keepFor(b.Layer); usable(b) && rank[b.Layer] <= n {
 			keep(fmt.Sprintf("among the newest %d of layer %s", n, b.Layer))
 		}
 		if d := rn.req.OlderThan; d > 0 && rn.now.Sub(b.Created) < d {
@@ -137,6 +141,10 @@ func (decide) Run(ctx context.Context, rn *run) error {
 			}
 		}
 		switch {
+		case !usable(b):
+			// A failed image launches nothing: no grace to wait out.
+			b.Action = ActionDeregister
+			b.Reasons = append(b.Reasons, "not in use; not available (failed), deregister now")
 		case undeprecated:
 			b.Action = ActionDeprecate
 			b.Reasons = append(b.Reasons, fmt.Sprintf("not in use; deprecate now, deregister after %s", grace))
@@ -150,6 +158,16 @@ func (decide) Run(ctx context.Context, rn *run) error {
 	}
 	rn.res.Builds = builds
 	return nil
+}
+
+// usable: every copy is available (or still pending).
+func usable(b *Build) bool {
+	for _, c := range b.Copies {
+		if c.State != "available" && c.State != "pending" {
+			return false
+		}
+	}
+	return len(b.Copies) > 0
 }
 
 // ---- apply --------------------------------------------------------------

@@ -187,3 +187,19 @@ func TestRetireFleetPolicyAndErrors(t *testing.T) {
 	code, _, errOut = clitest.Run(t, sb, dir, "retire")
 	assert.Equal(t, 0, code, "the dry run takes no lock: %s", errOut)
 }
+
+func TestRetireFailedBuildGoesAtOnceAndDoesNotCount(t *testing.T) {
+	sb := sandbox.Start(t)
+	dir := channeltest.CopyProject(t)
+	fam := channeltest.SeedFamily(t, sb, channeltest.Project, "ami-source")
+	failed := channeltest.SeedBuild(t, sb, channeltest.Project, "app-web", "bad", &fam.Base, "")
+	withSnapshots(t, sb, failed, 0)
+	require.NoError(t, sb.FailImage(failed.Home(), "packer said no"))
+
+	code, out, errOut := run(t, sb, dir, "retire", "app-web", "--keep", "1", "--apply")
+	require.Equal(t, 0, code, "%s\n%s", out, errOut)
+	reg, _ := state(sb, failed.Home())
+	assert.False(t, reg, "the failed build is deregistered at once")
+	reg, dep := state(sb, fam.AppWeb.Home())
+	assert.True(t, reg && !dep, "the newest available build is the one kept")
+}
