@@ -337,6 +337,13 @@ func (h *Held) Renew(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// An expired lease is fair game for a takeover; renewing it now could
+	// overwrite a taker's lease after its check, leaving two holders. It
+	// is lost, even if nobody has taken it yet.
+	if cur.Expired(l.Now()) {
+		h.lost = ErrLost
+		return ErrLost
+	}
 	next := *h.lease
 	next.Expires = l.Now().UTC().Add(l.TTL)
 	if _, err := l.put(ctx, &next, true); err != nil {

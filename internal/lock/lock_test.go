@@ -169,3 +169,18 @@ func TestUnreadableLeaseCountsAsExpired(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "a", held.Lease().Holder)
 }
+
+func TestExpiredLeaseIsNotRenewed(t *testing.T) {
+	sb := sandbox.Start(t)
+	ctx := context.Background()
+	var clock atomic.Int64
+	clock.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
+	now := func() time.Time { return time.Unix(0, clock.Load()) }
+	held, err := newLocker(sb, "slow", now).Acquire(ctx, 0)
+	require.NoError(t, err)
+	clock.Add(int64(2 * time.Minute)) // past the TTL, before anyone took it
+	require.ErrorIs(t, held.Renew(ctx), ErrLost, "a run that let its lease expire must stop, not resurrect it")
+	next, err := newLocker(sb, "next", now).Acquire(ctx, 0)
+	require.NoError(t, err)
+	assert.Equal(t, "next", next.Lease().Holder)
+}
