@@ -184,6 +184,10 @@ func TestPatchRun(t *testing.T) {
 	code, out, errOut := h.run("bake")
 	require.Equal(t, 0, code, "%s\n%s", errOut, out)
 	baked := h.latest()
+	first, ok := h.sb.ContentOf(baked["app-worker"])
+	require.True(t, ok)
+	oldPy := first.Packages["python3.11"]
+	require.NotEmpty(t, oldPy)
 	fingerprints := map[string]string{}
 	for l, ami := range baked {
 		tg := h.tags(ami)
@@ -284,12 +288,49 @@ func TestPatchRun(t *testing.T) {
 
 	// A rebake that cannot fix what is missing (the project's template
 	// override scans instead of installing) is verified non-compliant: not
-	// published, and the run fails listing what is missing.
+	// published, and the run fails listing what is missing. First app-worker
+	// alone: the others are published, exit 3.
 	tmpl := filepath.Join(h.dir, "templates", "layer.pkr.hcl.tmpl")
 	src, err := os.ReadFile(tmpl)
 	require.NoError(t, err)
+	// app-worker's build pins python3.11 back to the version of the first
+	// bake (older than the advisory above) and only scans.
+	workerScans := strings.Replace(string(src), `      patch {
+        operation = {{ hcl .Operation }}`, `      patch {
+        operation = {{ if eq $.Layer "app-worker" }}"Scan"{{ else }}{{ hcl .Operation }}{{ end }}`, 1)
+	workerScans = strings.Replace(workerScans, `    step {
+      name = {{ hcl .Name }}
+      patch {`, `{{- if eq $.Layer "app-worker" }}
+    step {
+      name   = "test/pin-python"
+      inline = ["dnf install -y python3.11-`+oldPy+`"]
+    }
+{{- end }}
+    step {
+      name = {{ hcl .Name }}
+      patch {`, 1)
+	require.NotEqual(t, string(src), workerScans)
+	require.Contains(t, workerScans, "test/pin-python")
+	require.NoError(t, os.WriteFile(tmpl, []byte(workerScans), 0o644))
+	p, err = h.sb.ReleasePatch(sandbox.PatchRelease{Package: "openssl", Packages: []string{"openssl-libs"}, Severity: "Critical", Classification: "Security", CVEs: []string{"CVE-2026-5555"}})
+	require.NoError(t, err)
+	before = h.latest()
+	rep = h.patchRun(3, "--apply")
+	res = byLayer(rep.Results)
+	require.Len(t, res, 5)
+	now = h.latest()
+	for _, l := range layers[:4] {
+		assert.Equal(t, "built", res[l].Status, "%s: %s", l, res[l].Error)
+		assert.NotEqual(t, before[l], now[l], l)
+	}
+	assert.Equal(t, "failed", res["app-worker"].Status)
+	assert.Contains(t, res["app-worker"].Error, "python3.11@"+pyFixed+" (Important, missing)")
+	assert.Equal(t, before["app-worker"], now["app-worker"], "app-worker not published")
+	assert.Equal(t, 4, rep.Rebaked)
+	assert.Equal(t, 1, rep.Failed)
+
+	// Then from linux: nothing is published, exit 1.
 	broken := strings.Replace(string(src), `operation = {{ hcl .Operation }}`, `operation = "Scan"`, 1)
-	require.NotEqual(t, string(src), broken)
 	require.NoError(t, os.WriteFile(tmpl, []byte(broken), 0o644))
 	p, err = h.sb.ReleasePatch(sandbox.PatchRelease{Package: "kernel", Severity: "Critical", Classification: "Security", CVEs: []string{"CVE-2026-6161"}})
 	require.NoError(t, err)
@@ -315,9 +356,29 @@ func TestPatchRun(t *testing.T) {
 	assert.Equal(t, 1, code)
 	assert.Contains(t, out, "kernel@"+p.Packages[0].Version+" (Critical, missing)")
 	assert.Contains(t, out, "Rebaked 0 layer(s); 1 failed, 4 skipped (not published).")
-	// bake does not adopt the unverified AMIs (same fingerprint) either.
-	code, out, errOut = h.run("plan", "-detailed-exitcode")
-	assert.Equal(t, 0, code, "%s\n%s", errOut, out)
+	// bake does not adopt the unverified AMIs (same fingerprint) either:
+	// linux stays on its latest; only app-worker, whose parent moved in
+	// the partial run, is due for a (content) rebuild.
+	code, out, errOut = h.run("-o", "json", "plan")
+	require.Equal(t, 0, code, "%s\n%s", errOut, out)
+	var pl struct {
+		Layers []struct {
+			Layer   string `json:"layer"`
+			Action  string `json:"action"`
+			Reason  string `json:"reason"`
+			Publish bool   `json:"publish"`
+		} `json:"layers"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &pl), out)
+	for _, l := range pl.Layers {
+		if l.Layer == "app-worker" {
+			assert.Equal(t, "build", l.Action, l.Reason)
+			assert.Equal(t, "parent-rebuilt", l.Reason)
+			continue
+		}
+		assert.Equal(t, "reuse", l.Action, "%s: %s", l.Layer, l.Reason)
+		assert.False(t, l.Publish, l.Layer)
+	}
 
 	require.NoError(t, os.WriteFile(tmpl, src, 0o644))
 
