@@ -5,6 +5,7 @@ import (
 
 	bakecmd "github.com/amibake/amibake/internal/cmd/bake"
 	cicmd "github.com/amibake/amibake/internal/cmd/ci"
+	completioncmd "github.com/amibake/amibake/internal/cmd/completion"
 	deploycmd "github.com/amibake/amibake/internal/cmd/deploy"
 	diffcmd "github.com/amibake/amibake/internal/cmd/diff"
 	"github.com/amibake/amibake/internal/cmd/fingerprint"
@@ -34,6 +35,7 @@ func commands(f *cmdutil.Factory) []*cli.Command {
 		// Add NewCmdX(f, nil) entries here, one line each, sorted by name.
 		bakecmd.NewCmdBake(f, nil),
 		cicmd.NewCmdCI(f),
+		completioncmd.NewCmdCompletion(f),
 		deploycmd.NewCmdDeploy(f),
 		diffcmd.NewCmdDiff(f, nil),
 		fingerprint.NewCmdFingerprint(f, nil),
