@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/smithy-go"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
@@ -37,7 +38,20 @@ type Level struct {
 	// Digest is sha256(baseline id, "\n", the sorted advisory ids joined
 	// by "\n"), LevelDigestLen hex digits of it.
 	Digest string
+	// Basis is how Digest was computed: "approved" (the approved
+	// advisories, listed) or "baseline-day" (SSM lists no advisories for
+	// the operating system — DescribeAvailablePatches does not cover
+	// Amazon Linux 2023 on AWS —: the approved set is then a function of
+	// the baseline's rules and lists and of the day, so the digest covers
+	// those instead).
+	Basis string
 }
+
+// Bases of a patch level's digest.
+const (
+	BasisApproved    = "approved"
+	BasisBaselineDay = "baseline-day"
+)
 
 func (l *Level) String() string { return l.BaselineID + ":" + l.Digest }
 
@@ -79,10 +93,15 @@ func ResolveLevel(ctx context.Context, client awsapi.SSM, project, name string, 
 		return nil, fmt.Errorf("get patch baseline %s (%s): %w", ssmName, id, err)
 	}
 	advisories, err := availableAdvisories(ctx, client, string(b.OperatingSystem))
-	if err != nil {
+	var api smithy.APIError
+	if err != nil && !(errors.As(err, &api) && api.ErrorCode() == "ValidationException") {
 		return nil, fmt.Errorf("patch baseline %s: %w", ssmName, err)
 	}
-	lv := &Level{BaselineID: id, BaselineName: ssmName, Approved: []string{}}
+	if len(advisories) == 0 {
+		return &Level{BaselineID: id, BaselineName: ssmName, Basis: BasisBaselineDay,
+			Digest: baselineDayDigest(b, now)}, nil
+	}
+	lv := &Level{BaselineID: id, BaselineName: ssmName, Approved: []string{}, Basis: BasisApproved}
 	for _, a := range advisories {
 		if approves(b, a, now) {
 			lv.Approved = append(lv.Approved, a.id)
@@ -130,6 +149,42 @@ func LevelFunc(cfg *config.Config, g *graph.Graph, ssmFor func(region string) aw
 		}
 		return lv.String(), nil
 	}
+}
+
+// baselineDayDigest digests what decides a baseline's approved set when
+// the advisories cannot be listed: its id, rules, global filters,
+// approved and rejected lists, and the UTC day.
+func baselineDayDigest(b *ssm.GetPatchBaselineOutput, now time.Time) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\n%s\n", aws.ToString(b.BaselineId), now.UTC().Format("2006-01-02"))
+	filters := func(fs []ssmtypes.PatchFilter) {
+		for _, f := range fs {
+			vs := append([]string(nil), f.Values...)
+			sort.Strings(vs)
+			fmt.Fprintf(h, "  %s=%s\n", f.Key, strings.Join(vs, ","))
+		}
+	}
+	if b.GlobalFilters != nil {
+		fmt.Fprintln(h, "global")
+		filters(b.GlobalFilters.PatchFilters)
+	}
+	if b.ApprovalRules != nil {
+		for _, r := range b.ApprovalRules.PatchRules {
+			fmt.Fprintf(h, "rule %d %s %s\n", aws.ToInt32(r.ApproveAfterDays), aws.ToString(r.ApproveUntilDate), r.ComplianceLevel)
+			if r.PatchFilterGroup != nil {
+				filters(r.PatchFilterGroup.PatchFilters)
+			}
+		}
+	}
+	for _, l := range []struct {
+		name string
+		v    []string
+	}{{"approved", b.ApprovedPatches}, {"rejected", b.RejectedPatches}} {
+		vs := append([]string(nil), l.v...)
+		sort.Strings(vs)
+		fmt.Fprintf(h, "%s %s\n", l.name, strings.Join(vs, ","))
+	}
+	return hex.EncodeToString(h.Sum(nil))[:LevelDigestLen]
 }
 
 func levelDigest(baselineID string, approved []string) string {
