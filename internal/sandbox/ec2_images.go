@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"sort"
 	"strings"
 	"time"
 )
@@ -381,7 +382,7 @@ func ec2DescribeImages(c *Call) (any, error) {
 		}
 		items = kept
 	}
-	items, e = ec2ApplyFilters(items, filters, ec2ImageFilters, func(i *Image) Tags { return i.Tags })
+	items, e = ec2FilterImages(items, filters)
 	if e != nil {
 		return nil, e
 	}
@@ -396,6 +397,93 @@ func ec2DescribeImages(c *Call) (any, error) {
 	}{NextToken: next}
 	for _, img := range page {
 		out.Images = append(out.Images, img.ec2XML(c.Account))
+	}
+	return out, nil
+}
+
+// ec2ImageMatcher is one DescribeImages filter compiled once per request:
+// its literal values in a set, its wildcard patterns apart. Matching an
+// image then costs a map lookup per value it has (plus the patterns), not
+// a wildcard match of every filter value against it — plan sends 200
+// fingerprints in one tag filter, over tens of thousands of images.
+type ec2ImageMatcher struct {
+	name     string
+	tag      string // for tag:K, K
+	isTag    bool
+	exact    map[string]bool
+	patterns []string
+}
+
+func ec2CompileImageFilter(fl ec2Filter) ec2ImageMatcher {
+	m := ec2ImageMatcher{name: fl.Name, exact: make(map[string]bool, len(fl.Values))}
+	if _, field := ec2ImageFilters[fl.Name]; !field && strings.HasPrefix(fl.Name, "tag:") {
+		m.tag, m.isTag = strings.TrimPrefix(fl.Name, "tag:"), true
+	}
+	for _, v := range fl.Values {
+		if strings.ContainsAny(v, "*?") {
+			m.patterns = append(m.patterns, v)
+		} else {
+			m.exact[v] = true
+		}
+	}
+	return m
+}
+
+func (m *ec2ImageMatcher) matchValue(h string) bool {
+	if m.exact[h] {
+		return true
+	}
+	for _, p := range m.patterns {
+		if wildcard(p, h) {
+			return true
+		}
+	}
+	return false
+}
+
+func (m *ec2ImageMatcher) match(img *Image) bool {
+	if m.isTag {
+		v, ok := img.Tags[m.tag]
+		return ok && m.matchValue(v)
+	}
+	for _, h := range ec2FilterValues(img, m.name, ec2ImageFilters, func(i *Image) Tags { return i.Tags }) {
+		if m.matchValue(h) {
+			return true
+		}
+	}
+	return false
+}
+
+// ec2FilterImages keeps the images matching every filter: the semantics of
+// ec2ApplyFilters (values ORed, filters ANDed, '*' and '?' wildcards,
+// unknown names an error), with each filter compiled once. The most
+// selective filters — tag:K with literal values first — run first.
+func ec2FilterImages(items []*Image, filters []ec2Filter) ([]*Image, *APIError) {
+	if len(filters) == 0 {
+		return items, nil
+	}
+	// Validation (unknown names, missing values) exactly as for every
+	// other resource.
+	if _, e := ec2ApplyFilters(nil, filters, ec2ImageFilters, func(i *Image) Tags { return i.Tags }); e != nil {
+		return nil, e
+	}
+	ms := make([]ec2ImageMatcher, len(filters))
+	for i, fl := range filters {
+		ms[i] = ec2CompileImageFilter(fl)
+	}
+	sort.SliceStable(ms, func(i, j int) bool { return ms[i].isTag && !ms[j].isTag })
+	out := make([]*Image, 0, len(items))
+	for _, img := range items {
+		ok := true
+		for i := range ms {
+			if !ms[i].match(img) {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			out = append(out, img)
+		}
 	}
 	return out, nil
 }

@@ -82,9 +82,20 @@ type Options struct {
 	// mode and Realistic otherwise.
 	Timing *Timing
 	// StateFile, when set, is loaded at start (if it exists) and written
-	// atomically after every mutating call.
+	// atomically after mutating calls — at most once per SaveEvery, and
+	// always on Close.
 	StateFile string
+	// SaveEvery debounces the state file: a mutating call schedules a
+	// write SaveEvery later (unless one is pending), so a burst of calls
+	// costs one write. Zero means DefaultSaveEvery; negative writes after
+	// every mutating call.
+	SaveEvery time.Duration
 }
+
+// DefaultSaveEvery is how often at most a busy sandbox rewrites its state
+// file: a 50,000-AMI world is ~100 MB of JSON, which took longer to write
+// than the call that changed it.
+const DefaultSaveEvery = 500 * time.Millisecond
 
 // Server is the sandbox. Safe for concurrent use.
 type Server struct {
@@ -106,6 +117,13 @@ type Server struct {
 	httpServer *http.Server
 	listener   net.Listener
 	url        string
+
+	// Debounced persistence (under mu): a write is pending while saveTimer
+	// is set; saveErr is the last failed background write, reported by
+	// Close.
+	saveTimer *time.Timer
+	saveErr   error
+	closed    bool
 }
 
 // New builds a server with a fresh world (or the one in opts.StateFile).
@@ -234,8 +252,16 @@ func (s *Server) Close() error {
 	}
 	if s.opts.StateFile != "" {
 		s.mu.Lock()
-		if e := s.saveLocked(); e != nil && err == nil {
+		s.closed = true
+		if s.saveTimer != nil {
+			s.saveTimer.Stop()
+			s.saveTimer = nil
+		}
+		if e := s.writeStateLocked(); e != nil && err == nil {
 			err = e
+		}
+		if s.saveErr != nil && err == nil {
+			err = s.saveErr
 		}
 		s.mu.Unlock()
 	}
@@ -437,7 +463,41 @@ type savedWorld struct {
 	World *World    `json:"world"`
 }
 
+// saveLocked persists the world after a mutating call: at once when
+// SaveEvery is negative, otherwise by scheduling one write SaveEvery from
+// now unless one is already pending (Close writes whatever is left). A
+// failed background write is kept and returned by the next saveLocked or
+// by Close.
 func (s *Server) saveLocked() error {
+	every := s.opts.SaveEvery
+	if every == 0 {
+		every = DefaultSaveEvery
+	}
+	if every < 0 || s.closed {
+		return s.writeStateLocked()
+	}
+	if err := s.saveErr; err != nil {
+		s.saveErr = nil
+		return err
+	}
+	if s.saveTimer == nil {
+		s.saveTimer = time.AfterFunc(every, func() {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			if s.saveTimer == nil || s.closed {
+				return // Close wrote it
+			}
+			s.saveTimer = nil
+			if err := s.writeStateLocked(); err != nil {
+				s.saveErr = err
+			}
+		})
+	}
+	return nil
+}
+
+// writeStateLocked writes the state file now (atomically).
+func (s *Server) writeStateLocked() error {
 	data, err := json.Marshal(savedWorld{Now: s.clock.Now(), World: s.world})
 	if err != nil {
 		return fmt.Errorf("sandbox: encode state: %w", err)
