@@ -207,7 +207,19 @@ func TestPatchRun(t *testing.T) {
 	fixed := p.Packages[0].Version
 	images := h.imageCount()
 
-	// Dry run: says what and why, changes nothing.
+	// Dry run: says what and why, changes nothing; --fleets reports the
+	// fleets too (none of their instances run here).
+	var dry struct {
+		Fleets []struct {
+			Name string `json:"name"`
+		} `json:"fleets"`
+		Message string `json:"message"`
+	}
+	code, out, errOut = h.run("-o", "json", "patch", "run", "--fleets", "--poll", "20ms")
+	require.Equal(t, 0, code, errOut)
+	require.NoError(t, json.Unmarshal([]byte(out), &dry), out)
+	assert.Len(t, dry.Fleets, 2)
+	assert.Contains(t, dry.Message, "Dry run: would rebake 5 layer(s)")
 	code, out, errOut = h.run("patch", "run", "--poll", "20ms")
 	require.Equal(t, 0, code, errOut)
 	assert.Contains(t, out, "kernel@"+fixed)

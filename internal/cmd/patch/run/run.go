@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -39,6 +40,9 @@ type RunOptions struct {
 	Factory     *cmdutil.Factory
 	LoadOptions config.LoadOptions
 	Apply       bool
+	// Fleets also scans every fleet with a patch group or targets (report
+	// only: fleets do not change what is rebaked).
+	Fleets      bool
 	LockTimeout time.Duration
 	Poll        time.Duration
 	Timeout     time.Duration
@@ -69,6 +73,7 @@ func NewCmdRun(f *cmdutil.Factory, runF func(context.Context, *RunOptions) error
 			"   amibake -o json patch run --apply",
 		Flags: append(append([]cli.Flag{
 			&cli.BoolFlag{Name: "apply", Usage: "rebake, verify and publish (default: dry run)"},
+			&cli.BoolFlag{Name: "fleets", Usage: "also scan every fleet with a patch group or targets and report it"},
 			&cli.IntFlag{Name: "parallel", Value: 4, Usage: "build at most `N` layers at once"},
 			&cli.StringFlag{Name: "packer", Usage: "the packer `BINARY` (default: $AMIBAKE_PACKER, else packer on PATH)"},
 			&cli.StringFlag{Name: "plugin-dir", Usage: "packer plugin `DIR` (default: $PACKER_PLUGIN_PATH)"},
@@ -84,7 +89,7 @@ func NewCmdRun(f *cmdutil.Factory, runF func(context.Context, *RunOptions) error
 			if c.Int("parallel") < 1 {
 				return cmdutil.FlagErrorf("--parallel must be at least 1, got %d", c.Int("parallel"))
 			}
-			opts := &RunOptions{Factory: f, LoadOptions: cmdutil.LoadOptionsFrom(c, f), Apply: c.Bool("apply"),
+			opts := &RunOptions{Factory: f, LoadOptions: cmdutil.LoadOptionsFrom(c, f), Apply: c.Bool("apply"), Fleets: c.Bool("fleets"),
 				LockTimeout: c.Duration("lock-timeout"), Poll: c.Duration("poll"), Timeout: c.Duration("timeout"),
 				Parallel: c.Int("parallel"), PackerBin: c.String("packer"), PluginDir: c.String("plugin-dir")}
 			if runF != nil {
@@ -102,6 +107,8 @@ type Report struct {
 	Applied bool   `json:"applied"`
 	// Decision is patch plan's: every layer, stale or not, and why.
 	Decision *decide.Result `json:"decision"`
+	// Fleets are the fleet scans (--fleets).
+	Fleets []*pscan.Report `json:"fleets,omitempty"`
 	// Plan is what the rebake runs (stale layers as builds with reason
 	// patch-drift, plus ancestors with work to do first).
 	Plan *plan.Plan `json:"plan,omitempty"`
@@ -194,8 +201,16 @@ func Run(parent context.Context, opts *RunOptions) (err error) {
 	for _, n := range g.Topo() {
 		layers = append(layers, n.Name())
 	}
+	var fleets []string
+	if opts.Fleets {
+		for _, name := range sortedKeys(cfg.Fleets) {
+			if fl := cfg.Fleets[name]; (fl.Patch != nil && fl.Patch.PatchGroup != "") || len(fl.TargetTags) > 0 {
+				fleets = append(fleets, name)
+			}
+		}
+	}
 	scanned, err := patch.Scan(ctx, patch.ScanOptions{Config: cfg, Graph: g, EC2: clients.EC2, SSM: clients.SSM,
-		Layers: layers, Now: f.Now, Poll: opts.Poll, Timeout: opts.Timeout, Progress: progress})
+		Layers: layers, Fleets: fleets, Now: f.Now, Poll: opts.Poll, Timeout: opts.Timeout, Progress: progress})
 	if err != nil {
 		return lost(fmt.Errorf("patch run: scan: %w", err))
 	}
@@ -206,7 +221,7 @@ func Run(parent context.Context, opts *RunOptions) (err error) {
 
 	// 2. Decide.
 	d := decide.Decide(decide.Input{Graph: g, Images: images, Now: now()})
-	rep := &Report{Project: cfg.Project.Name, Applied: opts.Apply, Decision: d}
+	rep := &Report{Project: cfg.Project.Name, Applied: opts.Apply, Decision: d, Fleets: scanned.Fleets}
 	if len(d.Stale) == 0 {
 		rep.Message = "Nothing to rebake: every layer's image is within its patch policy (nothing newly released); nothing was changed."
 		return write(f, rep, nil)
@@ -333,6 +348,22 @@ func write(f *cmdutil.Factory, rep *Report, obs bake.Observer) error {
 	if err := printDecision(w, rep.Decision); err != nil {
 		return err
 	}
+	if len(rep.Fleets) > 0 {
+		fmt.Fprintln(w)
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "FLEET\tPATCH GROUP\tCOMPLIANT\tMISSING\tNOT SCANNED")
+		for _, r := range rep.Fleets {
+			var missing []string
+			for _, m := range r.Missing {
+				missing = append(missing, m.Package+"@"+m.Version)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%s\t%d\n", r.Name, orDash(r.PatchGroup), r.Compliant, r.Scanned,
+				orDash(strings.Join(missing, " ")), len(r.Failures))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
 	if rep.Plan != nil && !rep.Applied {
 		fmt.Fprintln(w)
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
@@ -376,4 +407,13 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }

@@ -19,9 +19,10 @@ func TestFlags(t *testing.T) {
 	var got *run.RunOptions
 	app := &cli.App{Commands: []*cli.Command{run.NewCmdRun(f, func(_ context.Context, o *run.RunOptions) error { got = o; return nil })},
 		ExitErrHandler: func(*cli.Context, error) {}}
-	require.NoError(t, app.Run([]string{"amibake", "run", "--apply", "--lock-timeout", "2m", "--parallel", "2", "--packer", "/bin/packer"}))
+	require.NoError(t, app.Run([]string{"amibake", "run", "--apply", "--fleets", "--lock-timeout", "2m", "--parallel", "2", "--packer", "/bin/packer"}))
 	require.NotNil(t, got)
 	assert.True(t, got.Apply)
+	assert.True(t, got.Fleets)
 	assert.Equal(t, "2m0s", got.LockTimeout.String())
 	assert.Equal(t, 2, got.Parallel)
 	assert.Equal(t, "/bin/packer", got.PackerBin)
