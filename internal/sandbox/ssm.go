@@ -110,6 +110,7 @@ func (c *Call) ssm() *SSMScope { return c.World.ssmScope(c.Account, c.Region) }
 
 // registerSSM wires the SSM JSON 1.1 actions (X-Amz-Target: AmazonSSM.*).
 func (s *Server) registerSSM() {
+	s.registerSSMAssociations() // first: due associations send commands the SSM ticker then advances
 	s.addTicker(func(w *World, now time.Time) { w.tickSSM(now) })
 	s.registerSSMParameters()
 	s.registerSSMCommands()
