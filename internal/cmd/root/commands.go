@@ -25,6 +25,7 @@ import (
 	rolloutcmd "github.com/amibake/amibake/internal/cmd/rollout"
 	"github.com/amibake/amibake/internal/cmd/sandbox"
 	sbomcmd "github.com/amibake/amibake/internal/cmd/sbom"
+	statuscmd "github.com/amibake/amibake/internal/cmd/status"
 	"github.com/amibake/amibake/internal/cmd/validate"
 	"github.com/amibake/amibake/internal/cmdutil"
 )
@@ -55,6 +56,7 @@ func commands(f *cmdutil.Factory) []*cli.Command {
 		rolloutcmd.NewCmdRollout(f, nil),
 		sandbox.NewCmdSandbox(f),
 		sbomcmd.NewCmdSBOM(f, nil),
+		statuscmd.NewCmdStatus(f, nil),
 		validate.NewCmdValidate(f, nil),
 	}
 }
