@@ -21,11 +21,13 @@ var stormRules = []sandbox.FaultRule{{ThrottleRate: 0.30, ErrorRate: 0.05, Error
 var (
 	timeRE      = regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)`)
 	requestIDRE = regexp.MustCompile(`RequestID: [0-9a-f-]+`)
+	runIDRE     = regexp.MustCompile(`b-\d{8}T\d{6}Z-[0-9a-f]+`)
 )
 
 // normalize blanks what differs between two runs of one flow on two
-// identical worlds: wall-clock times and request ids.
+// identical worlds: wall-clock times, request ids and bake run ids.
 func normalize(s string) string {
+	s = runIDRE.ReplaceAllString(s, "<run>")
 	return requestIDRE.ReplaceAllString(timeRE.ReplaceAllString(s, "<time>"), "RequestID: <id>")
 }
 
@@ -44,6 +46,7 @@ func stormFlow(t *testing.T, faults []sandbox.FaultRule, config func(*sandbox.Sa
 	for _, args := range [][]string{
 		{"-o", "json", "plan"},
 		{"plan", "-detailed-exitcode"},
+		{"-o", "json", "bake", "--dry-run"},
 		{"-o", "json", "promote", "base", "--to", "stable"},
 		{"-o", "json", "promote", "base", "--from", "stable", "--to", "canary"},
 		{"-o", "json", "history", "base", "--channel", "stable"},
@@ -57,7 +60,8 @@ func stormFlow(t *testing.T, faults []sandbox.FaultRule, config func(*sandbox.Sa
 		{"lock", "status"},
 	} {
 		r := runIn(t, cfg, dir, args...)
-		steps = append(steps, strings.Join(args, " ")+fmtExit(r.Code)+"\n"+normalize(r.Out)+normalize(r.Err))
+		out := strings.ReplaceAll(normalize(r.Out)+normalize(r.Err), dir, "<project>")
+		steps = append(steps, strings.Join(args, " ")+fmtExit(r.Code)+"\n"+out)
 	}
 	sb.SetFaults()
 	for _, e := range sb.Log() {
