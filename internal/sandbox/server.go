@@ -183,6 +183,7 @@ func New(opts Options) (*Server, error) {
 	s.registerSSM()
 	s.registerSTS()
 	s.registerSSMInventory()
+	s.registerCloudWatch()
 	return s, nil
 }
 
@@ -325,9 +326,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveS3(w, r, c, body, started)
 		return
 	}
-	if c.Service == "monitoring" {
-		// Reserved for later services; answer in a shape the SDK can read.
-		s.writeError(w, c, &APIError{Status: 400, Code: "UnsupportedOperation", Message: "the sandbox does not serve " + c.Service + " yet", Sender: true}, jsonProto)
+	if c.Service == svcCloudWatch {
+		s.serveCloudWatch(w, r, c, body, started)
 		return
 	}
 	h := s.handlers[c.Service][c.Action]
