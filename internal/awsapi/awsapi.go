@@ -69,6 +69,16 @@ type SSMInventory interface {
 	ListInventoryEntries(ctx context.Context, in *ssm.ListInventoryEntriesInput, optFns ...func(*ssm.Options)) (*ssm.ListInventoryEntriesOutput, error)
 }
 
+// SSMAssociations is the subset of State Manager amibake calls to keep the
+// fleets' associations (patch associate).
+type SSMAssociations interface {
+	CreateAssociation(ctx context.Context, in *ssm.CreateAssociationInput, optFns ...func(*ssm.Options)) (*ssm.CreateAssociationOutput, error)
+	UpdateAssociation(ctx context.Context, in *ssm.UpdateAssociationInput, optFns ...func(*ssm.Options)) (*ssm.UpdateAssociationOutput, error)
+	DescribeAssociation(ctx context.Context, in *ssm.DescribeAssociationInput, optFns ...func(*ssm.Options)) (*ssm.DescribeAssociationOutput, error)
+	ListAssociations(ctx context.Context, in *ssm.ListAssociationsInput, optFns ...func(*ssm.Options)) (*ssm.ListAssociationsOutput, error)
+	DeleteAssociation(ctx context.Context, in *ssm.DeleteAssociationInput, optFns ...func(*ssm.Options)) (*ssm.DeleteAssociationOutput, error)
+}
+
 // S3 is the subset of S3 amibake calls: inventory documents in the
 // project's bucket.
 type S3 interface {
@@ -99,4 +109,6 @@ var (
 	_ STS          = (*sts.Client)(nil)
 	_ S3           = (*s3.Client)(nil)
 	_ SSMInventory = (*ssm.Client)(nil)
+
+	_ SSMAssociations = (*ssm.Client)(nil)
 )

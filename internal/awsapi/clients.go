@@ -121,3 +121,9 @@ func (c *Clients) S3(region string) S3 {
 func (c *Clients) SSMInventory(region string) SSMInventory {
 	return c.SSM(region).(*ssm.Client)
 }
+
+// SSMAssociations returns region's SSM client ("" = home) as the State
+// Manager interface: the same client SSM returns.
+func (c *Clients) SSMAssociations(region string) SSMAssociations {
+	return c.SSM(region).(*ssm.Client)
+}

@@ -8,6 +8,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/amibake/amibake/internal/cmd/patch/apply"
+	"github.com/amibake/amibake/internal/cmd/patch/associate"
 	"github.com/amibake/amibake/internal/cmd/patch/plan"
 	"github.com/amibake/amibake/internal/cmd/patch/run"
 	"github.com/amibake/amibake/internal/cmd/patch/scan"
@@ -26,6 +27,7 @@ func NewCmdPatch(f *cmdutil.Factory) *cli.Command {
 			"each new AMI and publishes it. docs/patch.md.",
 		Subcommands: []*cli.Command{
 			apply.NewCmdApply(f, nil),
+			associate.NewCmdAssociate(f, nil),
 			plan.NewCmdPlan(f, nil),
 			run.NewCmdRun(f, nil),
 			scan.NewCmdScan(f, nil),
