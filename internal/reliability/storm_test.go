@@ -22,12 +22,13 @@ var (
 	timeRE      = regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)`)
 	requestIDRE = regexp.MustCompile(`RequestID: [0-9a-f-]+`)
 	runIDRE     = regexp.MustCompile(`b-\d{8}T\d{6}Z-[0-9a-f]+`)
+	ageRE       = regexp.MustCompile(`\n\s*"age_seconds": \d+,`)
 )
 
 // normalize blanks what differs between two runs of one flow on two
-// identical worlds: wall-clock times, request ids and bake run ids.
+// identical worlds: wall-clock times and ages, request ids and bake run ids.
 func normalize(s string) string {
-	s = runIDRE.ReplaceAllString(s, "<run>")
+	s = ageRE.ReplaceAllString(runIDRE.ReplaceAllString(s, "<run>"), "")
 	return requestIDRE.ReplaceAllString(timeRE.ReplaceAllString(s, "<time>"), "RequestID: <id>")
 }
 
@@ -57,6 +58,8 @@ func stormFlow(t *testing.T, faults []sandbox.FaultRule, config func(*sandbox.Sa
 		{"-o", "json", "revoke", fam.Foundation.Home(), "--cascade", "--reason", "CVE-2026-9", "--apply"},
 		{"-o", "json", "lineage", fam.Linux.Home()},
 		{"-o", "json", "plan"},
+		{"-o", "json", "status"},
+		{"-o", "json", "retire"},
 		{"lock", "status"},
 	} {
 		r := runIn(t, cfg, dir, args...)
