@@ -208,6 +208,7 @@ func (ra *RegionAMI) fill(img lineage.Image, found bool, now time.Time) {
 			}
 		}
 		ra.Deprecated = img.DeprecationTime != ""
+		ra.PatchLevel = img.PatchLevel
 	}
 }
 

@@ -74,6 +74,9 @@ type RegionAMI struct {
 	AgeSeconds int64  `json:"age_seconds,omitempty"`
 	Revoked    string `json:"revoked,omitempty"`
 	Deprecated bool   `json:"deprecated,omitempty"`
+	// PatchLevel is the AMI's amibake:patch-level (baseline and approved
+	// set it was patched to), when it has one.
+	PatchLevel string `json:"patch_level,omitempty"`
 }
 
 // Fleet is what one fleet runs.

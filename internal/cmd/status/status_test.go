@@ -3,6 +3,7 @@ package status_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"sort"
 	"testing"
 	"time"
@@ -142,6 +143,7 @@ func TestStatusJSON(t *testing.T) {
 
 	worker := byLayer["app-worker"].Channels[1]
 	assert.Equal(t, "CVE-2026-1", worker.Regions[0].Revoked)
+	assert.Equal(t, "pb-1:abc", worker.Regions[0].PatchLevel)
 
 	require.Len(t, rep.Fleets, 2)
 	web, wk := rep.Fleets[0], rep.Fleets[1]
@@ -202,4 +204,58 @@ func TestAge(t *testing.T) {
 	for s, want := range map[int64]string{5: "5s", 600: "10m", 7200: "2h", 47 * 3600: "47h", 5 * 86400: "5d"} {
 		assert.Equal(t, want, status.Age(s))
 	}
+}
+
+// The number of AWS calls does not grow with the number of AMIs or
+// instances: everything is batched.
+func TestStatusCallBudget(t *testing.T) {
+	sb, dir, fam, _ := world(t)
+	count := func() map[string]int {
+		sb.ResetLog()
+		code, _, errOut := run(t, sb, dir, "-o", "json", "status")
+		require.Equal(t, 0, code, errOut)
+		out := map[string]int{}
+		for _, e := range sb.Log() {
+			out[e.Service+":"+e.Action]++
+		}
+		return out
+	}
+	before := count()
+	t.Logf("calls: %v", before)
+	parent := fam.Base
+	for i := 0; i < 60; i++ {
+		b := channeltest.SeedBuild(t, sb, channeltest.Project, "app-web", fmt.Sprintf("h%d", i), &parent, "")
+		if i%10 == 0 {
+			channeltest.PutChannel(t, sb, "us-east-1", paths.Channel("app-web", "latest"), b.Home())
+		}
+	}
+	launch(t, sb, fam.AppWorker.Home(), 40, map[string]string{"role": "worker"})
+	sb.AdvanceClock(time.Minute)
+	assert.Equal(t, before, count(), "the same calls with 60 more AMIs and 40 more instances")
+	total := 0
+	for _, n := range before {
+		total += n
+	}
+	assert.LessOrEqual(t, total, 30)
+}
+
+func TestStatusColoursOnlyOnATerminal(t *testing.T) {
+	sb, dir, _, _ := world(t)
+	ios, _, out, errOut := iostreams.Test()
+	ios.SetStdoutTTY(true)
+	ios.SetColorEnabled(true)
+	f := root.NewFactory(ios)
+	f.AWSConfig = func(context.Context) (aws.Config, error) { return sb.Config, nil }
+	code := root.Main(context.Background(), []string{"amibake", "--chdir", dir, "status"}, f)
+	require.Equal(t, 0, code, errOut.String())
+	assert.Contains(t, out.String(), "\x1b[31mrevoked: CVE-2026-1\x1b[0m")
+
+	ios, _, out, _ = iostreams.Test()
+	ios.SetStdoutTTY(true)
+	ios.SetColorEnabled(true)
+	f = root.NewFactory(ios)
+	f.AWSConfig = func(context.Context) (aws.Config, error) { return sb.Config, nil }
+	code = root.Main(context.Background(), []string{"amibake", "--chdir", dir, "--no-color", "status"}, f)
+	require.Equal(t, 0, code)
+	assert.NotContains(t, out.String(), "\x1b[")
 }
