@@ -8,6 +8,7 @@ import (
 	completioncmd "github.com/amibake/amibake/internal/cmd/completion"
 	deploycmd "github.com/amibake/amibake/internal/cmd/deploy"
 	diffcmd "github.com/amibake/amibake/internal/cmd/diff"
+	driftcmd "github.com/amibake/amibake/internal/cmd/drift"
 	"github.com/amibake/amibake/internal/cmd/fingerprint"
 	fmtcmd "github.com/amibake/amibake/internal/cmd/fmt"
 	"github.com/amibake/amibake/internal/cmd/graph"
@@ -39,6 +40,7 @@ func commands(f *cmdutil.Factory) []*cli.Command {
 		completioncmd.NewCmdCompletion(f),
 		deploycmd.NewCmdDeploy(f),
 		diffcmd.NewCmdDiff(f, nil),
+		driftcmd.NewCmdDrift(f, nil),
 		fingerprint.NewCmdFingerprint(f, nil),
 		fmtcmd.NewCmdFmt(f, nil),
 		graph.NewCmdGraph(f, nil),
