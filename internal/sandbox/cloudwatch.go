@@ -446,7 +446,7 @@ func cwStatFactor(stat string, period time.Duration) (float64, bool) {
 }
 
 // cwSynthetic is one period's value for an instance: the metric's base,
-// the statistic's shape, the AMI's profile, a per-instance offset (±2%)
+// the statistic's shape, the AMI's profile, a per-instance offset (σ 1%)
 // and per-period noise (5%), all deterministic.
 func cwSynthetic(w *World, st *cloudWatchState, in *Instance, metric, stat string, t time.Time, period time.Duration) (float64, bool) {
 	f, ok := cwStatFactor(stat, period)
@@ -464,7 +464,7 @@ func cwSynthetic(w *World, st *cloudWatchState, in *Instance, metric, stat strin
 	}
 	inst := cwNoise(w.Seed, in.ID, metric, "instance", 0)
 	noise := cwNoise(w.Seed, in.ID, metric, stat, t.Unix())
-	v := cwBase(metric) * f * factor * (1 + 0.02*inst) * (1 + 0.05*noise)
+	v := cwBase(metric) * f * factor * (1 + 0.01*inst) * (1 + 0.05*noise)
 	if v < 0 {
 		v = 0
 	}
