@@ -277,7 +277,11 @@ func (a *Analysis) launchTemplate(ctx context.Context) (*ec2types.LaunchTemplate
 		return nil, nil
 	}
 	l := out.AutoScalingGroups[0].LaunchTemplate
-	return &ec2types.LaunchTemplateSpecification{LaunchTemplateId: l.LaunchTemplateId, LaunchTemplateName: l.LaunchTemplateName, Version: l.Version}, nil
+	spec := &ec2types.LaunchTemplateSpecification{LaunchTemplateId: l.LaunchTemplateId, Version: l.Version}
+	if spec.LaunchTemplateId == nil { // EC2 takes the id or the name, not both
+		spec.LaunchTemplateName = l.LaunchTemplateName
+	}
+	return spec, nil
 }
 
 func (a *Analysis) launch(ctx context.Context, role, ami string, n int, lt *ec2types.LaunchTemplateSpecification) ([]string, error) {

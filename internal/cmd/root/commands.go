@@ -4,6 +4,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	bakecmd "github.com/amibake/amibake/internal/cmd/bake"
+	canarycmd "github.com/amibake/amibake/internal/cmd/canary"
 	cicmd "github.com/amibake/amibake/internal/cmd/ci"
 	completioncmd "github.com/amibake/amibake/internal/cmd/completion"
 	deploycmd "github.com/amibake/amibake/internal/cmd/deploy"
@@ -36,6 +37,7 @@ func commands(f *cmdutil.Factory) []*cli.Command {
 	return []*cli.Command{
 		// Add NewCmdX(f, nil) entries here, one line each, sorted by name.
 		bakecmd.NewCmdBake(f, nil),
+		canarycmd.NewCmdCanary(f, nil),
 		cicmd.NewCmdCI(f),
 		completioncmd.NewCmdCompletion(f),
 		deploycmd.NewCmdDeploy(f),
