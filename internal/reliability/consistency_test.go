@@ -41,6 +41,7 @@ type historyJSON struct {
 // fails saying the channel is not set — never a wrong AMI; plan does not
 // depend on channels and is unchanged.
 func TestChannelWriteLag(t *testing.T) {
+	t.Parallel()
 	sb, fam, dir := lagWorld(t, sandbox.FaultRule{Service: "ssm", Action: "PutParameter"})
 	cfg := fastRetryConfig(sb)
 	planBefore := runIn(t, cfg, dir, "-o", "json", "plan")
@@ -87,6 +88,7 @@ func TestChannelWriteLag(t *testing.T) {
 // is refused and lineage shows it revoked (before the fix, promote took
 // the revoked AMI for a good one).
 func TestTagWriteLag(t *testing.T) {
+	t.Parallel()
 	sb, fam, dir := lagWorld(t, sandbox.FaultRule{Service: "ec2", Action: "CreateTags"})
 	cfg := fastRetryConfig(sb)
 

@@ -67,6 +67,7 @@ func TestKilledRevokeResumes(t *testing.T) {
 
 	for _, at := range points {
 		t.Run(at.String(), func(t *testing.T) {
+			t.Parallel()
 			w := seededWorld(t)
 			w.slowEC2(t, 150*time.Millisecond)
 			args := []string{"revoke", w.fam.Foundation.Home(), "--cascade", "--reason", "CVE-2026-3", "--apply"}

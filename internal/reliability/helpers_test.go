@@ -3,6 +3,7 @@ package reliability
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -24,6 +25,15 @@ import (
 var amibakeBin string
 
 func TestMain(m *testing.M) {
+	// These tests mostly wait (lock polls, injected latency, eventual
+	// consistency windows, child processes), so run more of them at once
+	// than the CPU count, unless -parallel says otherwise.
+	flag.Parse()
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
+	if !set {
+		_ = flag.Set("test.parallel", "8")
+	}
 	code := func() int {
 		dir, err := os.MkdirTemp("", "amibake-reliability-bin-")
 		if err != nil {

@@ -45,6 +45,7 @@ func expiredLease() lock.Lease {
 // the lock at any time. Each round races on its own lock parameter and the
 // rounds run at once (a takeover waits lock.TakeoverSettle).
 func TestExpiredLeaseTakeoverRace(t *testing.T) {
+	t.Parallel()
 	sb := sandbox.Start(t)
 	rounds, racers := 40, 4
 	if long() {
