@@ -22,6 +22,8 @@ import (
 type follow struct {
 	// abort marks the follow of `rollout abort`: rollbacks are the goal.
 	abort bool
+	// canary runs the fleet's canary analysis at the first checkpoint.
+	canary bool
 }
 
 func (follow) String() string { return "follow the instance refreshes" }
@@ -66,6 +68,11 @@ func (f follow) Run(ctx context.Context, rc *Context) error {
 				g.checkpointSince = rc.Now().UnixNano()
 			case rc.Wait > 0 && time.Duration(rc.Now().UnixNano()-g.checkpointSince) >= rc.Wait:
 				pausedAt = append(pausedAt, fmt.Sprintf("%s at %d%% (%s)", g.Name, g.PercentComplete, firstLine(g.StatusReason)))
+			}
+		}
+		if f.canary && !f.abort {
+			if err := rc.canaryAtCheckpoint(ctx, rolledBack); err != nil {
+				return err
 			}
 		}
 		// One group failing rolls back the others: a fleet runs one AMI.

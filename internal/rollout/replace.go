@@ -76,11 +76,11 @@ func (r *Rollout) Replace(ctx context.Context) (*Report, error) {
 		lockStep{},       // the project lock, before anything changes
 		newVersions{},    // a template version per ASG that changes only the image id
 		startRefreshes{}, // StartInstanceRefresh with checkpoints, rollback and alarms
-		follow{},         // DescribeInstanceRefreshes until done, paused or failed
+		canaryFollow,     // DescribeInstanceRefreshes until done, paused or failed; the canary analysis at the first checkpoint
 		finish{},         // default version, prune old versions, retire the replaced AMI
 	}
 	err := r.run(ctx, rep, steps)
-	return rep, err
+	return rep, canaryOutcome(rep, err)
 }
 
 // ---- preflight ----

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/amibake/amibake/internal/awsapi"
+	"github.com/amibake/amibake/internal/canary"
 	"github.com/amibake/amibake/internal/config"
 	"github.com/amibake/amibake/internal/lineage"
 	"github.com/amibake/amibake/internal/lock"
@@ -62,6 +63,9 @@ type Rollout struct {
 	// IgnoreWindow lets an in-place rollout run outside the fleet's
 	// maintenance window.
 	IgnoreWindow bool
+	// Canary judges the target AMI at the first checkpoint of a replace
+	// rollout of a fleet with a canary block (nil: no analysis).
+	Canary CanaryFunc
 	// Out receives the progress view and the report.
 	Out   io.Writer
 	Now   func() time.Time
@@ -85,6 +89,7 @@ type Report struct {
 	Calls   []string       `json:"api_calls,omitempty"`
 	Changed []string       `json:"changed,omitempty"`
 	Retire  *retire.Result `json:"retire,omitempty"`
+	Canary  *canary.Report `json:"canary,omitempty"`
 }
 
 // Outcomes.

@@ -1,0 +1,84 @@
+package rollout_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/amibake/amibake/internal/awsapi"
+	"github.com/amibake/amibake/internal/canary"
+	"github.com/amibake/amibake/internal/config"
+	"github.com/amibake/amibake/internal/rollout"
+	"github.com/amibake/amibake/internal/sandbox"
+)
+
+// canaryWorld is replaceWorld with a canary block judged at the first
+// checkpoint.
+func canaryWorld(t *testing.T) (*sandbox.Sandbox, *rollout.Rollout, string, string) {
+	t.Helper()
+	sb, r, old, newAMI := replaceWorld(t)
+	r.Fleet.Canary = &config.Canary{Instances: 1, Window: 30 * time.Minute, Interval: time.Minute, Metrics: []*config.CanaryMetric{
+		{Name: "p90_latency", Namespace: "Web", MetricName: "Latency", Statistic: "p90", Direction: canary.LowerIsBetter, Tolerance: "10%"},
+	}}
+	c := awsapi.NewClients(sb.Config)
+	r.Canary = rollout.NewCanary(c.EC2("us-east-1"), c.CloudWatch("us-east-1"), c.AutoScaling("us-east-1"), paths.Project, r.Fleet,
+		true, sb.Clock().Now, r.Sleep, nil)
+	return sb, r, old, newAMI
+}
+
+func liveCanaries(sb *sandbox.Sandbox) int {
+	n := 0
+	sb.Do(func(w *sandbox.World) {
+		for _, in := range w.EC2.Instances {
+			if r := in.Tags[canary.TagRole]; (r == canary.RoleCanary || r == canary.RoleBase) && in.State != "terminated" && in.State != "shutting-down" {
+				n++
+			}
+		}
+	})
+	return n
+}
+
+func TestReplaceCanaryPassGoesOn(t *testing.T) {
+	sb, r, old, newAMI := canaryWorld(t)
+	rep, err := r.Replace(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, rollout.OutcomeSucceeded, rep.Outcome)
+	require.NotNil(t, rep.Canary)
+	assert.Equal(t, canary.Pass, rep.Canary.Verdict)
+	assert.Equal(t, old, rep.Canary.BaselineAMI)
+	assert.Equal(t, newAMI, rep.Canary.AMI)
+	assert.Equal(t, map[string]int{newAMI: 4}, groupImages(sb, "web-a"))
+	assert.Zero(t, liveCanaries(sb))
+}
+
+func TestReplaceCanaryFailRollsBack(t *testing.T) {
+	sb, r, old, newAMI := canaryWorld(t)
+	require.NoError(t, sb.SlowImage(newAMI, "Latency", 1.3))
+	rep, err := r.Replace(context.Background())
+	require.Error(t, err)
+	var fe *rollout.FailedError
+	require.True(t, errors.As(err, &fe), "%v", err)
+	assert.Equal(t, rollout.OutcomeRolledBack, rep.Outcome)
+	assert.Contains(t, rep.Reason, "canary failed (p90_latency")
+	assert.Equal(t, canary.Fail, rep.Canary.Verdict)
+	assert.Equal(t, map[string]int{old: 4}, groupImages(sb, "web-a"))
+	assert.Equal(t, map[string]int{old: 4}, groupImages(sb, "web-b"))
+	assert.Zero(t, liveCanaries(sb))
+	sb.Do(func(sw *sandbox.World) { assert.True(t, sw.EC2.Images[old].DeprecationTime.IsZero(), "old AMI not retired") })
+}
+
+func TestReplaceCanaryMarginalPauses(t *testing.T) {
+	sb, r, _, newAMI := canaryWorld(t)
+	require.NoError(t, sb.SlowImage(newAMI, "Latency", 1.15))
+	rep, err := r.Replace(context.Background())
+	var pe *rollout.PausedError
+	require.True(t, errors.As(err, &pe), "%v", err)
+	assert.Equal(t, 5, pe.ExitCode())
+	assert.Equal(t, rollout.OutcomePaused, rep.Outcome)
+	assert.Contains(t, rep.Reason, "canary marginal")
+	assert.Zero(t, liveCanaries(sb))
+}
