@@ -68,7 +68,9 @@ func TestReplaceCanaryFailRollsBack(t *testing.T) {
 	assert.Equal(t, map[string]int{old: 4}, groupImages(sb, "web-a"))
 	assert.Equal(t, map[string]int{old: 4}, groupImages(sb, "web-b"))
 	assert.Zero(t, liveCanaries(sb))
-	sb.Do(func(sw *sandbox.World) { assert.True(t, sw.EC2.Images[old].DeprecationTime.IsZero(), "old AMI not retired") })
+	sb.Do(func(sw *sandbox.World) {
+		assert.True(t, sw.EC2.Images[old].DeprecationTime.IsZero(), "old AMI not retired")
+	})
 }
 
 func TestReplaceCanaryMarginalPauses(t *testing.T) {
