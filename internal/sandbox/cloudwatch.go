@@ -25,10 +25,12 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/http"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
 	"time"
+	"weak"
 
 	"github.com/fxamacker/cbor/v2"
 )
@@ -55,18 +57,26 @@ type cwPoint struct {
 	V float64
 }
 
+// cwStates holds each world's CloudWatch state, keyed weakly so that a
+// world's state goes with it.
 var (
 	cwStatesMu sync.Mutex
-	cwStates   = map[*World]*cloudWatchState{}
+	cwStates   = map[weak.Pointer[World]]*cloudWatchState{}
 )
 
 func (w *World) cloudWatch() *cloudWatchState {
 	cwStatesMu.Lock()
 	defer cwStatesMu.Unlock()
-	st := cwStates[w]
+	k := weak.Make(w)
+	st := cwStates[k]
 	if st == nil {
 		st = &cloudWatchState{Points: map[string][]cwPoint{}, Slow: map[string]map[string]float64{}}
-		cwStates[w] = st
+		cwStates[k] = st
+		runtime.AddCleanup(w, func(k weak.Pointer[World]) {
+			cwStatesMu.Lock()
+			defer cwStatesMu.Unlock()
+			delete(cwStates, k)
+		}, k)
 	}
 	return st
 }
