@@ -18,6 +18,7 @@ import (
 	"github.com/amibake/amibake/internal/channel/channeltest"
 	"github.com/amibake/amibake/internal/channel/channeltest/clitest"
 	"github.com/amibake/amibake/internal/cmd/patch/associate"
+	"github.com/amibake/amibake/internal/lock"
 	"github.com/amibake/amibake/internal/sandbox"
 )
 
@@ -150,6 +151,24 @@ func TestAssociateCreatesIsIdempotentUpdatesAndRuns(t *testing.T) {
 	comp, err := cl.ListResourceComplianceSummaries(ctx, &ssm.ListResourceComplianceSummariesInput{})
 	require.NoError(t, err)
 	assert.Len(t, comp.ResourceComplianceSummaryItems, 2)
+}
+
+func TestAssociateLockHeld(t *testing.T) {
+	sb := sandbox.Start(t)
+	dir := channeltest.CopyProject(t)
+	l := &lock.Locker{SSM: awsapi.NewClients(sb.Config).SSM(""), Name: "/amibake/acme-golden/lock", Holder: "ci:job-9", Command: "bake", TTL: time.Hour}
+	_, err := l.Acquire(context.Background(), 0)
+	require.NoError(t, err)
+
+	code, _, errOut := clitest.Run(t, sb, dir, "patch", "associate", "--apply")
+	assert.Equal(t, 4, code)
+	assert.Contains(t, errOut, "is held by ci:job-9")
+	assert.Equal(t, 0, sb.CountCalls("ssm", "CreateAssociation"))
+
+	// The dry run never takes the lock.
+	code, out, errOut := clitest.Run(t, sb, dir, "patch", "associate")
+	require.Equal(t, 0, code, errOut)
+	assert.Contains(t, out, "Dry run")
 }
 
 func TestAssociateFlags(t *testing.T) {
