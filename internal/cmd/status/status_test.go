@@ -179,6 +179,7 @@ func TestStatusText(t *testing.T) {
 		"LAYERS\nLAYER", "would rebuild: ",
 		"CHANNELS\nLAYER", fam.Base.Home(), "no copy", "revoked: CVE-2026-1", "3h",
 		"FLEETS\nFLEET", "replace   app-web/stable", "in-place  app-worker/stable", "launches " + oldWeb.Home(),
+		"4 instance(s) not on their channel AMI: 'amibake drift'",
 		"LOCK\nHeld by ci:job-7",
 	} {
 		assert.Contains(t, out, want)

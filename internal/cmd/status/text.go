@@ -119,6 +119,13 @@ func writeText(ios *iostreams.IOStreams, rep *Report) error {
 	if len(rep.Fleets) == 0 {
 		fmt.Fprintln(w, "No fleet is declared (fleets/*.hcl).")
 	}
+	drift := 0
+	for _, f := range rep.Fleets {
+		drift += f.Drift
+	}
+	if drift > 0 {
+		fmt.Fprintf(w, "%d instance(s) not on their channel AMI: 'amibake drift' says how far behind each is.\n", drift)
+	}
 
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, p.bold("LOCK"))
