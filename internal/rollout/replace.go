@@ -393,16 +393,26 @@ func (finish) String() string { return "make the new version the default and ret
 
 func (finish) Run(ctx context.Context, rc *Context) error {
 	var replaced []string
+	// Which template versions the region's groups and their members use:
+	// one sweep for the whole fleet, not one per group (that read every
+	// group's members once per group — quadratic in a 100-group fleet).
+	var inUse map[string]map[int64]bool
 	for _, g := range rc.Report.Groups {
 		if g.UpToDate || g.ToVersion == 0 {
 			continue
+		}
+		if inUse == nil {
+			var err error
+			if inUse, err = rc.versionsInUse(ctx); err != nil {
+				return err
+			}
 		}
 		if _, err := rc.EC2.ModifyLaunchTemplate(ctx, &ec2.ModifyLaunchTemplateInput{
 			LaunchTemplateId: aws.String(g.TemplateID), DefaultVersion: aws.String(strconv.FormatInt(g.ToVersion, 10))}); err != nil {
 			return fmt.Errorf("make version %d the default of %s: %w", g.ToVersion, g.TemplateName, err)
 		}
 		rc.changed("launch template %s default version %d", g.TemplateName, g.ToVersion)
-		if err := rc.pruneVersions(ctx, g); err != nil {
+		if err := rc.pruneVersions(ctx, g, inUse[g.TemplateID]); err != nil {
 			return err
 		}
 		if g.FromAMI != "" && g.FromAMI != rc.Report.Target {
@@ -434,7 +444,7 @@ func (finish) Run(ctx context.Context, rc *Context) error {
 // retire.keep, never the default, the new one or one an ASG uses: the
 // versions that still name a replaced AMI would otherwise keep it in use
 // for ever.
-func (rc *Context) pruneVersions(ctx context.Context, g *GroupPlan) error {
+func (rc *Context) pruneVersions(ctx context.Context, g *GroupPlan, inUse map[int64]bool) error {
 	keep := max(rc.Fleet.Retire.Keep, 1)
 	var versions []int64
 	p := ec2.NewDescribeLaunchTemplateVersionsPaginator(rc.EC2, &ec2.DescribeLaunchTemplateVersionsInput{
@@ -451,10 +461,6 @@ func (rc *Context) pruneVersions(ctx context.Context, g *GroupPlan) error {
 		}
 	}
 	sort.Slice(versions, func(i, j int) bool { return versions[i] > versions[j] })
-	inUse, err := rc.versionsInUse(ctx, g.TemplateID)
-	if err != nil {
-		return err
-	}
 	var drop []string
 	for i, v := range versions {
 		// The default counts as one of the kept versions.
@@ -480,9 +486,22 @@ func (rc *Context) pruneVersions(ctx context.Context, g *GroupPlan) error {
 	return nil
 }
 
-// versionsInUse: versions of the template any ASG or instance of the region names.
-func (rc *Context) versionsInUse(ctx context.Context, templateID string) (map[int64]bool, error) {
-	used := map[int64]bool{}
+// versionsInUse: by template id, the versions any ASG or instance of the
+// region names (one paged sweep of the region's groups).
+func (rc *Context) versionsInUse(ctx context.Context) (map[string]map[int64]bool, error) {
+	used := map[string]map[int64]bool{}
+	mark := func(lt *astypes.LaunchTemplateSpecification) {
+		if lt == nil {
+			return
+		}
+		if n, err := strconv.ParseInt(aws.ToString(lt.Version), 10, 64); err == nil {
+			id := aws.ToString(lt.LaunchTemplateId)
+			if used[id] == nil {
+				used[id] = map[int64]bool{}
+			}
+			used[id][n] = true
+		}
+	}
 	p := autoscaling.NewDescribeAutoScalingGroupsPaginator(rc.AutoScaling, &autoscaling.DescribeAutoScalingGroupsInput{MaxRecords: aws.Int32(100)})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
@@ -490,17 +509,9 @@ func (rc *Context) versionsInUse(ctx context.Context, templateID string) (map[in
 			return nil, fmt.Errorf("describe Auto Scaling groups: %w", err)
 		}
 		for _, g := range page.AutoScalingGroups {
-			if lt := g.LaunchTemplate; lt != nil && aws.ToString(lt.LaunchTemplateId) == templateID {
-				if n, err := strconv.ParseInt(aws.ToString(lt.Version), 10, 64); err == nil {
-					used[n] = true
-				}
-			}
+			mark(g.LaunchTemplate)
 			for _, i := range g.Instances {
-				if lt := i.LaunchTemplate; lt != nil && aws.ToString(lt.LaunchTemplateId) == templateID {
-					if n, err := strconv.ParseInt(aws.ToString(lt.Version), 10, 64); err == nil {
-						used[n] = true
-					}
-				}
+				mark(i.LaunchTemplate)
 			}
 		}
 	}

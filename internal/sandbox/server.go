@@ -121,9 +121,10 @@ type Server struct {
 	// Debounced persistence (under mu): a write is pending while saveTimer
 	// is set; saveErr is the last failed background write, reported by
 	// Close.
-	saveTimer *time.Timer
-	saveErr   error
-	closed    bool
+	saveTimer    *time.Timer
+	saveErr      error
+	closed       bool
+	lastSaveTook time.Duration
 }
 
 // New builds a server with a fresh world (or the one in opts.StateFile).
@@ -481,7 +482,10 @@ func (s *Server) saveLocked() error {
 		return err
 	}
 	if s.saveTimer == nil {
-		s.saveTimer = time.AfterFunc(every, func() {
+		// A big world takes a while to encode, under the lock: wait at
+		// least 4× the last write, so that writing never takes more than
+		// a fifth of the sandbox's time.
+		s.saveTimer = time.AfterFunc(max(every, 4*s.lastSaveTook), func() {
 			s.mu.Lock()
 			defer s.mu.Unlock()
 			if s.saveTimer == nil || s.closed {
@@ -498,6 +502,8 @@ func (s *Server) saveLocked() error {
 
 // writeStateLocked writes the state file now (atomically).
 func (s *Server) writeStateLocked() error {
+	started := time.Now()
+	defer func() { s.lastSaveTook = time.Since(started) }()
 	data, err := json.Marshal(savedWorld{Now: s.clock.Now(), World: s.world})
 	if err != nil {
 		return fmt.Errorf("sandbox: encode state: %w", err)
