@@ -494,13 +494,18 @@ func ssmUpdateAssociation(c *Call) (any, error) {
 	if in.AssociationVersion != "" && in.AssociationVersion != "$LATEST" && in.AssociationVersion != strconv.Itoa(a.Version) {
 		return nil, Errorf("InvalidAssociationVersion", "Association version %s is not the latest version %d.", in.AssociationVersion, a.Version)
 	}
+	// As on AWS, UpdateAssociation overwrites the optional members that are
+	// not given with nothing ("You must specify all optional parameters in
+	// the call, even if you are not changing the parameters"); the sandbox
+	// keeps the document and the targets when they are left out.
 	next := *a
 	if in.Name != nil && *in.Name != "" {
 		next.Name = docName(*in.Name)
 	}
-	if in.Parameters != nil {
-		next.Parameters = in.Parameters
-	}
+	next.Parameters = in.Parameters
+	next.AssociationName, next.ScheduleExpression, next.ScheduleOffset = "", "", 0
+	next.MaxConcurrency, next.MaxErrors, next.ComplianceSeverity, next.SyncCompliance = "", "", "", ""
+	next.ApplyOnlyAtCronInterval = false
 	if next.Parameters, err = checkAssocDocument(next.Name, next.Parameters); err != nil {
 		return nil, err
 	}

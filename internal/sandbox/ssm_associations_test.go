@@ -151,13 +151,23 @@ func TestAssociationCRUDAndErrors(t *testing.T) {
 	assert.Equal(t, ids[2], aws.ToString(f.Associations[0].AssociationId))
 	assert.Equal(t, "cron(0 3 * * ? *)", aws.ToString(f.Associations[0].ScheduleExpression))
 
-	// Update: a new version, only what is given changes.
+	// Update: a new version; as on AWS, optional members left out are
+	// cleared (the name here), the document and targets stay.
 	up, err := cl.UpdateAssociation(ctx, &ssm.UpdateAssociationInput{AssociationId: &ids[0], ScheduleExpression: aws.String("cron(0 4 * * ? *)"),
 		MaxConcurrency: aws.String("2")})
 	require.NoError(t, err)
 	assert.Equal(t, "2", aws.ToString(up.AssociationDescription.AssociationVersion))
-	assert.Equal(t, "amibake-p-f0-inventory", aws.ToString(up.AssociationDescription.AssociationName))
+	assert.Empty(t, aws.ToString(up.AssociationDescription.AssociationName))
 	assert.Equal(t, "2", aws.ToString(up.AssociationDescription.MaxConcurrency))
+	assert.Equal(t, "cron(0 4 * * ? *)", aws.ToString(up.AssociationDescription.ScheduleExpression))
+	assert.Equal(t, "AWS-GatherSoftwareInventory", aws.ToString(up.AssociationDescription.Name))
+	assert.Equal(t, "tag:Fleet", aws.ToString(up.AssociationDescription.Targets[0].Key))
+	up, err = cl.UpdateAssociation(ctx, &ssm.UpdateAssociationInput{AssociationId: &ids[0], AssociationName: aws.String("amibake-p-f0-inventory"),
+		ScheduleExpression: aws.String("cron(0 4 * * ? *)")})
+	require.NoError(t, err)
+	assert.Equal(t, "3", aws.ToString(up.AssociationDescription.AssociationVersion))
+	assert.Equal(t, "amibake-p-f0-inventory", aws.ToString(up.AssociationDescription.AssociationName))
+	assert.Empty(t, aws.ToString(up.AssociationDescription.MaxConcurrency))
 	_, err = cl.UpdateAssociation(ctx, &ssm.UpdateAssociationInput{AssociationId: &ids[0], AssociationVersion: aws.String("1")})
 	ssmRequireCode(t, err, "InvalidAssociationVersion")
 

@@ -88,8 +88,8 @@ type Change struct {
 	Fleet         string        `json:"fleet,omitempty"`
 	Fields        []FieldChange `json:"fields,omitempty"`
 	Reason        string        `json:"reason,omitempty"`
-	// Recreate: a field SSM cannot clear in place (rate control removed
-	// from the HCL) — applied as delete + create.
+	// Recreate: the document changed — applied as delete + create, so the
+	// association's history does not mix documents.
 	Recreate bool  `json:"recreate,omitempty"`
 	desired  *Spec `json:"-"`
 }
@@ -287,11 +287,6 @@ func Diff(desired, current []*Spec) []Change {
 		c := cur[0]
 		if fields := specFields(c, d); len(fields) > 0 {
 			ch := Change{Action: ActionUpdate, Association: d.Name, AssociationID: c.ID, Fleet: d.Fleet, Fields: fields, desired: d}
-			for _, fc := range fields {
-				if fc.New == "" && (fc.Field == "max_concurrency" || fc.Field == "max_errors") {
-					ch.Recreate = true
-				}
-			}
 			if c.Document != d.Document {
 				ch.Recreate = true
 			}
@@ -377,6 +372,8 @@ func Apply(ctx context.Context, api awsapi.SSMAssociations, changes []Change) er
 				return fmt.Errorf("create association %s: %w", d.Name, err)
 			}
 		case ch.Action == ActionUpdate:
+			// UpdateAssociation clears every optional member not given, so
+			// the whole association is sent (unset rate control clears it).
 			d := ch.desired
 			in := &ssm.UpdateAssociationInput{AssociationId: aws.String(ch.AssociationID), AssociationName: aws.String(d.Name),
 				Targets: sdkTargets(d.Targets), ScheduleExpression: aws.String(d.Schedule), Parameters: d.Parameters}
@@ -409,7 +406,7 @@ func (c Change) String() string {
 	case ActionUpdate:
 		s := "~ update association " + c.Association + " (" + c.AssociationID + ")"
 		if c.Recreate {
-			s += " (delete and create: SSM cannot clear the field)"
+			s += " (delete and create: the document changed)"
 		}
 		return s
 	default:

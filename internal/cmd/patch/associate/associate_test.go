@@ -3,6 +3,9 @@ package associate_test
 import (
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -107,8 +110,9 @@ func TestAssociateCreatesIsIdempotentUpdatesAndRuns(t *testing.T) {
 	assert.Equal(t, updates, sb.CountCalls("ssm", "UpdateAssociation"))
 
 	// Someone changes the schedule and rate control: updated field by field.
-	_, err = cl.UpdateAssociation(ctx, &ssm.UpdateAssociationInput{AssociationId: scanID, ScheduleExpression: aws.String("cron(0 5 * * ? *)"),
-		MaxErrors: aws.String("5")})
+	_, err = cl.UpdateAssociation(ctx, &ssm.UpdateAssociationInput{AssociationId: scanID, AssociationName: aws.String("amibake-acme-golden-worker-scan"),
+		Parameters: d.AssociationDescription.Parameters, ScheduleExpression: aws.String("cron(0 5 * * ? *)"),
+		MaxConcurrency: aws.String("10%"), MaxErrors: aws.String("5")})
 	require.NoError(t, err)
 	code, out, errOut = clitest.Run(t, sb, dir, "-o", "json", "patch", "associate")
 	require.Equal(t, 0, code, errOut)
@@ -151,6 +155,26 @@ func TestAssociateCreatesIsIdempotentUpdatesAndRuns(t *testing.T) {
 	comp, err := cl.ListResourceComplianceSummaries(ctx, &ssm.ListResourceComplianceSummariesInput{})
 	require.NoError(t, err)
 	assert.Len(t, comp.ResourceComplianceSummaryItems, 2)
+
+	// max_errors removed from the HCL: updated to SSM's default (cleared).
+	hcl := filepath.Join(dir, "fleets", "worker.hcl")
+	src, err := os.ReadFile(hcl)
+	require.NoError(t, err)
+	edited := strings.Replace(string(src), `max_errors         = "2"`, "", 1)
+	require.NotEqual(t, string(src), edited)
+	require.NoError(t, os.WriteFile(hcl, []byte(edited), 0o644))
+	code, out, errOut = clitest.Run(t, sb, dir, "patch", "associate", "--apply")
+	require.Equal(t, 0, code, errOut)
+	assert.Contains(t, out, "~ update association amibake-acme-golden-worker-scan ("+aws.ToString(scanID)+")\n    max_errors: 2 → (unset)\n")
+	assert.Contains(t, out, "Applied 2 change(s).")
+	d, err = cl.DescribeAssociation(ctx, &ssm.DescribeAssociationInput{AssociationId: scanID})
+	require.NoError(t, err)
+	assert.Empty(t, aws.ToString(d.AssociationDescription.MaxErrors))
+	assert.Equal(t, "10%", aws.ToString(d.AssociationDescription.MaxConcurrency))
+	assert.Equal(t, "amibake-acme-golden-worker-scan", aws.ToString(d.AssociationDescription.AssociationName))
+	code, out, _ = clitest.Run(t, sb, dir, "patch", "associate")
+	require.Equal(t, 0, code)
+	assert.Contains(t, out, "No changes")
 }
 
 func TestAssociateLockHeld(t *testing.T) {
