@@ -2,9 +2,12 @@ package canary
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -25,6 +28,9 @@ const (
 	TagProject = "amibake:project"
 	TagRole    = "amibake:role"
 	TagFleet   = "amibake:fleet"
+	// TagRun marks every instance of one analysis, so that an instance whose
+	// RunInstances answer was lost (interrupt) is still found and terminated.
+	TagRun     = "amibake:canary-run"
 	RoleCanary = "canary"
 	RoleBase   = "baseline"
 )
@@ -65,6 +71,8 @@ type Analysis struct {
 	// Sleep waits d or until ctx ends (default: a timer); tests replace it.
 	Sleep func(ctx context.Context, d time.Duration) error
 	Out   io.Writer
+
+	runID string
 }
 
 // Series is the groups' values over the window: the mean across each
@@ -204,13 +212,27 @@ func (a *Analysis) Run(ctx context.Context) (rep *Report, err error) {
 	window, interval := a.settings()
 	rep = &Report{Fleet: a.Fleet.Name, AMI: a.AMI, BaselineAMI: a.BaselineAMI, Window: window.String(), Interval: interval.String()}
 	var launched []string
+	a.runID = newRunID()
+	attempted := false
 	defer func() {
-		if len(launched) == 0 {
+		if !attempted {
 			return
 		}
 		// A fresh context: the instances go also when ctx was cancelled.
 		tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 		defer cancel()
+		found, ferr := a.findRun(tctx)
+		if ferr != nil {
+			err = errors.Join(err, ferr)
+		}
+		for _, id := range found {
+			if !slices.Contains(launched, id) {
+				launched = append(launched, id)
+			}
+		}
+		if len(launched) == 0 {
+			return
+		}
 		if terr := a.terminate(tctx, launched); terr != nil {
 			err = errors.Join(err, terr)
 			return
@@ -231,6 +253,7 @@ func (a *Analysis) Run(ctx context.Context) (rep *Report, err error) {
 		role, ami string
 		ids       *[]string
 	}{{RoleBase, a.BaselineAMI, &rep.Baseline}, {RoleCanary, a.AMI, &rep.Canary}} {
+		attempted = true
 		ids, lerr := a.launch(ctx, g.role, g.ami, n, lt)
 		launched = append(launched, ids...)
 		*g.ids = ids
@@ -289,10 +312,12 @@ func (a *Analysis) launch(ctx context.Context, role, ami string, n int, lt *ec2t
 		{Key: aws.String(TagProject), Value: aws.String(a.Project)},
 		{Key: aws.String(TagRole), Value: aws.String(role)},
 		{Key: aws.String(TagFleet), Value: aws.String(a.Fleet.Name)},
+		{Key: aws.String(TagRun), Value: aws.String(a.runID)},
 		{Key: aws.String("Name"), Value: aws.String(fmt.Sprintf("amibake-%s-%s-%s", a.Fleet.Name, role, ami))},
 	}
 	in := &ec2.RunInstancesInput{
-		ImageId: aws.String(ami), MinCount: aws.Int32(int32(n)), MaxCount: aws.Int32(int32(n)),
+		ClientToken: aws.String(a.runID + "-" + role), // a retried call launches nothing twice
+		ImageId:     aws.String(ami), MinCount: aws.Int32(int32(n)), MaxCount: aws.Int32(int32(n)),
 		TagSpecifications: []ec2types.TagSpecification{{ResourceType: ec2types.ResourceTypeInstance, Tags: tags}},
 	}
 	if lt != nil {
@@ -353,6 +378,36 @@ func (a *Analysis) waitRunning(ctx context.Context, ids []string) error {
 			return fmt.Errorf("canary: waiting for running: %w", err)
 		}
 	}
+}
+
+// findRun lists this analysis' instances that are not terminated.
+func (a *Analysis) findRun(ctx context.Context) ([]string, error) {
+	var ids []string
+	in := &ec2.DescribeInstancesInput{Filters: []ec2types.Filter{
+		{Name: aws.String("tag:" + TagRun), Values: []string{a.runID}},
+		{Name: aws.String("instance-state-name"), Values: []string{"pending", "running", "stopping", "stopped"}},
+	}}
+	for {
+		out, err := a.EC2.DescribeInstances(ctx, in)
+		if err != nil {
+			return ids, fmt.Errorf("canary: find the analysis' instances: %w", err)
+		}
+		for _, r := range out.Reservations {
+			for _, i := range r.Instances {
+				ids = append(ids, aws.ToString(i.InstanceId))
+			}
+		}
+		if aws.ToString(out.NextToken) == "" {
+			return ids, nil
+		}
+		in.NextToken = out.NextToken
+	}
+}
+
+func newRunID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 func (a *Analysis) terminate(ctx context.Context, ids []string) error {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
@@ -18,6 +19,8 @@ import (
 	"github.com/amibake/amibake/internal/canary"
 	"github.com/amibake/amibake/internal/channel/channeltest"
 	"github.com/amibake/amibake/internal/channel/channeltest/clitest"
+	"github.com/amibake/amibake/internal/cmd/root"
+	"github.com/amibake/amibake/internal/iostreams"
 	"github.com/amibake/amibake/internal/lineage"
 	"github.com/amibake/amibake/internal/sandbox"
 )
@@ -151,4 +154,25 @@ func TestFlags(t *testing.T) {
 	code, _, errOut = clitest.Run(t, w.sb, w.dir, "canary", "nope", "--ami", w.new)
 	assert.Equal(t, 1, code)
 	assert.Contains(t, errOut, `unknown fleet "nope"`)
+}
+
+// An interrupt (the signal context main passes) while waiting out the
+// window ends with exit 130 and the instances terminated.
+func TestInterruptTerminates(t *testing.T) {
+	w := setup(t)
+	ios, _, out, errOut := iostreams.Test()
+	f := root.NewFactory(ios)
+	f.AWSConfig = func(context.Context) (aws.Config, error) { return w.sb.Config, nil }
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		for w.live(t) < 2 {
+			time.Sleep(5 * time.Millisecond)
+		}
+		cancel()
+	}()
+	code := root.Main(ctx, []string{"amibake", "--chdir", w.dir, "canary", "web", "--ami", w.new, "--poll", "10ms", "--apply"}, f)
+	assert.Equal(t, 130, code, "stdout:\n%s\nstderr:\n%s", out, errOut)
+	assert.Equal(t, 0, w.live(t), "instances terminated on interrupt")
+	assert.Contains(t, errOut.String(), "terminated")
 }
