@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -109,14 +110,30 @@ func TestDriftAfterPartialRollout(t *testing.T) {
 		}
 		return ids
 	}
-	launch(fam.AppWorker.Home(), 2)
-	stray := launch(fam.OldFoundation.Home(), 2)
-	sb.AdvanceClock(time.Second)
+	// The scanned stray runs the stock Amazon Linux image (a real package
+	// set that misses recent Critical advisories) in patch group worker,
+	// whose baseline (patch apply) rates Critical security fixes CRITICAL.
+	code, _, errOut := clitest.Run(t, sb, dir, "patch", "apply", "--apply")
+	require.Equal(t, 0, code, errOut)
 	cl := ssm.NewFromConfig(sb.Config)
+	pub, err := cl.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String("/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64")})
+	require.NoError(t, err)
+	stock := aws.ToString(pub.Parameter.Value)
+	launch(fam.AppWorker.Home(), 2)
+	stray := launch(stock, 1)
+	stray = append(stray, launch(fam.OldFoundation.Home(), 1)...)
+	_, err = e.CreateTags(ctx, &ec2.CreateTagsInput{Resources: stray[:1], Tags: []ec2types.Tag{{Key: aws.String("Patch Group"), Value: aws.String("worker")}}})
+	require.NoError(t, err)
+	sb.AdvanceClock(time.Second)
 	_, err = cl.SendCommand(ctx, &ssm.SendCommandInput{DocumentName: aws.String("AWS-RunPatchBaseline"), InstanceIds: stray[:1],
 		Parameters: map[string][]string{"Operation": {"Scan"}}})
 	require.NoError(t, err)
 	sb.AdvanceClock(time.Minute)
+	ps, err := cl.DescribeInstancePatchStates(ctx, &ssm.DescribeInstancePatchStatesInput{InstanceIds: stray[:1]})
+	require.NoError(t, err)
+	require.Len(t, ps.InstancePatchStates, 1)
+	crit := aws.ToInt32(ps.InstancePatchStates[0].CriticalNonCompliantCount)
+	require.Greater(t, crit, int32(0), "the stock image misses Critical fixes")
 
 	// Text.
 	code, out, errOut := clitest.Run(t, sb, dir, "drift")
@@ -127,8 +144,8 @@ func TestDriftAfterPartialRollout(t *testing.T) {
 	for _, id := range leftBehind {
 		assert.Regexp(t, `web\s+`+id+`\s+web-prod-a\s+`+oldWeb.Home()+`\s+1\s+3\s+not scanned\n`, out)
 	}
-	assert.Regexp(t, `worker\s+`+stray[0]+`\s+-\s+`+fam.OldFoundation.Home()+`\s+-\s+0\s+0\n`, out)
-	assert.Regexp(t, `worker\s+`+stray[1]+`\s+-\s+\S+\s+-\s+0\s+not scanned\n`, out)
+	assert.Regexp(t, `worker\s+`+stray[0]+`\s+-\s+`+stock+`\s+-\s+\d+\s+`+strconv.Itoa(int(crit))+`\n`, out)
+	assert.Regexp(t, `worker\s+`+stray[1]+`\s+-\s+`+fam.OldFoundation.Home()+`\s+-\s+0\s+not scanned\n`, out)
 	for _, id := range replaced {
 		assert.NotContains(t, out, id)
 	}
