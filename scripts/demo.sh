@@ -53,6 +53,9 @@ go build -o "$work/packer-plugin-amibake" ./cmd/packer-plugin-amibake
 CHECKPOINT_DISABLE=1 PACKER_PLUGIN_PATH="$plugins" "$tools/packer" plugins install --path "$work/packer-plugin-amibake" github.com/amibake/amibake >/dev/null
 export AMIBAKE_PACKER="$tools/packer" PACKER_PLUGIN_PATH="$plugins" CHECKPOINT_DISABLE=1
 
+step "patch baselines as code: create the SSM baseline and register its patch groups"
+$amibake patch apply --apply
+
 step "bake every layer through real packer, parents first, siblings in parallel"
 $amibake bake
 
@@ -67,5 +70,15 @@ step "promote base from latest to stable, and its channel history"
 $amibake promote base --to stable
 $amibake history base --channel stable
 
-step "the project lock (held by every command that changes AWS)"
-$amibake lock status
+step "a critical openssl fix is released upstream (sandbox admin API)"
+$amibake sandbox admin POST patches/release '{"package":"openssl","severity":"Critical","classification":"Security","cves":["CVE-2026-4242"]}' >/dev/null
+echo "released: openssl (Critical, CVE-2026-4242)"
+
+step "patch run: scan every image, rebake the lowest affected layer and everything above it, verify, publish"
+$amibake patch run --apply
+
+step "patch run again: nothing new released, nothing to do"
+$amibake patch run --apply
+
+step "status: every layer's channels, every fleet, the lock"
+$amibake status

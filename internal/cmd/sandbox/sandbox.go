@@ -5,6 +5,7 @@ package sandbox
 import (
 	"github.com/urfave/cli/v2"
 
+	"github.com/amibake/amibake/internal/cmd/sandbox/admin"
 	"github.com/amibake/amibake/internal/cmd/sandbox/serve"
 	"github.com/amibake/amibake/internal/cmdutil"
 )
@@ -18,6 +19,7 @@ func NewCmdSandbox(f *cmdutil.Factory) *cli.Command {
 			"wire protocols, with a controllable clock and fault injection. Point the AWS\n" +
 			"SDKs, the AWS CLI or packer at it with the environment `serve` prints.",
 		Subcommands: []*cli.Command{
+			admin.NewCmdAdmin(f, nil),
 			serve.NewCmdServe(f, nil),
 		},
 	}
