@@ -63,6 +63,9 @@ type env struct {
 
 	fakepacker    string // the stand-in packer, once built
 	noopPlanCalls int    // calls of the no-op plan (the no-op bake's baseline)
+
+	retireWorlds  map[int]*retireWorld // retire's seeded worlds by AMI count
+	retirePlan50k *runResult           // retire's dry run at 50k (the curve reuses it)
 }
 
 type figure struct {
@@ -77,7 +80,9 @@ func main() {
 	only := flag.String("only", "", "comma-separated figures to run (default all): "+strings.Join(figureNames(), ","))
 	keep := flag.String("keep", "", "keep the generated projects and state files in `DIR` instead of a temporary directory")
 	runs := flag.Int("runs", 3, "runs of each timed plan (median wall time, peak RSS)")
+	perASG := flag.Int("rollout-per-asg", 20, "instances per ASG in the replace rollout (100 ASGs; 100 is the issue's full 10,000, ~80 s)")
 	flag.Parse()
+	rolloutPerASG = max(*perASG, 1)
 	os.Exit(run(*only, *keep, *runs))
 }
 
@@ -87,6 +92,9 @@ func figures() []figure {
 		{"noop-rerun", noopRerun},
 		{"scaling-curve", scalingCurve},
 		{"bake-scheduling", bakeScheduling},
+		{"rollout", rolloutFigure},
+		{"retire", retireFigure},
+		{"retire-curve", retireCurve},
 		{"go-bench", goBench},
 	}
 }

@@ -64,6 +64,7 @@ type seedStats struct {
 	Total, Current int
 	Bytes          int64
 	Took           time.Duration
+	InUse          []string // AMIs with an instance (worldOpts.InUse)
 }
 
 // buildState writes a sandbox state file holding total project AMIs across
@@ -73,6 +74,22 @@ type seedStats struct {
 // it; the rest is history — older fingerprints of every layer, a third of
 // them deprecated. Plan over it has nothing to build.
 func buildState(path string, p *project, total int) (seedStats, error) {
+	return buildStateWith(path, p, total, worldOpts{})
+}
+
+// worldOpts vary the seeded world for retire.
+type worldOpts struct {
+	// PastDeprecation deprecates every history AMI a minute after its
+	// creation (long past), instead of a third of them a week after.
+	PastDeprecation bool
+	// InUse launches one running instance on each of this many history
+	// AMIs outside the newest three builds of their layer, spread evenly.
+	InUse int
+}
+
+// buildStateWith is buildState with options; stats.InUse lists the AMIs
+// the instances run.
+func buildStateWith(path string, p *project, total int, o worldOpts) (seedStats, error) {
 	started := time.Now()
 	os.Remove(path)
 	srv, err := sandbox.New(sandbox.Options{Seed: 1, Mode: sandbox.ClockInstant, StateFile: path})
@@ -90,6 +107,7 @@ func buildState(path string, p *project, total int) (seedStats, error) {
 		return seedStats{}, fmt.Errorf("%d AMIs cannot hold %d layers in %d regions", total, len(nodes), len(regions))
 	}
 	var seedErr error
+	var inUse []string
 	srv.Do(func(w *sandbox.World) {
 		now := srv.Clock().Now()
 		homeAMI := map[string]string{}
@@ -141,6 +159,7 @@ func buildState(path string, p *project, total int) (seedStats, error) {
 		// History: older fingerprints, newest first, round-robin over
 		// layers and regions, one build a minute back in time.
 		history := total - current
+		historyIDs := make([]string, 0, history)
 		batch := make([]sandbox.BenchImage, 0, 1024)
 		for k := 0; k < history; k++ {
 			n := nodes[k%len(nodes)]
@@ -160,17 +179,38 @@ func buildState(path string, p *project, total int) (seedStats, error) {
 				bt.ParentFingerprint = hex.EncodeToString(sum[16:]) + old[:32]
 			}
 			img := sandbox.BenchImage{Region: region, Name: name, Tags: tagsFor(n, bt, name), Created: created}
-			if k%3 == 2 {
+			switch {
+			case o.PastDeprecation:
+				img.Deprecated = created.Add(time.Minute)
+			case k%3 == 2:
 				img.Deprecated = created.Add(7 * 24 * time.Hour)
 			}
 			batch = append(batch, img)
 			if len(batch) == cap(batch) || k == history-1 {
-				if _, err := w.AddBenchImages(account, now, batch); err != nil {
+				ids, err := w.AddBenchImages(account, now, batch)
+				if err != nil {
 					seedErr = err
 					return
 				}
+				historyIDs = append(historyIDs, ids...)
 				batch = batch[:0]
 			}
+		}
+		// In use: history builds k ≥ 2×layers are older than each
+		// layer's newest three (current + two history builds).
+		skip := 2 * len(nodes)
+		if o.InUse > 0 && len(historyIDs)-skip < o.InUse {
+			seedErr = fmt.Errorf("%d history AMIs cannot hold %d in use", len(historyIDs), o.InUse)
+			return
+		}
+		for i := 0; i < o.InUse; i++ {
+			k := skip + i*(len(historyIDs)-skip)/o.InUse
+			img := w.EC2.Images[historyIDs[k]]
+			if _, err := w.RunInstance(sandbox.LaunchSpec{Account: account, Region: img.Region, ImageID: img.ID, InstanceType: "t3.micro"}, now); err != nil {
+				seedErr = fmt.Errorf("instance on %s: %s", img.ID, err.Message)
+				return
+			}
+			inUse = append(inUse, img.ID)
 		}
 	})
 	if seedErr != nil {
@@ -180,7 +220,7 @@ func buildState(path string, p *project, total int) (seedStats, error) {
 	if err := srv.Close(); err != nil {
 		return seedStats{}, fmt.Errorf("save state: %w", err)
 	}
-	st := seedStats{Total: total, Current: current, Took: time.Since(started)}
+	st := seedStats{Total: total, Current: current, Took: time.Since(started), InUse: inUse}
 	if fi, err := os.Stat(path); err == nil {
 		st.Bytes = fi.Size()
 	}
