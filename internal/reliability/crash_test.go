@@ -106,3 +106,46 @@ func TestKilledRevokeResumes(t *testing.T) {
 		})
 	}
 }
+
+// SIGINT (Ctrl-C) in the middle of `revoke --cascade --apply`: the run
+// stops with exit 130, releases the lock on its way out (no lease left
+// behind, unlike kill -9), and a plain re-run completes to exactly what an
+// uninterrupted run leaves.
+func TestInterruptedRevokeReleasesLock(t *testing.T) {
+	t.Parallel()
+	ref := seededWorld(t)
+	ref.slowEC2(t, 150*time.Millisecond)
+	args := func(w *world) []string {
+		return []string{"revoke", w.fam.Foundation.Home(), "--cascade", "--reason", "CVE-2026-4", "--apply"}
+	}
+	r := runProc(t, ref.env(t, "ref"), ref.project, args(ref)...)
+	require.Equal(t, 0, r.Code, "%s", r)
+	want := ref.imageState(t)
+
+	fractions := []float64{0.5, 0.85}
+	if long() {
+		fractions = []float64{0.1, 0.3, 0.5, 0.6, 0.7, 0.8, 0.9}
+	}
+	for _, f := range fractions {
+		at := time.Duration(f * float64(r.Elapsed)).Round(time.Millisecond)
+		t.Run(at.String(), func(t *testing.T) {
+			t.Parallel()
+			w := seededWorld(t)
+			w.slowEC2(t, 150*time.Millisecond)
+			p := startProc(t, w.env(t, "interrupted"), w.project, args(w)...)
+			time.Sleep(at)
+			_ = p.cmd.Process.Signal(syscall.SIGINT)
+			got := p.wait(t, time.Minute)
+			if got.Code == 0 {
+				t.Logf("finished before the interrupt at %s", at)
+			} else {
+				assert.Equal(t, 130, got.Code, "%s", got)
+			}
+			assert.Nil(t, w.lease(t), "the interrupted run released the lock\n%s", got)
+			adminPut(t, w.es.URL, "/_sandbox/faults", []any{})
+			done := runProc(t, w.env(t, "resumer"), w.project, args(w)...)
+			require.Equal(t, 0, done.Code, "%s", done)
+			assert.Equal(t, want, w.imageState(t), "interrupted at %s", at)
+		})
+	}
+}
