@@ -199,6 +199,9 @@ func (s *Server) serveCloudWatch(w http.ResponseWriter, r *http.Request, c *Call
 		return
 	}
 	result, herr := safeCall(h, c)
+	if herr == nil && s.opts.StateFile != "" && mutating(c.Action) {
+		herr = s.saveLocked() // alarm state lives in the world (PutMetricData points do not)
+	}
 	s.mu.Unlock()
 	if herr != nil {
 		var e *APIError
@@ -335,7 +338,7 @@ func cwGetMetricData(c *Call) (any, error) {
 			continue
 		}
 		ms := q.MetricStat
-		if ms.Period <= 0 || (ms.Period >= 60 && ms.Period%60 != 0) {
+		if !validPeriod(ms.Period) {
 			return nil, cwInvalid("query %s: Period must be 1, 5, 10, 30 or a multiple of 60, got %d", q.ID, ms.Period)
 		}
 		if ms.Stat == "" || ms.Metric.Namespace == "" || ms.Metric.MetricName == "" {
@@ -389,6 +392,15 @@ func cwGetMetricData(c *Call) (any, error) {
 		res.MetricDataResults = append(res.MetricDataResults, r)
 	}
 	return res, nil
+}
+
+// validPeriod: 1, 5, 10, 30 (high resolution) or a multiple of 60 seconds.
+func validPeriod(p int32) bool {
+	switch p {
+	case 1, 5, 10, 30:
+		return true
+	}
+	return p >= 60 && p%60 == 0
 }
 
 // cwInstanceFor finds the instance a query's InstanceId dimension names
