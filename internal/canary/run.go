@@ -197,7 +197,10 @@ func (a *Analysis) Validate() error {
 		}
 	}
 	_, interval := a.settings()
-	if interval < time.Second || (interval >= time.Minute && interval%time.Minute != 0) {
+	switch {
+	case interval == time.Second, interval == 5*time.Second, interval == 10*time.Second, interval == 30*time.Second:
+	case interval >= time.Minute && interval%time.Minute == 0:
+	default:
 		return fmt.Errorf("canary: interval %s: want 1s, 5s, 10s, 30s or a multiple of 1m", interval)
 	}
 	return nil
