@@ -50,6 +50,9 @@ type cloudWatchState struct {
 	Points map[string][]cwPoint
 	// Slow maps image id → metric name → factor (1.3 = 30% slower).
 	Slow map[string]map[string]float64
+	// Noisy maps image id → metric name → noise multiplier (3 = three
+	// times the normal per-period spread).
+	Noisy map[string]map[string]float64
 }
 
 type cwPoint struct {
@@ -70,7 +73,7 @@ func (w *World) cloudWatch() *cloudWatchState {
 	k := weak.Make(w)
 	st := cwStates[k]
 	if st == nil {
-		st = &cloudWatchState{Points: map[string][]cwPoint{}, Slow: map[string]map[string]float64{}}
+		st = &cloudWatchState{Points: map[string][]cwPoint{}, Slow: map[string]map[string]float64{}, Noisy: map[string]map[string]float64{}}
 		cwStates[k] = st
 		runtime.AddCleanup(w, func(k weak.Pointer[World]) {
 			cwStatesMu.Lock()
@@ -107,6 +110,31 @@ func (s *Server) SetImagePerformance(imageID, metric string, factor float64) err
 	return err
 }
 
+// SetImageNoise makes instances launched from image noisier on metric:
+// the per-period spread times multiplier (1 restores the normal profile).
+func (s *Server) SetImageNoise(imageID, metric string, multiplier float64) error {
+	if imageID == "" || metric == "" || multiplier <= 0 || math.IsNaN(multiplier) || math.IsInf(multiplier, 0) {
+		return fmt.Errorf("image noise: want an image id, a metric and a positive multiplier (got %q, %q, %v)", imageID, metric, multiplier)
+	}
+	var err error
+	s.Do(func(w *World) {
+		if _, ok := w.EC2.Images[imageID]; !ok {
+			err = fmt.Errorf("image noise: image %s not found", imageID)
+			return
+		}
+		st := w.cloudWatch()
+		if st.Noisy[imageID] == nil {
+			st.Noisy[imageID] = map[string]float64{}
+		}
+		if multiplier == 1 {
+			delete(st.Noisy[imageID], metric)
+			return
+		}
+		st.Noisy[imageID][metric] = multiplier
+	})
+	return err
+}
+
 // SlowImage is SetImagePerformance with the admin call's name.
 func (s *Server) SlowImage(imageID, metric string, factor float64) error {
 	return s.SetImagePerformance(imageID, metric, factor)
@@ -117,21 +145,32 @@ func (s *Server) registerCloudWatch() {
 	s.handle(svcCloudWatch, "PutMetricData", cwPutMetricData)
 	s.handle(svcCloudWatch, "DescribeAlarms", cwDescribeAlarms)
 	s.handle(svcCloudWatch, "SetAlarmState", cwSetAlarmState)
-	// POST /_sandbox/images/{id}/slow {"metric":"Latency","factor":1.3}
+	// POST /_sandbox/images/{id}/slow {"metric":"Latency","factor":1.3[,"noise":3]}
 	s.admin.HandleFunc("POST /_sandbox/images/{id}/slow", func(rw http.ResponseWriter, r *http.Request) {
 		var req struct {
 			Metric string  `json:"metric"`
 			Factor float64 `json:"factor"`
+			Noise  float64 `json:"noise"`
 		}
 		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
 			adminError(rw, http.StatusBadRequest, fmt.Errorf("slow image: %w", err))
 			return
 		}
-		if err := s.SetImagePerformance(r.PathValue("id"), req.Metric, req.Factor); err != nil {
+		if req.Factor == 0 {
+			req.Factor = 1
+		}
+		if req.Noise == 0 {
+			req.Noise = 1
+		}
+		err := s.SetImagePerformance(r.PathValue("id"), req.Metric, req.Factor)
+		if err == nil {
+			err = s.SetImageNoise(r.PathValue("id"), req.Metric, req.Noise)
+		}
+		if err != nil {
 			adminError(rw, http.StatusBadRequest, err)
 			return
 		}
-		adminJSON(rw, map[string]any{"image": r.PathValue("id"), "metric": req.Metric, "factor": req.Factor})
+		adminJSON(rw, map[string]any{"image": r.PathValue("id"), "metric": req.Metric, "factor": req.Factor, "noise": req.Noise})
 	})
 }
 
@@ -469,7 +508,8 @@ func cwStatFactor(stat string, period time.Duration) (float64, bool) {
 
 // cwSynthetic is one period's value for an instance: the metric's base,
 // the statistic's shape, the AMI's profile, a per-instance offset (σ 1%)
-// and per-period noise (5%), all deterministic.
+// and per-period noise (σ 5%, times the AMI's noise multiplier), all
+// deterministic.
 func cwSynthetic(w *World, st *cloudWatchState, in *Instance, metric, stat string, t time.Time, period time.Duration) (float64, bool) {
 	f, ok := cwStatFactor(stat, period)
 	if !ok {
@@ -484,9 +524,15 @@ func cwSynthetic(w *World, st *cloudWatchState, in *Instance, metric, stat strin
 			factor = v
 		}
 	}
+	spread := 0.05
+	if m := st.Noisy[in.ImageID]; m != nil {
+		if v, ok := m[metric]; ok {
+			spread *= v
+		}
+	}
 	inst := cwNoise(w.Seed, in.ID, metric, "instance", 0)
 	noise := cwNoise(w.Seed, in.ID, metric, stat, t.Unix())
-	v := cwBase(metric) * f * factor * (1 + 0.01*inst) * (1 + 0.05*noise)
+	v := cwBase(metric) * f * factor * (1 + 0.01*inst) * (1 + spread*noise)
 	if v < 0 {
 		v = 0
 	}

@@ -181,6 +181,16 @@ func TestCloudWatchSlowAdmin(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	resp, err = http.Post(sb.URL()+"/_sandbox/images/"+good+"/slow", "application/json", bytes.NewBufferString(`{"metric":"Latency","noise":4}`))
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	sb.Do(func(w *World) {
+		st := w.cloudWatch()
+		_, slow := st.Slow[good]["Latency"]
+		assert.False(t, slow, "factor defaults to 1: the normal profile")
+		assert.Equal(t, 4.0, st.Noisy[good]["Latency"])
+	})
 	resp, err = http.Post(sb.URL()+"/_sandbox/images/ami-missing/slow", "application/json", bytes.NewBufferString(`{"metric":"Latency","factor":1.3}`))
 	require.NoError(t, err)
 	resp.Body.Close()
