@@ -166,7 +166,7 @@ func TestInterruptTerminates(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() {
-		for w.live(t) < 2 {
+		for deadline := time.Now().Add(10 * time.Second); w.live(t) < 2 && time.Now().Before(deadline); {
 			time.Sleep(5 * time.Millisecond)
 		}
 		cancel()
