@@ -19,6 +19,7 @@ import (
 	"github.com/amibake/amibake/internal/channel"
 	"github.com/amibake/amibake/internal/cmdutil"
 	"github.com/amibake/amibake/internal/config"
+	"github.com/amibake/amibake/internal/lock"
 )
 
 // DefaultReportDir is where reports and charts go, relative to the project.
@@ -36,6 +37,7 @@ type Options struct {
 	ReportDir   string
 	NoWait      bool
 	Poll        time.Duration
+	LockTimeout time.Duration
 }
 
 // NewCmdCanary builds the command; runF replaces the run in tests.
@@ -60,6 +62,7 @@ func NewCmdCanary(f *cmdutil.Factory, runF func(context.Context, *Options) error
 			&cli.StringFlag{Name: "report-dir", Value: DefaultReportDir, Usage: "write the JSON report and SVG chart into `DIR` (relative to the project)"},
 			&cli.BoolFlag{Name: "no-wait", Usage: "read the window ending now instead of waiting it out (for instances already serving, and the sandbox)"},
 			&cli.DurationFlag{Name: "poll", Value: 5 * time.Second, Usage: "poll instance state every `D` while they start"},
+			&cli.DurationFlag{Name: "lock-timeout", Usage: "wait up to `D` for the project lock (default: fail at once, exit 4)"},
 		}, cmdutil.VarFlags()...),
 		Action: func(c *cli.Context) error {
 			args, err := cmdutil.Args(c)
@@ -74,7 +77,7 @@ func NewCmdCanary(f *cmdutil.Factory, runF func(context.Context, *Options) error
 			}
 			opts := &Options{Factory: f, LoadOptions: cmdutil.LoadOptionsFrom(c, f), Fleet: args[0],
 				AMI: c.String("ami"), BaselineAMI: c.String("baseline-ami"), Window: c.Duration("window"),
-				Apply: c.Bool("apply"), ReportDir: c.String("report-dir"), NoWait: c.Bool("no-wait"), Poll: c.Duration("poll")}
+				Apply: c.Bool("apply"), ReportDir: c.String("report-dir"), NoWait: c.Bool("no-wait"), Poll: c.Duration("poll"), LockTimeout: c.Duration("lock-timeout")}
 			if runF != nil {
 				return runF(c.Context, opts)
 			}
@@ -136,6 +139,22 @@ func run(ctx context.Context, opts *Options) error {
 		printPlan(out, a, region)
 		return nil
 	}
+	// Launching and terminating instances changes AWS: the project lock,
+	// renewed for the whole window; losing it stops the analysis (which
+	// still terminates its instances).
+	locker := &lock.Locker{SSM: clients.SSM(""), Name: channel.Paths(cfg).Lock(), Now: f.Now, Command: "canary " + fleet.Name}
+	held, err := locker.Acquire(ctx, opts.LockTimeout)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	held.KeepAlive(ctx, func(err error) { cancel(fmt.Errorf("%w: %w", lock.ErrLost, err)) })
+	defer func() {
+		if rerr := held.Release(context.WithoutCancel(ctx)); rerr != nil {
+			fmt.Fprintf(f.IOStreams.ErrOut, "release project lock: %v\n", rerr)
+		}
+	}()
 	rep, runErr := a.Run(ctx)
 	if runErr != nil {
 		if rep != nil && len(rep.Terminated) > 0 {

@@ -16,12 +16,14 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/amibake/amibake/internal/awsapi"
 	"github.com/amibake/amibake/internal/canary"
 	"github.com/amibake/amibake/internal/channel/channeltest"
 	"github.com/amibake/amibake/internal/channel/channeltest/clitest"
 	"github.com/amibake/amibake/internal/cmd/root"
 	"github.com/amibake/amibake/internal/iostreams"
 	"github.com/amibake/amibake/internal/lineage"
+	"github.com/amibake/amibake/internal/lock"
 	"github.com/amibake/amibake/internal/sandbox"
 )
 
@@ -175,4 +177,25 @@ func TestInterruptTerminates(t *testing.T) {
 	assert.Equal(t, 130, code, "stdout:\n%s\nstderr:\n%s", out, errOut)
 	assert.Equal(t, 0, w.live(t), "instances terminated on interrupt")
 	assert.Contains(t, errOut.String(), "terminated")
+}
+
+// The analysis changes AWS: it takes the project lock (held → exit 4,
+// nothing launched) and releases it afterwards.
+func TestProjectLock(t *testing.T) {
+	w := setup(t)
+	paths := lineage.Paths{Prefix: channeltest.Prefix, Project: channeltest.Project}
+	held, err := (&lock.Locker{SSM: awsapi.NewClients(w.sb.Config).SSM(""), Name: paths.Lock(), Holder: "someone", Command: "bake"}).Acquire(context.Background(), 0)
+	require.NoError(t, err)
+	code, _, errOut := w.run(t, "--apply")
+	assert.Equal(t, 4, code, errOut)
+	var n int
+	w.sb.Do(func(sw *sandbox.World) { n = len(sw.EC2.Instances) })
+	assert.Zero(t, n, "nothing launched")
+	require.NoError(t, held.Release(context.Background()))
+
+	code, _, errOut = w.run(t, "--apply")
+	require.Equal(t, 0, code, errOut)
+	code, out, _ := clitest.Run(t, w.sb, w.dir, "lock", "status")
+	require.Equal(t, 0, code)
+	assert.Contains(t, out, "Unlocked")
 }
