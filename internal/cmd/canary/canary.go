@@ -62,7 +62,6 @@ func NewCmdCanary(f *cmdutil.Factory, runF func(context.Context, *Options) error
 			&cli.StringFlag{Name: "report-dir", Value: DefaultReportDir, Usage: "write the JSON report and SVG chart into `DIR` (relative to the project)"},
 			&cli.BoolFlag{Name: "no-wait", Usage: "read the window ending now instead of waiting it out (for instances already serving, and the sandbox)"},
 			&cli.DurationFlag{Name: "poll", Value: 5 * time.Second, Usage: "poll instance state every `D` while they start"},
-			&cli.DurationFlag{Name: "lock-timeout", Usage: "wait up to `D` for the project lock (default: fail at once, exit 4)"},
 		}, cmdutil.VarFlags()...),
 		Action: func(c *cli.Context) error {
 			args, err := cmdutil.Args(c)
@@ -77,7 +76,7 @@ func NewCmdCanary(f *cmdutil.Factory, runF func(context.Context, *Options) error
 			}
 			opts := &Options{Factory: f, LoadOptions: cmdutil.LoadOptionsFrom(c, f), Fleet: args[0],
 				AMI: c.String("ami"), BaselineAMI: c.String("baseline-ami"), Window: c.Duration("window"),
-				Apply: c.Bool("apply"), ReportDir: c.String("report-dir"), NoWait: c.Bool("no-wait"), Poll: c.Duration("poll"), LockTimeout: c.Duration("lock-timeout")}
+				Apply: c.Bool("apply"), ReportDir: c.String("report-dir"), NoWait: c.Bool("no-wait"), Poll: c.Duration("poll")}
 			if runF != nil {
 				return runF(c.Context, opts)
 			}
