@@ -141,7 +141,7 @@ func planAtScale(e *env) []result {
 	if gp := r.Calls["ssm:GetParameters"]; gp > 0 {
 		res.Notes = append(res.Notes, fmt.Sprintf("ssm:GetParameters=%d: ceil(%d/10) latest-channel reads (10 names a call) + ceil(%d/10) for the sources: most of plan's calls, one per 10 layers", gp, layers, sources))
 	}
-	res.Notes = append(res.Notes, fmt.Sprintf("wall %s including the sandbox's own service time (%s for %d calls; it matches every filter value against every image and scans all images on each request); the target is on amibake's share, the wall against an instant sandbox",
+	res.Notes = append(res.Notes, fmt.Sprintf("wall %s including the sandbox's own service time (%s for %d calls; each request walks every image, and its EC2 ticker every image and snapshot); the target is on amibake's share, the wall against an instant sandbox",
 		secs(r.Wall), secs(r.Served), r.Calls.total()))
 	res.Notes = append(res.Notes, fmt.Sprintf("baselines sampled and scaled: per-layer on 1 layer in %d (%d DescribeImages in %s), sweep on 1 region of %d (%d DescribeImages reading %d AMIs in %s)",
 		perLayerSample, per.Calls.describeImages(), secs(per.Wall), sweep.Scale, sweep.Calls.describeImages(), sweep.Images/sweep.Scale, secs(sweep.Wall)))

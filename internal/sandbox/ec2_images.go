@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"encoding/base64"
 	"fmt"
 	"net/url"
 	"regexp"
@@ -354,7 +355,17 @@ func ec2DescribeImages(c *Call) (any, error) {
 			return nil, Errorf("InvalidAMIID.NotFound", "The image id '[%s]' does not exist", strings.Join(missing, ", "))
 		}
 	} else {
+		// A later page starts after the token's id (ec2Paginate's rule):
+		// leave out what earlier pages returned before filtering and
+		// sorting, so paging through N images costs N per page, not more.
+		after := ""
+		if raw, err := base64.RawURLEncoding.DecodeString(formGet(f, "NextToken")); err == nil && strings.HasPrefix(string(raw), "after:") {
+			after = strings.TrimPrefix(string(raw), "after:")
+		}
 		for _, img := range w.EC2.Images {
+			if after != "" && img.ID <= after {
+				continue
+			}
 			if img.Region != c.Region || img.State == ec2ImageDeregistered || !img.ec2VisibleTo(c.Account, c.Now) {
 				continue
 			}
