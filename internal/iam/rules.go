@@ -273,6 +273,33 @@ var Rules = []Rule{
 		Why:       "scan results; these support no resource-level permissions",
 	},
 	{
+		Sid:       "PatchLevelReads",
+		Families:  []Family{Bake},
+		Actions:   []string{"ssm:DescribePatchBaselines", "ssm:GetPatchBaseline", "ssm:DescribeAvailablePatches"},
+		Resources: []string{"*"},
+		Why: "a build under a patch block resolves its baseline's approved set for the amibake:patch-level tag; " +
+			"these reads support no resource-level permissions",
+	},
+	{
+		Sid:      "StateManager",
+		Families: []Family{Patch},
+		Actions: []string{
+			"ssm:CreateAssociation", "ssm:UpdateAssociation", "ssm:DescribeAssociation",
+			"ssm:ListAssociations", "ssm:DeleteAssociation",
+		},
+		Resources: []string{"*"},
+		Why: "patch associate: each fleet's daily AWS-RunPatchBaseline Scan and AWS-GatherSoftwareInventory associations; " +
+			"association ARNs are not known before creation",
+	},
+	{
+		Sid:       "CanaryMetrics",
+		Families:  []Family{Rollout},
+		Actions:   []string{"cloudwatch:GetMetricData", "cloudwatch:DescribeAlarms"},
+		Resources: []string{"*"},
+		Why: "canary analysis reads the fleet's metrics for canary and baseline instances, and the alarms a rollout aborts on; " +
+			"GetMetricData supports no resource-level permissions",
+	},
+	{
 		Sid:       "ReadInstanceInventory",
 		Families:  []Family{Bake},
 		Actions:   []string{"ssm:ListInventoryEntries"},

@@ -30,6 +30,7 @@ import (
 	"github.com/amibake/amibake/internal/lineage"
 	"github.com/amibake/amibake/internal/lock"
 	"github.com/amibake/amibake/internal/plan"
+	"github.com/amibake/amibake/patch"
 )
 
 // Environment variables bake reads.
@@ -201,6 +202,9 @@ func bakeRun(opts *BakeOptions) error {
 		Parallel:       opts.Parallel,
 		AmibakeVersion: opts.Version,
 		Now:            now,
+		// amibake:patch-level of layers under a patch block (none until
+		// `patch apply` has created their baseline).
+		PatchLevel: patch.LevelFunc(cfg, g, clients.SSM, now, true),
 	}
 	if sandbox {
 		// The sandbox settles transitions at once: poll every second
