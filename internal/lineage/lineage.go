@@ -99,8 +99,8 @@ func (p Paths) ParseChannel(name string) (layer, channel string, ok bool) {
 
 // RecipeVersion is one entry of the amibake:recipes tag.
 type RecipeVersion struct {
-	Name    string
-	Version string
+	Name    string `json:"name"`
+	Version string `json:"version"`
 }
 
 // FormatRecipes renders the amibake:recipes tag: name@version,… in layer order.
@@ -138,25 +138,25 @@ func ParseDigests(s string) []string {
 
 // Image is what the tags of one AMI say about it.
 type Image struct {
-	ID                string
-	Region            string
-	Name              string
-	State             string
-	CreationDate      string
-	Project           string
-	Layer             string
-	Fingerprint       string
-	ParentAMI         string
-	ParentFingerprint string
-	Source            string
-	Recipes           []RecipeVersion
-	RecipeDigests     []string // aligned with Recipes; nil on AMIs baked before the tag
-	SettingsDigest    string
-	BuildID           string
-	PatchLevel        string
-	Revoked           string // reason; empty when not revoked
-	DeprecationTime   string
-	Tags              map[string]string
+	ID                string            `json:"id"`
+	Region            string            `json:"region"`
+	Name              string            `json:"name,omitempty"`
+	State             string            `json:"state,omitempty"`
+	CreationDate      string            `json:"creation_date,omitempty"`
+	Project           string            `json:"project,omitempty"`
+	Layer             string            `json:"layer,omitempty"`
+	Fingerprint       string            `json:"fingerprint,omitempty"`
+	ParentAMI         string            `json:"parent_ami,omitempty"`
+	ParentFingerprint string            `json:"parent_fingerprint,omitempty"`
+	Source            string            `json:"source,omitempty"`
+	Recipes           []RecipeVersion   `json:"recipes,omitempty"`
+	RecipeDigests     []string          `json:"recipe_digests,omitempty"` // aligned with Recipes; nil on AMIs baked before the tag
+	SettingsDigest    string            `json:"settings_digest,omitempty"`
+	BuildID           string            `json:"build_id,omitempty"`
+	PatchLevel        string            `json:"patch_level,omitempty"`
+	Revoked           string            `json:"revoked,omitempty"` // reason; empty when not revoked
+	DeprecationTime   string            `json:"deprecation_time,omitempty"`
+	Tags              map[string]string `json:"tags,omitempty"`
 }
 
 // FromTags fills the lineage fields from a tag map.

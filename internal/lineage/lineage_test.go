@@ -1,6 +1,7 @@
 package lineage
 
 import (
+	"encoding/json"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -52,4 +53,12 @@ func TestValidChannel(t *testing.T) {
 	assert.Error(t, ValidChannel("Stable"))
 	assert.Error(t, ValidChannel("a/b"))
 	assert.Error(t, ValidChannel(""))
+}
+
+// Every JSON amibake prints uses snake_case keys; lineage -o json
+// marshals Image directly.
+func TestImageJSONIsSnakeCase(t *testing.T) {
+	b, err := json.Marshal(Image{ID: "ami-1", Region: "us-east-1", ParentAMI: "ami-0", Recipes: []RecipeVersion{{"a", "1.0.0"}}})
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"id":"ami-1","region":"us-east-1","parent_ami":"ami-0","recipes":[{"name":"a","version":"1.0.0"}]}`, string(b))
 }
