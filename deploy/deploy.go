@@ -12,6 +12,8 @@ import (
 	"regexp"
 	"strings"
 	"text/template"
+	"time"
+	_ "time/tzdata"
 
 	"go.yaml.in/yaml/v3"
 
@@ -64,6 +66,14 @@ func (o Options) Validate() error {
 		if !scheduleRe.MatchString(v) {
 			return fmt.Errorf("invalid %s %q: want cron(...), rate(N unit) or at(...)", name, v)
 		}
+	}
+	// EventBridge Scheduler takes IANA names; the embedded database makes
+	// the check the same on a machine without /usr/share/zoneinfo.
+	if o.Timezone == "" || strings.EqualFold(o.Timezone, "local") {
+		return fmt.Errorf("invalid time zone %q: name an IANA time zone such as UTC or Europe/Berlin", o.Timezone)
+	}
+	if _, err := time.LoadLocation(o.Timezone); err != nil {
+		return fmt.Errorf("invalid time zone %q: not an IANA time zone name (e.g. UTC, Europe/Berlin)", o.Timezone)
 	}
 	for name, v := range map[string]string{"patch command": o.PatchCommand, "scan command": o.ScanCommand} {
 		if strings.ContainsAny(v, "\"\\\n") || strings.TrimSpace(v) == "" {
