@@ -43,6 +43,7 @@ lint:
 generate:
 	$(GO) generate ./...
 	$(GO) run ./internal/docgen
+	$(GO) run ./cmd/amibake --chdir . deploy render --out deploy/amibake.cfn.yaml
 
 clean:
 	rm -rf $(BIN)
