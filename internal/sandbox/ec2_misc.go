@@ -1044,6 +1044,25 @@ func ec2DeleteVolume(c *Call) (any, error) {
 
 // ---- VPCs and subnets ----
 
+// ec2PickIDs resolves the ids a Describe call names, in order. As on EC2, a
+// malformed id or one the caller cannot see (lookup returns nil) fails the
+// whole call: <code>.Malformed or <code>.NotFound.
+func ec2PickIDs[T comparable](ids []string, prefix, code string, lookup func(id string) T) ([]T, *APIError) {
+	var zero T
+	out := make([]T, 0, len(ids))
+	for _, id := range ids {
+		if !ec2ValidID(prefix, id) {
+			return nil, ec2Malformed(code+".Malformed", id)
+		}
+		v := lookup(id)
+		if v == zero {
+			return nil, Errorf(code+".NotFound", "The %s ID '%s' does not exist", prefix, id)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
 func ec2DescribeVpcs(c *Call) (any, error) {
 	f, w := c.Form, c.World
 	w.ensureDefaultVPC(c.Account, c.Region)
@@ -1059,18 +1078,14 @@ func ec2DescribeVpcs(c *Call) (any, error) {
 		}
 	}
 	if len(ids) > 0 {
-		var kept []*VPC
-		for _, id := range ids {
-			if !ec2ValidID("vpc", id) {
-				return nil, ec2Malformed("InvalidVpcID.Malformed", id)
+		if items, e = ec2PickIDs(ids, "vpc", "InvalidVpcID", func(id string) *VPC {
+			if v := w.EC2.VPCs[id]; v != nil && v.Account == c.Account && v.Region == c.Region {
+				return v
 			}
-			v := w.EC2.VPCs[id]
-			if v == nil || v.Account != c.Account || v.Region != c.Region {
-				return nil, Errorf("InvalidVpcID.NotFound", "The vpc ID '%s' does not exist", id)
-			}
-			kept = append(kept, v)
+			return nil
+		}); e != nil {
+			return nil, e
 		}
-		items = kept
 	}
 	items, e = ec2ApplyFilters(items, filters, ec2FilterFields[*VPC]{
 		"vpc-id":     func(v *VPC) []string { return ec2One(v.ID) },
@@ -1124,18 +1139,14 @@ func ec2DescribeSubnets(c *Call) (any, error) {
 		}
 	}
 	if len(ids) > 0 {
-		var kept []*Subnet
-		for _, id := range ids {
-			if !ec2ValidID("subnet", id) {
-				return nil, ec2Malformed("InvalidSubnetID.Malformed", id)
+		if items, e = ec2PickIDs(ids, "subnet", "InvalidSubnetID", func(id string) *Subnet {
+			if s := w.EC2.Subnets[id]; s != nil && s.Account == c.Account && s.Region == c.Region {
+				return s
 			}
-			s := w.EC2.Subnets[id]
-			if s == nil || s.Account != c.Account || s.Region != c.Region {
-				return nil, Errorf("InvalidSubnetID.NotFound", "The subnet ID '%s' does not exist", id)
-			}
-			kept = append(kept, s)
+			return nil
+		}); e != nil {
+			return nil, e
 		}
-		items = kept
 	}
 	items, e = ec2ApplyFilters(items, filters, ec2FilterFields[*Subnet]{
 		"subnet-id":            func(s *Subnet) []string { return ec2One(s.ID) },
