@@ -17,7 +17,9 @@ type LogEntry struct {
 	Status   int       `json:"status"`
 	Error    string    `json:"error,omitempty"`
 	Injected bool      `json:"injected,omitempty"` // failed by a fault rule
-	Micros   int64     `json:"micros"`
+	// Attempt is the SDK's attempt number; above 1 the call is a retry.
+	Attempt int   `json:"attempt,omitempty"`
+	Micros  int64 `json:"micros"`
 }
 
 const maxLogEntries = 2_000_000
@@ -25,7 +27,7 @@ const maxLogEntries = 2_000_000
 func (s *Server) record(c *Call, e *APIError, started time.Time, injected bool) {
 	entry := LogEntry{
 		Time: started.UTC(), Service: c.Service, Action: c.Action, Region: c.Region, Account: c.Account,
-		Status: 200, Injected: injected, Micros: time.Since(started).Microseconds(),
+		Status: 200, Injected: injected, Micros: time.Since(started).Microseconds(), Attempt: c.Attempt,
 	}
 	if e != nil {
 		entry.Status, entry.Error = e.Status, e.Code
@@ -83,4 +85,20 @@ func sortedKeys[M ~map[string]V, V any](m M) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// CountFirstAttempts counts logged calls of one action ("" matches any),
+// leaving out the SDK's retries: the number of calls the client code made.
+// Retries happen on faults and, on loopback, on the SDK's closed-connection
+// race (docs/sandbox.md), so call budgets are checked against this.
+func (s *Server) CountFirstAttempts(service, action string) int {
+	s.logMu.Lock()
+	defer s.logMu.Unlock()
+	n := 0
+	for _, e := range s.log {
+		if (service == "" || e.Service == service) && (action == "" || e.Action == action) && e.Attempt <= 1 {
+			n++
+		}
+	}
+	return n
 }

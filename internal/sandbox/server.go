@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -24,8 +25,11 @@ import (
 
 // Call is one API request, decoded far enough to dispatch.
 type Call struct {
-	Service   string
-	Action    string
+	Service string
+	Action  string
+	// Attempt is the SDK's attempt number (the amz-sdk-request header:
+	// "attempt=2; max=8"), 0 when the client does not say.
+	Attempt   int
 	Region    string
 	Account   string
 	AccessKey string
@@ -285,7 +289,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "read body", http.StatusBadRequest)
 		return
 	}
-	c := &Call{RequestID: requestID()}
+	c := &Call{RequestID: requestID(), Attempt: sdkAttempt(r.Header.Get("Amz-Sdk-Request"))}
 	target := r.Header.Get("X-Amz-Target")
 	auth := r.Header.Get("Authorization")
 	m := credentialRE.FindStringSubmatch(auth)
@@ -559,4 +563,16 @@ func writeFileAtomic(path string, data []byte) error {
 		return fmt.Errorf("sandbox: write state: %w", err)
 	}
 	return nil
+}
+
+// sdkAttempt reads "attempt=N; max=M"; 0 when absent or malformed.
+func sdkAttempt(h string) int {
+	for _, part := range strings.Split(h, ";") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(part), "attempt="); ok {
+			if n, err := strconv.Atoi(v); err == nil && n > 0 {
+				return n
+			}
+		}
+	}
+	return 0
 }

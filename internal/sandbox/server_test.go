@@ -55,6 +55,8 @@ func TestThrottleFaultIsRetriedBySDK(t *testing.T) {
 		}
 	}
 	assert.Equal(t, 2, injected)
+	assert.Equal(t, 3, sb.CountCalls("sts", "GetCallerIdentity"), "every attempt is logged")
+	assert.Equal(t, 1, sb.CountFirstAttempts("sts", "GetCallerIdentity"), "one call by the client code")
 }
 
 func TestPermanentFaultSurfacesTypedError(t *testing.T) {
