@@ -75,7 +75,10 @@ func TestReplaceCanaryFailRollsBack(t *testing.T) {
 
 func TestReplaceCanaryMarginalPauses(t *testing.T) {
 	sb, r, _, newAMI := canaryWorld(t)
-	require.NoError(t, sb.SlowImage(newAMI, "Latency", 1.15))
+	// Between 1× and 2× the 10% tolerance as measured: with one canary and
+	// one baseline instance each instance's own offset adds a few percent
+	// to the AMI's 12% (the world's start is fixed, so this is exact).
+	require.NoError(t, sb.SlowImage(newAMI, "Latency", 1.12))
 	rep, err := r.Replace(context.Background())
 	var pe *rollout.PausedError
 	require.True(t, errors.As(err, &pe), "%v", err)

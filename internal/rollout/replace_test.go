@@ -28,7 +28,11 @@ import (
 // the new one, a manual clock.
 func replaceWorld(t *testing.T) (*sandbox.Sandbox, *rollout.Rollout, string, string) {
 	t.Helper()
-	sb := sandbox.Start(t, func(o *sandbox.Options) { o.Mode = sandbox.ClockManual })
+	// A fixed start: canary metrics are synthesised from the virtual time.
+	sb := sandbox.Start(t, func(o *sandbox.Options) {
+		o.Mode = sandbox.ClockManual
+		o.Start = time.Date(2026, 11, 2, 12, 0, 0, 0, time.UTC)
+	})
 	var old, newAMI string
 	sb.Do(func(sw *sandbox.World) {
 		now := sb.Clock().Now()
