@@ -71,7 +71,7 @@ func live(t testing.TB, sb *sandbox.Sandbox) []string {
 }
 
 func TestGoodAMIPasses(t *testing.T) {
-	sb := sandbox.Start(t)
+	sb := sandbox.Start(t, fixedStart)
 	base, next := images(t, sb)
 	a := analysis(sb, next, base)
 	var buf strings.Builder
@@ -108,7 +108,7 @@ func TestGoodAMIPasses(t *testing.T) {
 }
 
 func TestSlowAMIFails(t *testing.T) {
-	sb := sandbox.Start(t)
+	sb := sandbox.Start(t, fixedStart)
 	base, next := images(t, sb)
 	require.NoError(t, sb.SlowImage(next, "Latency", 1.3))
 	rep, err := analysis(sb, next, base).Run(context.Background())
@@ -141,7 +141,7 @@ func TestWithinToleranceRarelyFails(t *testing.T) {
 }
 
 func falsePositive(t testing.TB, seed int64) bool {
-	sb := sandbox.Start(t, func(o *sandbox.Options) { o.Seed = seed })
+	sb := sandbox.Start(t, fixedStart, func(o *sandbox.Options) { o.Seed = seed })
 	base, next := images(t, sb)
 	require.NoError(t, sb.SlowImage(next, "Latency", 1.05))
 	rep, err := analysis(sb, next, base).Run(context.Background())
@@ -165,7 +165,7 @@ func BenchmarkFalsePositiveRate(b *testing.B) {
 }
 
 func TestTerminatedOnCancel(t *testing.T) {
-	sb := sandbox.Start(t)
+	sb := sandbox.Start(t, fixedStart)
 	base, next := images(t, sb)
 	a := analysis(sb, next, base)
 	a.NoWait = false
@@ -187,7 +187,7 @@ func TestTerminatedOnCancel(t *testing.T) {
 }
 
 func TestTerminatedWhenCollectionFails(t *testing.T) {
-	sb := sandbox.Start(t)
+	sb := sandbox.Start(t, fixedStart)
 	base, next := images(t, sb)
 	a := analysis(sb, next, base)
 	a.Fleet.Canary.Metrics[0].Statistic = "bogus"
@@ -207,3 +207,7 @@ func TestValidate(t *testing.T) {
 	assert.ErrorContains(t, a.Validate(), "expression")
 	_ = aws.String
 }
+
+// fixedStart pins the sandbox's virtual time: canary metrics are
+// synthesised from it, so a wall-clock start would make verdicts vary.
+func fixedStart(o *sandbox.Options) { o.Start = time.Date(2026, 11, 2, 12, 0, 0, 0, time.UTC) }
