@@ -39,7 +39,8 @@ type world struct {
 // first ASG on a launch template.
 func setup(t *testing.T) *world {
 	t.Helper()
-	sb := sandbox.Start(t)
+	// A fixed start: canary metrics are synthesised from the virtual time.
+	sb := sandbox.Start(t, func(o *sandbox.Options) { o.Start = time.Date(2026, 11, 2, 12, 0, 0, 0, time.UTC) })
 	dir := channeltest.CopyProject(t)
 	fam := channeltest.SeedFamily(t, sb, channeltest.Project, "ami-source")
 	newer := channeltest.SeedBuild(t, sb, channeltest.Project, "app-web", "b2", &fam.Base, "")

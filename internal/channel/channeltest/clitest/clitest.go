@@ -20,6 +20,9 @@ func Run(t testing.TB, sb *sandbox.Sandbox, dir string, args ...string) (int, st
 	ios, _, out, errOut := iostreams.Test()
 	f := root.NewFactory(ios)
 	f.AWSConfig = func(context.Context) (aws.Config, error) { return sb.Config, nil }
+	// The command lives in the sandbox's world: its clock is the sandbox's
+	// (the same as the wall clock unless a test pins or steps it).
+	f.Now = sb.Clock().Now
 	code := root.Main(context.Background(), append([]string{"amibake", "--chdir", dir}, args...), f)
 	return code, out.String(), errOut.String()
 }
