@@ -63,7 +63,11 @@ func (rc *Context) canaryAtCheckpoint(ctx context.Context, rolledBack map[string
 		if ctx.Err() != nil {
 			return rc.interrupted(ctx)
 		}
-		return fmt.Errorf("canary analysis of %s: %w", rc.Fleet.Name, err)
+		// No verdict is not a pass: left alone, the refresh goes on by
+		// itself once the checkpoint delay is over. Roll back instead.
+		rc.Report.CanaryError = err.Error()
+		rc.logf("Canary analysis could not give a verdict (%v); rolling back", err)
+		return rc.rollBackForCanary(ctx, rolledBack, "canary analysis failed")
 	}
 	rc.Report.Canary = rep
 	var why []string
@@ -83,6 +87,12 @@ func (rc *Context) canaryAtCheckpoint(ctx context.Context, rolledBack map[string
 			rc.Fleet.Name, strings.Join(why, "; "), rc.Fleet.Name, rc.Fleet.Name)}
 	}
 	rc.logf("Canary failed: %s; rolling back", strings.Join(why, "; "))
+	return rc.rollBackForCanary(ctx, rolledBack, "canary failed")
+}
+
+// rollBackForCanary rolls back every group's refresh that can be; the
+// follow loop then sees the rollbacks through to the end.
+func (rc *Context) rollBackForCanary(ctx context.Context, rolledBack map[string]bool, why string) error {
 	for _, g := range rc.Report.Groups {
 		st := astypes.InstanceRefreshStatus(g.Status)
 		if g.RefreshID == "" || rolledBack[g.Name] || !rollbackable(st) {
@@ -91,9 +101,9 @@ func (rc *Context) canaryAtCheckpoint(ctx context.Context, rolledBack map[string
 		rolledBack[g.Name] = true
 		if _, err := rc.AutoScaling.RollbackInstanceRefresh(context.WithoutCancel(ctx), &autoscaling.RollbackInstanceRefreshInput{
 			AutoScalingGroupName: aws.String(g.Name)}); err != nil {
-			return fmt.Errorf("roll back %s after the failed canary: %w", g.Name, err)
+			return fmt.Errorf("roll back %s after the %s: %w", g.Name, why, err)
 		}
-		rc.changed("rolled back instance refresh %s of %s (canary failed)", g.RefreshID, g.Name)
+		rc.changed("rolled back instance refresh %s of %s (%s)", g.RefreshID, g.Name, why)
 		g.Status = ""
 	}
 	return nil
@@ -101,6 +111,10 @@ func (rc *Context) canaryAtCheckpoint(ctx context.Context, rolledBack map[string
 
 // canaryOutcome names the failed canary in a rolled-back rollout's reason.
 func canaryOutcome(rep *Report, err error) error {
+	if err != nil && rep.CanaryError != "" {
+		rep.Reason = "canary analysis failed (" + rep.CanaryError + "); " + rep.Reason
+		return &FailedError{Msg: fmt.Sprintf("rollout of %s %s: %s", rep.Fleet, rep.Outcome, rep.Reason)}
+	}
 	if err == nil || rep.Canary == nil || rep.Canary.Verdict != canary.Fail {
 		return err
 	}

@@ -90,6 +90,9 @@ type Report struct {
 	Changed []string       `json:"changed,omitempty"`
 	Retire  *retire.Result `json:"retire,omitempty"`
 	Canary  *canary.Report `json:"canary,omitempty"`
+	// CanaryError is why the canary analysis could not give a verdict;
+	// the rollout was rolled back rather than left to pass the checkpoint.
+	CanaryError string `json:"canary_error,omitempty"`
 }
 
 // Outcomes.

@@ -44,6 +44,9 @@ type RolloutOptions struct {
 	// IgnoreWindow runs an in-place fleet outside its maintenance window.
 	IgnoreWindow bool
 	LockTimeout  time.Duration
+	// CanaryNoWait judges the canary on the metric window that ends now
+	// instead of waiting the window out after launching the instances.
+	CanaryNoWait bool
 }
 
 // NewCmdRollout builds `rollout FLEET` with its verbs; runF replaces the
@@ -62,7 +65,10 @@ func NewCmdRollout(f *cmdutil.Factory, runF func(context.Context, *RolloutOption
 				&cli.BoolFlag{Name: "ignore-window", Usage: "patch an in-place fleet outside its maintenance window"},
 			)
 		}
-		fl = append(fl, &cli.DurationFlag{Name: "wait", Usage: "return paused (exit 5) after waiting `D` at a checkpoint (default: wait it out)"})
+		fl = append(fl,
+			&cli.DurationFlag{Name: "wait", Usage: "return paused (exit 5) after waiting `D` at a checkpoint (default: wait it out)"},
+			&cli.BoolFlag{Name: "canary-no-wait", Usage: "judge a fleet's canary on the metric window ending now instead of waiting it out (metrics that exist at launch, e.g. the sandbox's)"},
+		)
 		return append(fl, cmdutil.VarFlags()...)
 	}
 	action := func(verb string) cli.ActionFunc {
@@ -75,7 +81,7 @@ func NewCmdRollout(f *cmdutil.Factory, runF func(context.Context, *RolloutOption
 				return cmdutil.FlagErrorf("rollout %stakes one FLEET argument, got %d", verbPrefix(verb), len(args))
 			}
 			opts := &RolloutOptions{Factory: f, LoadOptions: cmdutil.LoadOptionsFrom(c, f), Verb: verb, Fleet: args[0],
-				Wait: c.Duration("wait"), Poll: c.Duration("poll"), LockTimeout: c.Duration("lock-timeout")}
+				Wait: c.Duration("wait"), Poll: c.Duration("poll"), LockTimeout: c.Duration("lock-timeout"), CanaryNoWait: c.Bool("canary-no-wait")}
 			if verb == VerbRun {
 				if c.Bool("apply") && c.Bool("dry-run") {
 					return cmdutil.FlagErrorf("--apply and --dry-run exclude each other")
@@ -155,6 +161,12 @@ func rolloutRun(ctx context.Context, opts *RolloutOptions) error {
 		Poll: opts.Poll, Wait: opts.Wait, Out: out, Now: f.Now, LockTimeout: opts.LockTimeout, IgnoreWindow: opts.IgnoreWindow,
 		Locker: &lock.Locker{SSM: clients.SSM(""), Name: paths.Lock(), Now: f.Now, Command: "rollout " + verbPrefix(opts.Verb) + opts.Fleet},
 	}
+	// A fleet's canary block judges the new AMI at the first checkpoint:
+	// pass goes on, marginal pauses (exit 5), fail rolls back.
+	if fleet.Canary != nil && len(fleet.Canary.Metrics) > 0 && fleet.Strategy != config.StrategyInPlace {
+		r.Canary = rollout.NewCanary(clients.EC2(region), clients.CloudWatch(region), clients.AutoScaling(region),
+			cfg.Project.Name, fleet, opts.CanaryNoWait, f.Now, sleepCtx, out)
+	}
 	if !opts.NoRetire {
 		r.Retirer = &retire.Retirer{EC2: clients.EC2, AutoScaling: clients.AutoScaling, SSM: clients.SSM,
 			Paths: paths, Regions: channel.ProjectRegions(cfg), Now: f.Now}
@@ -198,5 +210,16 @@ func printSummary(w interface{ Write([]byte) (int, error) }, rep *rollout.Report
 	fmt.Fprintln(w)
 	for _, c := range rep.Changed {
 		fmt.Fprintf(w, "  changed: %s\n", c)
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
 }
