@@ -80,3 +80,12 @@ func (v *varsValue) Set(s string) error {
 	}
 	return v.listValue.Set(s)
 }
+
+// FlagLockTimeout is the flag of every command that takes the project lock.
+const FlagLockTimeout = "lock-timeout"
+
+// LockTimeoutFlag is --lock-timeout, the same on every command that takes
+// the project lock (DESIGN.md: a held lock exits 4 unless told to wait).
+func LockTimeoutFlag() cli.Flag {
+	return &cli.DurationFlag{Name: FlagLockTimeout, Usage: "wait up to `D` for the project lock (default: fail at once, exit 4)"}
+}

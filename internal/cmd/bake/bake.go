@@ -91,7 +91,7 @@ func NewCmdBake(f *cmdutil.Factory, runF func(*BakeOptions) error) *cli.Command 
 			&cli.BoolFlag{Name: "with-descendants", Usage: "also bake every layer below the named ones"},
 			&cli.IntFlag{Name: "parallel", Value: 4, Usage: "build at most `N` layers at once"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "print the plan and write the templates bake would run; change nothing"},
-			&cli.DurationFlag{Name: "lock-timeout", Usage: "wait up to `D` for the project lock (default: do not wait)"},
+			cmdutil.LockTimeoutFlag(),
 			&cli.StringFlag{Name: "packer", Usage: "the packer `BINARY` (default: $AMIBAKE_PACKER, else packer on PATH)"},
 			&cli.StringFlag{Name: "plugin-dir", Usage: "packer plugin `DIR` with the amazon and amibake plugins (default: $PACKER_PLUGIN_PATH)"},
 		}, cmdutil.VarFlags()...),

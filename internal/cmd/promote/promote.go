@@ -44,7 +44,7 @@ func NewCmdPromote(f *cmdutil.Factory, runF func(context.Context, *PromoteOption
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "from", Value: lineage.ChannelLatest, Usage: "channel to read the AMI from"},
 			&cli.StringFlag{Name: "to", Value: lineage.ChannelStable, Usage: "channel to point at it"},
-			&cli.DurationFlag{Name: "lock-timeout", Usage: "wait up to `D` for the project lock (default: fail at once, exit 4)"},
+			cmdutil.LockTimeoutFlag(),
 		}, cmdutil.VarFlags()...),
 		Action: func(c *cli.Context) error {
 			args, err := cmdutil.Args(c)

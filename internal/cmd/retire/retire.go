@@ -61,7 +61,7 @@ func NewCmdRetire(f *cmdutil.Factory, runF func(context.Context, *RetireOptions)
 			&cli.IntFlag{Name: "channel-history", Usage: "the newest `N` versions of each channel count as in use (default: keep)"},
 			&cli.StringSliceFlag{Name: "keep-shared-with", Usage: "keep AMIs shared with `ACCOUNT` (repeatable; \"all\" = any launch permission)"},
 			&cli.BoolFlag{Name: "apply", Usage: "deprecate and deregister (default: dry run)"},
-			&cli.DurationFlag{Name: "lock-timeout", Usage: "wait up to `D` for the project lock (default: fail at once, exit 4)"},
+			cmdutil.LockTimeoutFlag(),
 		}, cmdutil.VarFlags()...),
 		Action: func(c *cli.Context) error {
 			args, err := cmdutil.Args(c)

@@ -53,7 +53,7 @@ func NewCmdRevoke(f *cmdutil.Factory, runF func(context.Context, *RevokeOptions)
 			&cli.StringFlag{Name: "reason", Usage: "`TEXT` recorded in the amibake:revoked tag", Value: lineage.DefaultRevokeReason},
 			&cli.BoolFlag{Name: "apply", Usage: "do it (default: only print what would be done)"},
 			&cli.StringFlag{Name: "region", Usage: "`REGION` the AMI is in (default: search every project region)"},
-			&cli.DurationFlag{Name: "lock-timeout", Usage: "wait up to `D` for the project lock (default: fail at once, exit 4)"},
+			cmdutil.LockTimeoutFlag(),
 		}, cmdutil.VarFlags()...),
 		Action: func(c *cli.Context) error {
 			args, err := cmdutil.Args(c)

@@ -55,7 +55,7 @@ func NewCmdRollout(f *cmdutil.Factory, runF func(context.Context, *RolloutOption
 	flags := func(run bool) []cli.Flag {
 		fl := []cli.Flag{
 			&cli.DurationFlag{Name: "poll", Value: rollout.DefaultPoll, Usage: "poll progress every `D` (backing off to 4×D while nothing changes)"},
-			&cli.DurationFlag{Name: "lock-timeout", Usage: "wait up to `D` for the project lock (default: fail at once, exit 4)"},
+			cmdutil.LockTimeoutFlag(),
 		}
 		if run {
 			fl = append(fl,

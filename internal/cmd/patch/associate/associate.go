@@ -117,7 +117,7 @@ func NewCmdAssociate(f *cmdutil.Factory, runF func(context.Context, *AssociateOp
 			"   amibake patch associate --apply",
 		Flags: append([]cli.Flag{
 			&cli.BoolFlag{Name: "apply", Usage: "make the changes (default: show them only)"},
-			&cli.DurationFlag{Name: "lock-timeout", Usage: "wait up to `D` for the project lock (default: fail at once, exit 4)"},
+			cmdutil.LockTimeoutFlag(),
 		}, cmdutil.VarFlags()...),
 		Action: func(c *cli.Context) error {
 			args, err := cmdutil.Args(c)
