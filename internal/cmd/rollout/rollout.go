@@ -8,18 +8,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
-	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/amibake/amibake/internal/awsapi"
-	"github.com/amibake/amibake/internal/channel"
 	"github.com/amibake/amibake/internal/cmdutil"
 	"github.com/amibake/amibake/internal/config"
-	"github.com/amibake/amibake/internal/lock"
-	"github.com/amibake/amibake/internal/retire"
 	"github.com/amibake/amibake/internal/rollout"
 )
 
@@ -131,61 +125,13 @@ func rolloutRun(ctx context.Context, opts *RolloutOptions) error {
 	if err != nil {
 		return err
 	}
-	fleet, ok := cfg.Fleets[opts.Fleet]
-	if !ok {
-		names := make([]string, 0, len(cfg.Fleets))
-		for n := range cfg.Fleets {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		return fmt.Errorf("unknown fleet %q (fleets: %s)", opts.Fleet, strings.Join(names, ", "))
-	}
-	regions, err := channel.LayerRegions(cfg, fleet.Layer)
-	if err != nil {
-		return err
-	}
-	awsCfg, err := f.AWSConfig(ctx)
-	if err != nil {
-		return err
-	}
-	clients := awsapi.NewClients(awsCfg)
-	paths := channel.Paths(cfg)
-	region := regions[0]
 	out := f.IOStreams.Out
 	if f.JSON() {
 		out = f.IOStreams.ErrOut
 	}
-	r := &rollout.Rollout{
-		Fleet: fleet, Region: region, EC2: clients.EC2(region), AutoScaling: clients.AutoScaling(region), SSM: clients.SSM(region),
-		Paths: paths, Apply: opts.Apply || opts.Verb == VerbResume || opts.Verb == VerbAbort,
-		Poll: opts.Poll, Wait: opts.Wait, Out: out, Now: f.Now, LockTimeout: opts.LockTimeout, IgnoreWindow: opts.IgnoreWindow,
-		Locker: &lock.Locker{SSM: clients.SSM(""), Name: paths.Lock(), Now: f.Now, Command: "rollout " + verbPrefix(opts.Verb) + opts.Fleet},
-	}
-	// A fleet's canary block judges the new AMI at the first checkpoint:
-	// pass goes on, marginal pauses (exit 5), fail rolls back.
-	if fleet.Canary != nil && len(fleet.Canary.Metrics) > 0 && fleet.Strategy != config.StrategyInPlace {
-		r.Canary = rollout.NewCanary(clients.EC2(region), clients.CloudWatch(region), clients.AutoScaling(region),
-			cfg.Project.Name, fleet, opts.CanaryNoWait, f.Now, sleepCtx, out)
-	}
-	if !opts.NoRetire {
-		r.Retirer = &retire.Retirer{EC2: clients.EC2, AutoScaling: clients.AutoScaling, SSM: clients.SSM,
-			Paths: paths, Regions: channel.ProjectRegions(cfg), Now: f.Now}
-	}
-	var rep *rollout.Report
-	switch opts.Verb {
-	case VerbStatus:
-		rep, err = r.Status(ctx)
-	case VerbResume:
-		rep, err = r.Resume(ctx)
-	case VerbAbort:
-		rep, err = r.Abort(ctx)
-	default:
-		if fleet.Strategy == config.StrategyInPlace {
-			rep, err = r.InPlace(ctx)
-		} else {
-			rep, err = r.Replace(ctx)
-		}
-	}
+	rep, err := runVerb(ctx, f, cfg, opts.Fleet, opts.Verb, RunOptions{
+		Apply: opts.Apply, Wait: opts.Wait, Poll: opts.Poll, NoRetire: opts.NoRetire, IgnoreWindow: opts.IgnoreWindow,
+		CanaryNoWait: opts.CanaryNoWait, LockTimeout: opts.LockTimeout, Out: out})
 	if rep != nil {
 		if f.JSON() {
 			if jerr := cmdutil.WriteJSON(f.IOStreams.Out, rep); jerr != nil {
