@@ -125,6 +125,17 @@ type Baker struct {
 	// returns nil. An error fails the layer (its descendants are skipped)
 	// and leaves the channel where it was.
 	Verify func(ctx context.Context, layer string, amis map[string]string) error
+
+	// Engine, when set, builds the layers the plan builds in place of
+	// packer (patch run --engine automation); Runner is then not needed.
+	Engine Engine
+}
+
+// Engine builds one planned layer in place of packer and returns its
+// Result. It lives beside the Baker so that it can use the same wait,
+// verify and publish steps as a packer build.
+type Engine interface {
+	Build(ctx context.Context, b *Baker, n *graph.Node, pl *plan.Layer) *Result
 }
 
 func (b *Baker) now() time.Time {
@@ -166,7 +177,7 @@ func (b *Baker) Run(ctx context.Context, p *plan.Plan) ([]*Result, error) {
 	if p == nil || b.Config == nil || b.Config.Project == nil || b.Graph == nil {
 		return nil, errors.New("bake: missing plan, project or graph")
 	}
-	if b.Runner == nil && p.Changes() > 0 {
+	if b.Runner == nil && b.Engine == nil && p.Changes() > 0 {
 		return nil, errors.New("bake: no packer runner")
 	}
 	if b.RunID == "" {
@@ -195,9 +206,12 @@ func (b *Baker) Run(ctx context.Context, p *plan.Plan) ([]*Result, error) {
 			b.Observer.LayerStarted(pl.Layer, pl.Action, pl.Detail)
 		}
 		var r *Result
-		if pl.Action == plan.ActionBuild {
+		switch {
+		case pl.Action == plan.ActionBuild && b.Engine != nil:
+			r = b.Engine.Build(ctx, b, n, pl)
+		case pl.Action == plan.ActionBuild:
 			r = b.build(ctx, n, pl)
-		} else {
+		default:
 			r = b.reuse(ctx, pl)
 		}
 		mu.Lock()
