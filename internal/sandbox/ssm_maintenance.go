@@ -56,6 +56,9 @@ type WindowTask struct {
 	Description    string              `json:"description,omitempty"`
 	CutoffBehavior string              `json:"cutoff_behavior,omitempty"`
 	Parameters     map[string][]string `json:"parameters,omitempty"` // RunCommand document parameters
+	// TaskParams are the (deprecated) TaskParameters as given; Parameters
+	// merges them with the RunCommand parameters.
+	TaskParams map[string][]string `json:"task_params,omitempty"`
 	Comment        string              `json:"comment,omitempty"`
 	TimeoutSeconds int                 `json:"timeout_seconds,omitempty"`
 	RunCommand     map[string]any      `json:"run_command,omitempty"` // as given, echoed back
@@ -114,6 +117,9 @@ func (s *Server) registerSSMWindows() {
 	s.handle(svcSSM, "RegisterTaskWithMaintenanceWindow", ssmRegisterTaskWithMaintenanceWindow)
 	s.handle(svcSSM, "DeregisterTaskFromMaintenanceWindow", ssmDeregisterTaskFromMaintenanceWindow)
 	s.handle(svcSSM, "DescribeMaintenanceWindowTasks", ssmDescribeMaintenanceWindowTasks)
+	s.handle(svcSSM, "GetMaintenanceWindowTask", ssmGetMaintenanceWindowTask)
+	s.handle(svcSSM, "UpdateMaintenanceWindowTarget", ssmUpdateMaintenanceWindowTarget)
+	s.handle(svcSSM, "UpdateMaintenanceWindowTask", ssmUpdateMaintenanceWindowTask)
 	s.handle(svcSSM, "DescribeMaintenanceWindowExecutions", ssmDescribeMaintenanceWindowExecutions)
 	s.handle(svcSSM, "GetMaintenanceWindowExecution", ssmGetMaintenanceWindowExecution)
 	s.handle(svcSSM, "DescribeMaintenanceWindowExecutionTasks", ssmDescribeMaintenanceWindowExecutionTasks)
@@ -763,6 +769,10 @@ func ssmRegisterTaskWithMaintenanceWindow(c *Call) (any, error) {
 	}
 	for k, v := range in.TaskParameters {
 		task.Parameters[k] = v.Values
+		if task.TaskParams == nil {
+			task.TaskParams = map[string][]string{}
+		}
+		task.TaskParams[k] = v.Values
 	}
 	if tip := in.TaskInvocationParameters; tip != nil && tip.RunCommand != nil {
 		rc := tip.RunCommand
