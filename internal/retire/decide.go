@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
+	"github.com/amibake/amibake/internal/crashpoint"
 	"github.com/amibake/amibake/internal/lineage"
 )
 
@@ -213,6 +214,7 @@ func (rn *run) deprecate(ctx context.Context, b *Build) error {
 		if err != nil {
 			return fmt.Errorf("deprecate %s in %s: %w", c.AMI, c.Region, err)
 		}
+		crashpoint.Hit("retire.deprecated")
 		b.Copies[i].DeprecationTime = rn.now
 		b.Done = append(b.Done, fmt.Sprintf("deprecated %s in %s", c.AMI, c.Region))
 		rn.res.Deprecated++
@@ -227,6 +229,7 @@ func (rn *run) deregister(ctx context.Context, b *Build) error {
 		if err != nil {
 			return fmt.Errorf("deregister %s in %s: %w", c.AMI, c.Region, err)
 		}
+		crashpoint.Hit("retire.deregistered")
 		rn.res.Deregistered++
 		b.Done = append(b.Done, fmt.Sprintf("deregistered %s in %s", c.AMI, c.Region))
 		deleted := map[string]bool{}
@@ -284,5 +287,6 @@ func (rn *run) deleteOwnSnapshot(ctx context.Context, region, snap string) (bool
 	if err != nil {
 		return false, fmt.Errorf("delete snapshot %s in %s: %w", snap, region, err)
 	}
+	crashpoint.Hit("retire.snapshot-deleted")
 	return true, nil
 }
