@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/amibake/amibake/internal/config"
+	"github.com/amibake/amibake/internal/crashpoint"
 	"github.com/amibake/amibake/internal/graph"
 	"github.com/amibake/amibake/internal/lineage"
 	"github.com/amibake/amibake/internal/plan"
@@ -59,6 +60,9 @@ type Result struct {
 	// Verified is set when Baker.Verify passed before publishing.
 	PatchLevel string `json:"patch_level,omitempty"`
 	Verified   bool   `json:"verified,omitempty"`
+	// Inventory is the AMI's inventory document (projects with an
+	// inventory_bucket), recorded before the channel moved.
+	Inventory string `json:"inventory,omitempty"`
 	Err        error  `json:"-"`
 	Error      string `json:"error,omitempty"`
 }
@@ -288,10 +292,18 @@ func (b *Baker) reuse(ctx context.Context, pl *plan.Layer) *Result {
 	if err := b.waitAvailable(ctx, r.AMI); err != nil {
 		return fail(err)
 	}
+	// An AMI a failed bake left unpublished gets its document from the
+	// staged inventory that bake left behind.
+	url, err := b.recordInventory(ctx, pl.Layer, pl.Region, home, true)
+	if err != nil {
+		return fail(fmt.Errorf("not published: %w", err))
+	}
+	r.Inventory = url
 	moved, err := b.publish(ctx, pl.Layer, pl.Region, home)
 	if err != nil {
 		return fail(err)
 	}
+	crashpoint.Hit("bake.channel-published")
 	r.Published = moved
 	if moved {
 		b.message(pl.Layer, "latest → %s", home)
@@ -344,6 +356,7 @@ func (b *Baker) build(ctx context.Context, n *graph.Node, pl *plan.Layer) *Resul
 			}
 		}
 	}
+	crashpoint.Hit("bake.secrets-stored")
 
 	vars := map[string]string{"aws_endpoint": b.Endpoint}
 	if b.PollDelaySeconds > 0 {
@@ -363,6 +376,7 @@ func (b *Baker) build(ctx context.Context, n *graph.Node, pl *plan.Layer) *Resul
 	if err != nil {
 		return fail(err)
 	}
+	crashpoint.Hit("bake.image-created")
 
 	regions := plan.Regions(b.Config, n.Layer)
 	for _, region := range regions {
@@ -386,6 +400,11 @@ func (b *Baker) build(ctx context.Context, n *graph.Node, pl *plan.Layer) *Resul
 		}
 		r.Verified = true
 	}
+	url, err := b.recordInventory(ctx, pl.Layer, regions[0], r.AMI[regions[0]], false)
+	if err != nil {
+		return fail(fmt.Errorf("not published: %w", err))
+	}
+	r.Inventory = url
 	// The post-processor moved the channel; verify it (and move it when a
 	// user's template has no post-processor, or bake verifies before it
 	// publishes): only now that every copy is available.
@@ -393,6 +412,7 @@ func (b *Baker) build(ctx context.Context, n *graph.Node, pl *plan.Layer) *Resul
 	if err != nil {
 		return fail(err)
 	}
+	crashpoint.Hit("bake.channel-published")
 	switch {
 	case moved && b.Verify != nil:
 		b.message(pl.Layer, "latest → %s (verified)", r.AMI[regions[0]])

@@ -16,6 +16,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/amibake/amibake/internal/crashpoint"
 )
 
 // DefaultGrace is how long a cancelled build may take to clean up (packer
@@ -252,6 +254,7 @@ func (r *Runner) Build(ctx context.Context, req BuildRequest) (*BuildResult, err
 	if err != nil {
 		return fail(fmt.Errorf("start %s: %w", r.bin(), err))
 	}
+	crashpoint.Hit("bake.build-started")
 
 	exited := make(chan struct{})
 	var readers sync.WaitGroup

@@ -20,6 +20,7 @@ import (
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
 	"github.com/amibake/amibake/internal/awsapi"
+	"github.com/amibake/amibake/internal/crashpoint"
 )
 
 // Lease is the JSON value of the lock parameter.
@@ -118,6 +119,7 @@ func (l *Locker) Acquire(ctx context.Context, timeout time.Duration) (*Held, err
 	for {
 		held, err := l.tryAcquire(ctx)
 		if err == nil {
+			crashpoint.Hit("lock.acquired")
 			return held, nil
 		}
 		var he *HeldError
