@@ -13,6 +13,7 @@ import (
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
 	"github.com/amibake/amibake/internal/config"
+	"github.com/amibake/amibake/internal/crashpoint"
 	"github.com/amibake/amibake/internal/lineage"
 	"github.com/amibake/amibake/internal/plan"
 )
@@ -76,6 +77,7 @@ func Recover(ctx context.Context, clients plan.Clients, cfg *config.Config) (*Re
 				return rec, fmt.Errorf("recover: terminate orphaned build instances %v in %s: %w", ids, region, err)
 			}
 			rec.TerminatedInstances[region] = ids
+			crashpoint.Hit("bake.orphans-terminated")
 		}
 		deleted, err := deleteBuildSecrets(ctx, clients, paths.Root()+"/builds", region)
 		rec.DeletedSecrets = append(rec.DeletedSecrets, deleted...)
