@@ -6,6 +6,11 @@ package sandbox
 // "__type" and "message" plus the awsQueryCompatible X-Amzn-Query-Error
 // header).
 //
+// GetMetricData evaluates metric-math Expression queries (package
+// metricmath) over the MetricStat queries of the same request, returning
+// only the queries with ReturnData unset or true; a bad expression is the
+// 400 ValidationError "Error in expression ID: …".
+//
 // GetMetricData serves per-instance synthetic series for any query whose
 // dimensions name an InstanceId: deterministic from the world's seed, the
 // instance id, the metric and the period's timestamp, shaped by the
@@ -26,6 +31,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -33,6 +39,8 @@ import (
 	"weak"
 
 	"github.com/fxamacker/cbor/v2"
+
+	"github.com/amibake/amibake/internal/canary/metricmath"
 )
 
 const (
@@ -291,6 +299,12 @@ func cwInvalid(format string, a ...any) error {
 	return &APIError{Status: 400, Code: "InvalidParameterValue", Message: fmt.Sprintf(format, a...), Sender: true}
 }
 
+// cwValidation is the error CloudWatch answers a malformed query or
+// metric-math expression with.
+func cwValidation(format string, a ...any) error {
+	return &APIError{Status: 400, Code: "ValidationError", Message: fmt.Sprintf(format, a...), Sender: true}
+}
+
 // Wire shapes (member names as Smithy names them).
 
 type cwDimension struct {
@@ -358,79 +372,198 @@ func cwGetMetricData(c *Call) (any, error) {
 		Messages          []cwMessage `cbor:"Messages,omitempty"`
 	}
 	res := out{MetricDataResults: []cwResult{}}
-	total := 0
-	for _, q := range in.Queries {
+	byID := map[string]*cwQuery{}
+	gridPeriod := int32(0) // the finest MetricStat period: an expression's default
+	for i := range in.Queries {
+		q := &in.Queries[i]
 		if q.ID == "" {
 			return nil, cwInvalid("every MetricDataQuery needs an Id")
 		}
+		if !metricmath.IDPattern.MatchString(q.ID) || len(q.ID) > metricmath.MaxIDLength {
+			return nil, cwValidation("The value %s for parameter MetricDataQueries.member.%d.Id is not valid: an Id starts with a lowercase letter, then letters, digits or underscores.", q.ID, i+1)
+		}
+		if byID[q.ID] != nil {
+			return nil, cwValidation("The value %s for parameter MetricDataQueries.member.%d.Id is not unique.", q.ID, i+1)
+		}
+		byID[q.ID] = q
 		if (q.MetricStat == nil) == (q.Expression == "") {
 			return nil, cwInvalid("query %s: exactly one of MetricStat and Expression must be set", q.ID)
 		}
+		if q.MetricStat != nil && (gridPeriod == 0 || q.MetricStat.Period < gridPeriod) {
+			gridPeriod = q.MetricStat.Period
+		}
+	}
+	// Every MetricStat query is read, also those with ReturnData false:
+	// expressions name them.
+	values := map[string][]metricmath.Series{}
+	for i := range in.Queries {
+		q := &in.Queries[i]
+		if q.MetricStat == nil {
+			continue
+		}
+		s, err := cwMetricStat(c, st, q, in.StartTime, in.EndTime)
+		if err != nil {
+			return nil, err
+		}
+		values[q.ID] = []metricmath.Series{s}
+	}
+	ev := &cwExprEval{c: c, byID: byID, values: values, start: in.StartTime, end: in.EndTime, defPeriod: gridPeriod, busy: map[string]bool{}}
+	total := 0
+	for i := range in.Queries {
+		q := &in.Queries[i]
 		if q.ReturnData != nil && !*q.ReturnData {
 			continue
 		}
-		r := cwResult{ID: q.ID, Label: q.Label, Timestamps: []time.Time{}, Values: []float64{}, StatusCode: "Complete"}
 		if q.Expression != "" {
-			r.StatusCode = "InternalError"
-			r.Messages = []cwMessage{{Code: "Unsupported", Value: "the sandbox does not evaluate metric math expressions"}}
+			if _, err := ev.eval(q.ID); err != nil {
+				return nil, err
+			}
+		}
+		label := q.Label
+		if label == "" && q.MetricStat != nil {
+			label = q.MetricStat.Metric.MetricName
+		}
+		if label == "" {
+			label = q.ID
+		}
+		for _, s := range values[q.ID] {
+			r := cwResult{ID: q.ID, Label: label, Timestamps: append([]time.Time{}, s.T...), Values: append([]float64{}, s.V...), StatusCode: "Complete"}
+			if in.ScanBy != "TimestampAscending" {
+				slices.Reverse(r.Timestamps)
+				slices.Reverse(r.Values)
+			}
+			total += len(r.Values)
+			if total > cwMaxPoints {
+				return nil, cwInvalid("the request asks for more than %d data points", cwMaxPoints)
+			}
 			res.MetricDataResults = append(res.MetricDataResults, r)
-			continue
 		}
-		ms := q.MetricStat
-		if !validPeriod(ms.Period) {
-			return nil, cwInvalid("query %s: Period must be 1, 5, 10, 30 or a multiple of 60, got %d", q.ID, ms.Period)
-		}
-		if ms.Stat == "" || ms.Metric.Namespace == "" || ms.Metric.MetricName == "" {
-			return nil, cwInvalid("query %s: MetricStat needs Metric.Namespace, Metric.MetricName and Stat", q.ID)
-		}
-		if r.Label == "" {
-			r.Label = ms.Metric.MetricName
-		}
-		period := time.Duration(ms.Period) * time.Second
-		key := cwSeriesKey(c.Account, c.Region, ms.Metric)
-		stored := st.Points[key]
-		inst := cwInstanceFor(c, ms.Metric.Dimensions)
-		for t := in.StartTime.UTC().Truncate(period); t.Before(in.EndTime); t = t.Add(period) {
-			if t.Before(in.StartTime) || t.After(c.Now) {
-				continue
-			}
-			var bucket []float64
-			for _, p := range stored {
-				if !p.T.Before(t) && p.T.Before(t.Add(period)) {
-					bucket = append(bucket, p.V)
-				}
-			}
-			var v float64
-			switch {
-			case len(bucket) > 0:
-				var ok bool
-				if v, ok = cwAggregate(bucket, ms.Stat); !ok {
-					return nil, cwInvalid("query %s: unsupported statistic %q", q.ID, ms.Stat)
-				}
-			case inst != nil:
-				var ok bool
-				if v, ok = cwSynthetic(c.World, st, inst, ms.Metric.MetricName, ms.Stat, t, period); !ok {
-					return nil, cwInvalid("query %s: unsupported statistic %q", q.ID, ms.Stat)
-				}
-			default:
-				continue
-			}
-			r.Timestamps = append(r.Timestamps, t)
-			r.Values = append(r.Values, v)
-		}
-		if in.ScanBy != "TimestampAscending" {
-			for i, j := 0, len(r.Values)-1; i < j; i, j = i+1, j-1 {
-				r.Timestamps[i], r.Timestamps[j] = r.Timestamps[j], r.Timestamps[i]
-				r.Values[i], r.Values[j] = r.Values[j], r.Values[i]
-			}
-		}
-		total += len(r.Values)
-		if total > cwMaxPoints {
-			return nil, cwInvalid("the request asks for more than %d data points", cwMaxPoints)
-		}
-		res.MetricDataResults = append(res.MetricDataResults, r)
 	}
 	return res, nil
+}
+
+// cwMetricStat reads one MetricStat query's series, ascending: stored
+// points where there are some, else the instance's synthetic value.
+func cwMetricStat(c *Call, st *cloudWatchState, q *cwQuery, start, end time.Time) (metricmath.Series, error) {
+	ms := q.MetricStat
+	out := metricmath.Series{T: []time.Time{}, V: []float64{}}
+	if !validPeriod(ms.Period) {
+		return out, cwInvalid("query %s: Period must be 1, 5, 10, 30 or a multiple of 60, got %d", q.ID, ms.Period)
+	}
+	if ms.Stat == "" || ms.Metric.Namespace == "" || ms.Metric.MetricName == "" {
+		return out, cwInvalid("query %s: MetricStat needs Metric.Namespace, Metric.MetricName and Stat", q.ID)
+	}
+	period := time.Duration(ms.Period) * time.Second
+	key := cwSeriesKey(c.Account, c.Region, ms.Metric)
+	stored := st.Points[key]
+	inst := cwInstanceFor(c, ms.Metric.Dimensions)
+	for _, t := range cwGrid(start, end, c.Now, period) {
+		var bucket []float64
+		for _, p := range stored {
+			if !p.T.Before(t) && p.T.Before(t.Add(period)) {
+				bucket = append(bucket, p.V)
+			}
+		}
+		var v float64
+		switch {
+		case len(bucket) > 0:
+			var ok bool
+			if v, ok = cwAggregate(bucket, ms.Stat); !ok {
+				return out, cwInvalid("query %s: unsupported statistic %q", q.ID, ms.Stat)
+			}
+		case inst != nil:
+			var ok bool
+			if v, ok = cwSynthetic(c.World, st, inst, ms.Metric.MetricName, ms.Stat, t, period); !ok {
+				return out, cwInvalid("query %s: unsupported statistic %q", q.ID, ms.Stat)
+			}
+		default:
+			continue
+		}
+		out.T = append(out.T, t)
+		out.V = append(out.V, v)
+	}
+	return out, nil
+}
+
+// cwGrid is every period start in [start, end) that is not in the future.
+func cwGrid(start, end, now time.Time, period time.Duration) []time.Time {
+	var grid []time.Time
+	for t := start.UTC().Truncate(period); t.Before(end); t = t.Add(period) {
+		if t.Before(start) || t.After(now) {
+			continue
+		}
+		grid = append(grid, t)
+	}
+	return grid
+}
+
+// cwExprEval evaluates expression queries on demand: an expression may
+// name another expression, in any order of the request, but not itself.
+type cwExprEval struct {
+	c          *Call
+	byID       map[string]*cwQuery
+	values     map[string][]metricmath.Series
+	start, end time.Time
+	defPeriod  int32
+	busy       map[string]bool
+}
+
+func (e *cwExprEval) eval(id string) ([]metricmath.Series, error) {
+	if v, ok := e.values[id]; ok {
+		return v, nil
+	}
+	q := e.byID[id]
+	if e.busy[id] {
+		return nil, cwValidation("Error in expression %s: it refers to itself through other expressions", id)
+	}
+	e.busy[id] = true
+	defer delete(e.busy, id)
+	if len(q.Expression) > 2048 {
+		return nil, cwValidation("Error in expression %s: the expression is longer than 2048 characters", id)
+	}
+	n, err := metricmath.Parse(q.Expression)
+	if err != nil {
+		return nil, cwValidation("Error in expression %s: %v", id, err)
+	}
+	period := q.Period
+	if period == 0 {
+		period = e.defPeriod
+	}
+	if period == 0 {
+		period = 60
+	}
+	if !validPeriod(period) {
+		return nil, cwInvalid("query %s: Period must be 1, 5, 10, 30 or a multiple of 60, got %d", id, period)
+	}
+	grid := cwGrid(e.start, e.end, e.c.Now, time.Duration(period)*time.Second)
+	v, err := metricmath.Eval(n, metricmath.Env{Grid: grid, Lookup: func(ref string) (metricmath.Value, error) {
+		if e.byID[ref] == nil {
+			return metricmath.Value{}, cwValidation("Error in expression %s: Unrecognized metric or expression id %s", id, ref)
+		}
+		list, err := e.eval(ref)
+		if err != nil {
+			return metricmath.Value{}, err
+		}
+		if len(list) == 1 {
+			return metricmath.SeriesValue(list[0]), nil
+		}
+		return metricmath.Value{Kind: metricmath.Multi, List: list}, nil
+	}})
+	if err != nil {
+		var ae *APIError
+		if errors.As(err, &ae) {
+			return nil, err
+		}
+		return nil, cwValidation("Error in expression %s: %v", id, err)
+	}
+	out := metricmath.Result(v, grid)
+	for i := range out {
+		if out[i].T == nil {
+			out[i] = metricmath.Series{T: []time.Time{}, V: []float64{}}
+		}
+	}
+	e.values[id] = out
+	return out, nil
 }
 
 // validPeriod: 1, 5, 10, 30 (high resolution) or a multiple of 60 seconds.
@@ -473,6 +606,10 @@ func cwBase(metric string) float64 {
 		return 120 // ms
 	case "5xxrate", "errorrate", "4xxrate":
 		return 0.5 // percent
+	case "errors", "errorcount", "5xxcount", "4xxcount", "5xx", "4xx":
+		return 0.5 // per second: an error rate of 0.5% against requests
+	case "requests", "requestcount":
+		return 100 // per second
 	case "cpuutilization":
 		return 35
 	case "memoryutilization", "mem_used_percent":

@@ -196,3 +196,121 @@ func TestCloudWatchSlowAdmin(t *testing.T) {
 	resp.Body.Close()
 	assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
 }
+
+func utc(ts []time.Time) []time.Time {
+	out := make([]time.Time, len(ts))
+	for i, t := range ts {
+		out[i] = t.UTC()
+	}
+	return out
+}
+
+func mathQuery(id, expr string) cwtypes.MetricDataQuery {
+	return cwtypes.MetricDataQuery{Id: aws.String(id), Expression: aws.String(expr), Period: aws.Int32(60)}
+}
+
+func hidden(q cwtypes.MetricDataQuery) cwtypes.MetricDataQuery {
+	q.ReturnData = aws.Bool(false)
+	return q
+}
+
+func putPoints(t *testing.T, cw *cloudwatch.Client, metric, instance string, at []time.Time, vs ...float64) {
+	t.Helper()
+	var data []cwtypes.MetricDatum
+	for i, v := range vs {
+		data = append(data, cwtypes.MetricDatum{MetricName: aws.String(metric), Timestamp: aws.Time(at[i]), Value: aws.Float64(v),
+			Dimensions: []cwtypes.Dimension{{Name: aws.String("InstanceId"), Value: aws.String(instance)}}})
+	}
+	_, err := cw.PutMetricData(context.Background(), &cloudwatch.PutMetricDataInput{Namespace: aws.String("App"), MetricData: data})
+	require.NoError(t, err)
+}
+
+func statQuery(id, metric, instance string) cwtypes.MetricDataQuery {
+	return cwtypes.MetricDataQuery{Id: aws.String(id), MetricStat: &cwtypes.MetricStat{
+		Metric: &cwtypes.Metric{Namespace: aws.String("App"), MetricName: aws.String(metric),
+			Dimensions: []cwtypes.Dimension{{Name: aws.String("InstanceId"), Value: aws.String(instance)}}},
+		Period: aws.Int32(60), Stat: aws.String("Sum"),
+	}}
+}
+
+// Metric math over stored points: the hidden MetricStat queries are not
+// returned, the expression is evaluated per period (a division by zero
+// drops its point), expressions may name expressions, and bad ones fail
+// as CloudWatch fails them.
+func TestCloudWatchGetMetricDataExpressions(t *testing.T) {
+	sb := Start(t, func(o *Options) { o.Start = time.Date(2026, 11, 2, 12, 0, 0, 0, time.UTC) })
+	ctx := context.Background()
+	good, _ := cwImages(t, sb)
+	inst := cwLaunch(t, sb, good)
+	cw := cloudwatch.NewFromConfig(sb.Config)
+	now := sb.Clock().Now().Truncate(time.Minute)
+	ts := []time.Time{now.Add(-4 * time.Minute), now.Add(-3 * time.Minute), now.Add(-2 * time.Minute)}
+	putPoints(t, cw, "Errors", inst, ts, 2, 6, 1)
+	putPoints(t, cw, "Requests", inst, ts, 100, 200, 0)
+
+	in := &cloudwatch.GetMetricDataInput{
+		StartTime: aws.Time(ts[0]), EndTime: aws.Time(ts[2].Add(time.Minute)), ScanBy: cwtypes.ScanByTimestampAscending,
+		MetricDataQueries: []cwtypes.MetricDataQuery{
+			mathQuery("pct", "100 * rate"), // names an expression declared after it
+			hidden(statQuery("errors", "Errors", inst)),
+			hidden(statQuery("requests", "Requests", inst)),
+			hidden(mathQuery("rate", "errors / requests")),
+			mathQuery("filled", "FILL(errors / requests, -1) + ABS(-1) - MAX(errors) / SUM(errors)"),
+		},
+	}
+	out, err := cw.GetMetricData(ctx, in)
+	require.NoError(t, err)
+	require.Len(t, out.MetricDataResults, 2, "ReturnData=false queries are not returned")
+	pct := out.MetricDataResults[0]
+	assert.Equal(t, "pct", aws.ToString(pct.Id))
+	assert.Equal(t, cwtypes.StatusCodeComplete, pct.StatusCode)
+	assert.Equal(t, ts[:2], utc(pct.Timestamps), "the third period divides by zero: no point")
+	assert.InDeltaSlice(t, []float64{2, 3}, pct.Values, 1e-9)
+	filled := out.MetricDataResults[1]
+	assert.Equal(t, ts, utc(filled.Timestamps))
+	// errors/requests, FILLed with -1, +1, minus MAX(6)/SUM(9).
+	assert.InDeltaSlice(t, []float64{0.02 + 1 - 6.0/9, 0.03 + 1 - 6.0/9, -1 + 1 - 6.0/9}, filled.Values, 1e-9)
+
+	// Over synthetic per-instance series too: a ratio of two metrics.
+	synth, err := cw.GetMetricData(ctx, &cloudwatch.GetMetricDataInput{
+		StartTime: aws.Time(now.Add(-30 * time.Minute)), EndTime: aws.Time(now), ScanBy: cwtypes.ScanByTimestampAscending,
+		MetricDataQueries: []cwtypes.MetricDataQuery{
+			hidden(latencyQuery("lat", inst)), mathQuery("double", "lat * 2"), latencyQuery("raw", inst),
+		},
+	})
+	require.NoError(t, err)
+	require.Len(t, synth.MetricDataResults, 2)
+	require.NotEmpty(t, synth.MetricDataResults[0].Values)
+	assert.Equal(t, synth.MetricDataResults[1].Timestamps, synth.MetricDataResults[0].Timestamps)
+	for i, v := range synth.MetricDataResults[1].Values {
+		assert.InDelta(t, 2*v, synth.MetricDataResults[0].Values[i], 1e-9)
+	}
+
+	for _, tc := range []struct {
+		name    string
+		queries []cwtypes.MetricDataQuery
+		code    string
+		msg     string
+	}{
+		{"unknown id", []cwtypes.MetricDataQuery{hidden(statQuery("errors", "Errors", inst)), mathQuery("e1", "errors / requests")},
+			"ValidationError", "Error in expression e1: Unrecognized metric or expression id requests"},
+		{"syntax", []cwtypes.MetricDataQuery{hidden(statQuery("errors", "Errors", inst)), mathQuery("e1", "100 * (errors")},
+			"ValidationError", "Error in expression e1: expected \")\""},
+		{"unknown function", []cwtypes.MetricDataQuery{hidden(statQuery("errors", "Errors", inst)), mathQuery("e1", "RATE(errors)")},
+			"ValidationError", "unknown function RATE"},
+		{"cycle", []cwtypes.MetricDataQuery{mathQuery("e1", "e2 + 1"), mathQuery("e2", "e1 * 2")},
+			"ValidationError", "refers to itself"},
+		{"duplicate id", []cwtypes.MetricDataQuery{statQuery("errors", "Errors", inst), statQuery("errors", "Requests", inst)},
+			"ValidationError", "MetricDataQueries.member.2.Id is not unique"},
+		{"bad id", []cwtypes.MetricDataQuery{statQuery("Errors", "Errors", inst)},
+			"ValidationError", "MetricDataQueries.member.1.Id is not valid"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := cw.GetMetricData(ctx, &cloudwatch.GetMetricDataInput{StartTime: in.StartTime, EndTime: in.EndTime, MetricDataQueries: tc.queries})
+			var ae smithy.APIError
+			require.True(t, errors.As(err, &ae), "%v", err)
+			assert.Equal(t, tc.code, ae.ErrorCode())
+			assert.Contains(t, ae.ErrorMessage(), tc.msg)
+		})
+	}
+}
