@@ -20,6 +20,7 @@ import (
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
 	"github.com/amibake/amibake/internal/awsapi"
+	"github.com/amibake/amibake/internal/crashpoint"
 	"github.com/amibake/amibake/internal/lineage"
 )
 
@@ -82,8 +83,11 @@ type Finding struct {
 	// misses (zero when Patch Manager does not say).
 	Released time.Time `json:"released,omitzero"`
 	// IntroducedBy is the lowest layer whose image has the package
-	// (attribution, set by the patch module from the image scans).
-	IntroducedBy string `json:"introduced_by,omitempty"`
+	// (attribution, set by the patch module: Attribute). IntroducedFrom
+	// says what that image's package set came from: its stored inventory
+	// document (SourceInventory) or its patch scan (SourceScan).
+	IntroducedBy   string `json:"introduced_by,omitempty"`
+	IntroducedFrom string `json:"introduced_from,omitempty"`
 }
 
 // InvocationFailure is an instance the scan did not succeed on.
@@ -257,6 +261,7 @@ func (s *Scanner) ScanImage(ctx context.Context, img Image) (rep *Report, err er
 		return nil, fmt.Errorf("scan image %s (%s): RunInstances returned no instance", img.AMI, img.Layer)
 	}
 	id := aws.ToString(out.Instances[0].InstanceId)
+	crashpoint.Hit("patch.scan-instance-launched")
 	defer func() {
 		// A fresh context: the instance goes also when ctx was cancelled.
 		tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)

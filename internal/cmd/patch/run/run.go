@@ -27,6 +27,7 @@ import (
 	pscancmd "github.com/amibake/amibake/internal/cmd/patch/scan"
 	"github.com/amibake/amibake/internal/cmdutil"
 	"github.com/amibake/amibake/internal/config"
+	"github.com/amibake/amibake/internal/crashpoint"
 	"github.com/amibake/amibake/internal/graph"
 	"github.com/amibake/amibake/internal/lock"
 	"github.com/amibake/amibake/internal/plan"
@@ -209,11 +210,12 @@ func Run(parent context.Context, opts *RunOptions) (err error) {
 			}
 		}
 	}
-	scanned, err := patch.Scan(ctx, patch.ScanOptions{Config: cfg, Graph: g, EC2: clients.EC2, SSM: clients.SSM,
+	scanned, err := patch.Scan(ctx, patch.ScanOptions{Config: cfg, Graph: g, EC2: clients.EC2, SSM: clients.SSM, S3: clients.S3,
 		Layers: layers, Fleets: fleets, Now: f.Now, Poll: opts.Poll, Timeout: opts.Timeout, Progress: progress})
 	if err != nil {
 		return lost(fmt.Errorf("patch run: scan: %w", err))
 	}
+	crashpoint.Hit("patch.scan-done")
 	images := map[string]*pscan.Report{}
 	for _, r := range scanned.Images {
 		images[r.Layer] = r
@@ -276,6 +278,9 @@ func Run(parent context.Context, opts *RunOptions) (err error) {
 			img.InstanceType = l.InstanceType
 		}
 		r, err := patch.Verify(ctx, s, img)
+		if err == nil {
+			crashpoint.Hit("patch.verify-done")
+		}
 		if r != nil {
 			mu.Lock()
 			rep.Verified[layer] = r
@@ -290,6 +295,7 @@ func Run(parent context.Context, opts *RunOptions) (err error) {
 		return fmt.Errorf("patch run: %w", err)
 	}
 	rep.Results = results
+	crashpoint.Hit("patch.rebake-done")
 	var done int
 	for _, r := range results {
 		switch r.Status {
