@@ -55,6 +55,7 @@ type SSMScope struct {
 	WindowExecutions map[string]*WindowExecution     `json:"window_executions"`
 	Automations      map[string]*AutomationExecution `json:"automations"`
 	AutomationOrder  []string                        `json:"automation_order"`
+	Documents        map[string]*Document            `json:"documents,omitempty"` // the account's own SSM documents
 }
 
 func newSSMState() *SSMState {
@@ -103,6 +104,9 @@ func (sc *SSMScope) init() {
 	}
 	if sc.Automations == nil {
 		sc.Automations = map[string]*AutomationExecution{}
+	}
+	if sc.Documents == nil {
+		sc.Documents = map[string]*Document{}
 	}
 }
 

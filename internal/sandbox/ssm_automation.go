@@ -28,6 +28,9 @@ type AutomationExecution struct {
 	CommandID       string              `json:"command_id,omitempty"`
 	ImageID         string              `json:"image_id,omitempty"`
 	Tags            Tags                `json:"tags,omitempty"`
+	// Doc is the account's own Automation document the execution runs
+	// (nil for AWS-UpdateLinuxAmi); its steps are interpreted by action.
+	Doc *automationDoc `json:"doc,omitempty"`
 }
 
 // AutomationStep is one step of an execution.
@@ -41,6 +44,8 @@ type AutomationStep struct {
 	Inputs         map[string]string   `json:"inputs,omitempty"`
 	Outputs        map[string][]string `json:"outputs,omitempty"`
 	FailureMessage string              `json:"failure_message,omitempty"`
+	// Resolved are a custom runbook step's inputs with {{ }} substituted.
+	Resolved map[string]any `json:"resolved,omitempty"`
 }
 
 // updateLinuxAmiSteps are the steps of AWS-UpdateLinuxAmi.
@@ -65,6 +70,7 @@ func (s *Server) registerSSMAutomation() {
 	s.handle(svcSSM, "DescribeAutomationExecutions", ssmDescribeAutomationExecutions)
 	s.handle(svcSSM, "DescribeAutomationStepExecutions", ssmDescribeAutomationStepExecutions)
 	s.handle(svcSSM, "StopAutomationExecution", ssmStopAutomationExecution)
+	s.registerSSMDocuments()
 }
 
 func automationDocName(name string) string {
@@ -96,19 +102,19 @@ func ssmStartAutomationExecution(c *Call) (any, error) {
 		}
 	}
 	doc := automationDocName(in.DocumentName)
-	if doc != "AWS-UpdateLinuxAmi" && doc != "AWS-UpdateAmazonLinuxAmi" {
-		return nil, Errorf("AutomationDefinitionNotFoundException", "Automation definition %s not found (the sandbox models AWS-UpdateLinuxAmi).", in.DocumentName)
-	}
-	switch in.DocumentVersion {
-	case "", "$DEFAULT", "$LATEST", "1":
-	default:
-		return nil, Errorf("AutomationDefinitionVersionNotFoundException", "Version %s of automation definition %s not found.", in.DocumentVersion, doc)
-	}
 	if in.Mode != "" && in.Mode != "Auto" {
 		return nil, Errorf("InvalidAutomationExecutionParametersException", "The sandbox runs automations in Auto mode only.")
 	}
 	if len(in.Targets) > 0 {
 		return nil, Errorf("InvalidAutomationExecutionParametersException", "Rate-controlled automations (Targets) are not modelled by the sandbox.")
+	}
+	if doc != "AWS-UpdateLinuxAmi" && doc != "AWS-UpdateAmazonLinuxAmi" {
+		return startCustomAutomation(c, doc, in.DocumentVersion, in.Parameters, in.ClientToken, in.Tags)
+	}
+	switch in.DocumentVersion {
+	case "", "$DEFAULT", "$LATEST", "1":
+	default:
+		return nil, Errorf("AutomationDefinitionVersionNotFoundException", "Version %s of automation definition %s not found.", in.DocumentVersion, doc)
 	}
 	params := map[string][]string{}
 	for k, v := range in.Parameters {
@@ -184,7 +190,11 @@ func (w *World) advanceAutomation(sc *SSMScope, a *AutomationExecution, now time
 		}
 		if step == nil {
 			a.Status, a.End = "Success", t
-			a.Outputs["createImage.ImageId"] = []string{a.ImageID}
+			if a.Doc != nil {
+				a.Outputs = customOutputs(a)
+			} else {
+				a.Outputs["createImage.ImageId"] = []string{a.ImageID}
+			}
 			return
 		}
 		if t.After(now) {
@@ -208,6 +218,9 @@ func (w *World) advanceAutomation(sc *SSMScope, a *AutomationExecution, now time
 
 // startAutomationStep starts a step at t; false when it failed at once.
 func (w *World) startAutomationStep(sc *SSMScope, a *AutomationExecution, step *AutomationStep, t time.Time) bool {
+	if a.Doc != nil {
+		return w.startCustomStep(a, step, t)
+	}
 	p := func(k string) string { return firstValue(a.Parameters[k]) }
 	switch step.Name {
 	case "launchInstance":
@@ -319,6 +332,9 @@ func (w *World) automationImage(inst *Instance, name string, t time.Time) *Image
 // automationStepDone reports whether a running step has finished by now,
 // and when.
 func (w *World) automationStepDone(sc *SSMScope, a *AutomationExecution, step *AutomationStep, now time.Time) (time.Time, bool) {
+	if a.Doc != nil {
+		return w.customStepDone(sc, a, step, now)
+	}
 	inst := w.EC2.Instances[a.InstanceID]
 	switch step.Name {
 	case "launchInstance":
@@ -613,8 +629,9 @@ func ssmStopAutomationExecution(c *Call) (any, error) {
 		}
 	}
 	a.Status, a.End = "Cancelled", c.Now
-	// The runbook's instance does not outlive the execution.
-	if inst := c.World.EC2.Instances[a.InstanceID]; inst != nil {
+	// AWS-UpdateLinuxAmi's instance does not outlive the execution; what a
+	// custom runbook launched stays, as on AWS: its caller cleans up.
+	if inst := c.World.EC2.Instances[a.InstanceID]; inst != nil && a.Doc == nil {
 		c.World.TerminateInstance(inst, c.Now)
 	}
 	return nil, nil
