@@ -29,6 +29,7 @@ const (
 	toolsDir             = "$HOME/.cache/amibake/tools"
 	cacheToolsPath       = "/root/.cache/amibake/tools/**/*"
 	defaultBatchLockWait = "2h"
+	defaultBatchTTL      = "8h"
 )
 
 // Options shape the buildspec.
@@ -41,9 +42,13 @@ type Options struct {
 	Command string
 	// Dir is the project directory inside the source, "" for the root.
 	Dir string
-	// LockWait is how long a batch task waits for the project lock, which
-	// sibling layers building at once contend for (default 2h).
+	// LockWait is how long the batch's lease build waits for the project
+	// lock another run holds (default 2h).
 	LockWait string
+	// BatchTTL is how long the batch lease lives: the batch timeout
+	// (default 8h). A batch whose release build never runs (a failed
+	// layer) blocks the project no longer than this.
+	BatchTTL string
 }
 
 // Buildspec is a CodeBuild buildspec, version 0.2. Field order is the
@@ -143,6 +148,9 @@ func (o Options) withDefaults() Options {
 	if o.LockWait == "" {
 		o.LockWait = defaultBatchLockWait
 	}
+	if o.BatchTTL == "" {
+		o.BatchTTL = defaultBatchTTL
+	}
 	return o
 }
 
@@ -221,29 +229,89 @@ func Single(o Options) *Buildspec {
 	return b
 }
 
-// BatchGraph is the batch build-graph buildspec: one task per layer of g, in
-// topological order, each depending on its parent's task. Every task runs
-// `amibake bake $AMIBAKE_LAYER`.
+// Identifiers of the batch's lease builds (see BatchGraph).
+const (
+	LockIdentifier   = "amibake_lease_acquire"
+	UnlockIdentifier = "amibake_lease_release"
+	// EnvBatchStep tells a batch task it is a lease build, not a layer.
+	EnvBatchStep = "AMIBAKE_BATCH_STEP"
+)
+
+// BatchGraph is the batch build-graph buildspec: a first task takes the
+// project lock for the whole batch (ci lease acquire), then one task per
+// layer of g in topological order, each depending on its parent's task
+// (roots on the lock task) and running `amibake bake $AMIBAKE_LAYER
+// --lock-batch $AMIBAKE_BATCH_ID` under that lease, so sibling layers build
+// at once; a last task, depending on every layer task, releases the lease.
 func BatchGraph(g *graph.Graph, o Options) *Buildspec {
 	o = o.withDefaults()
 	b := base(o)
-	reportPhases(b, o, `amibake --output json bake "$AMIBAKE_LAYER" --lock-timeout `+o.LockWait)
+	reportPhases(b, o, `amibake --output json bake "$AMIBAKE_LAYER" --lock-batch "$AMIBAKE_BATCH_ID"`)
+	cd := ""
+	if o.Dir != "" && o.Dir != "." {
+		cd = fmt.Sprintf("cd %q\n", o.Dir)
+	}
+	layerRun := b.Phases.Build.Commands[0]
+	b.Phases.Build.Commands = []string{
+		// CodeBuild starts every build of a batch on behalf of the batch;
+		// AMIBAKE_BATCH_ID (StartBuildBatch environment override) names it
+		// explicitly where that is not wanted.
+		`export AMIBAKE_BATCH_ID="${AMIBAKE_BATCH_ID:-$CODEBUILD_INITIATOR}"`,
+		`if [ "$` + EnvBatchStep + `" = acquire ]; then` + "\n" +
+			"  " + cd + `amibake ci lease acquire --ttl ` + o.BatchTTL + ` --lock-timeout ` + o.LockWait + "\n" +
+			`elif [ "$` + EnvBatchStep + `" = release ]; then` + "\n" +
+			"  " + cd + "amibake ci lease release\n" +
+			"else\n" +
+			indent(layerRun, "  ") + "\n" +
+			"fi",
+	}
 	ids := Identifiers(g)
-	tasks := []BatchTask{}
+	lockID, unlockID := reserve(LockIdentifier, ids), reserve(UnlockIdentifier, ids)
+	tasks := []BatchTask{{
+		Identifier: lockID,
+		Env:        &Env{Variables: Variables{{EnvBatchStep, "acquire"}}},
+	}}
+	var all []string
 	for _, n := range g.Topo() {
 		t := BatchTask{
 			Identifier: ids[n.Name()],
 			Layer:      n.Name(),
 			Env:        &Env{Variables: Variables{{"AMIBAKE_LAYER", n.Name()}}},
+			DependOn:   []string{lockID},
 		}
 		if n.Parent != nil {
 			t.Parent = n.Parent.Name()
 			t.DependOn = []string{ids[n.Parent.Name()]}
 		}
 		tasks = append(tasks, t)
+		all = append(all, t.Identifier)
 	}
+	if len(all) == 0 {
+		all = []string{lockID}
+	}
+	tasks = append(tasks, BatchTask{
+		Identifier: unlockID,
+		Env:        &Env{Variables: Variables{{EnvBatchStep, "release"}}},
+		DependOn:   all,
+	})
 	b.Batch = &Batch{BuildGraph: tasks}
 	return b
+}
+
+// reserve returns id, changed until no layer's identifier is the same.
+func reserve(id string, layers map[string]string) string {
+	taken := map[string]bool{}
+	for _, v := range layers {
+		taken[v] = true
+	}
+	for taken[id] {
+		id += "_"
+	}
+	return id
+}
+
+func indent(s, prefix string) string {
+	return prefix + strings.ReplaceAll(s, "\n", "\n"+prefix)
 }
 
 // maxIdentifier bounds an identifier's length; CodeBuild identifiers are

@@ -119,28 +119,50 @@ func checkGraph(t *testing.T, g *graph.Graph, data []byte) {
 		require.Contains(t, []string{"install", "pre_build", "build", "post_build"}, name)
 	}
 
+	// The graph is: lease acquire → the layer DAG → lease release.
+	tasks := p.Batch.BuildGraph
+	require.GreaterOrEqual(t, len(tasks), 2)
+	first, last := tasks[0], tasks[len(tasks)-1]
+	assert.Equal(t, "acquire", first.Env.Variables[EnvBatchStep])
+	assert.Empty(t, first.DependOn, "the lease build runs first")
+	assert.Equal(t, "release", last.Env.Variables[EnvBatchStep])
+	tasks = tasks[1 : len(tasks)-1]
+
 	idToLayer := map[string]string{}
 	var gotNodes []string
-	for _, task := range p.Batch.BuildGraph {
+	for _, task := range tasks {
 		require.Regexp(t, `^[A-Za-z][A-Za-z0-9_]{0,99}$`, task.Identifier)
 		_, dup := idToLayer[task.Identifier]
 		require.False(t, dup, "identifier %s used twice", task.Identifier)
+		require.NotEqual(t, first.Identifier, task.Identifier)
+		require.NotEqual(t, last.Identifier, task.Identifier)
 		layer := task.Env.Variables["AMIBAKE_LAYER"]
 		require.NotEmpty(t, layer, "task %s has no AMIBAKE_LAYER", task.Identifier)
+		assert.Empty(t, task.Env.Variables[EnvBatchStep])
 		idToLayer[task.Identifier] = layer
 		gotNodes = append(gotNodes, layer)
 	}
 	var gotEdges []edge
-	seen := map[string]bool{}
-	for _, task := range p.Batch.BuildGraph {
+	seen := map[string]bool{first.Identifier: true}
+	for _, task := range tasks {
 		for _, dep := range task.DependOn {
+			require.True(t, seen[dep], "task %s is listed before its dependency %s", task.Identifier, dep)
+			if dep == first.Identifier {
+				require.Nil(t, g.Nodes[idToLayer[task.Identifier]].Parent, "only roots wait for the lease build directly")
+				continue
+			}
 			parent, ok := idToLayer[dep]
 			require.True(t, ok, "task %s depends on unknown %s", task.Identifier, dep)
-			require.True(t, seen[dep], "task %s is listed before its dependency %s", task.Identifier, dep)
 			gotEdges = append(gotEdges, edge{parent, idToLayer[task.Identifier]})
 		}
+		require.NotEmpty(t, task.DependOn, "every layer build runs under the lease")
 		seen[task.Identifier] = true
 	}
+	var ids []string
+	for id := range idToLayer {
+		ids = append(ids, id)
+	}
+	assert.ElementsMatch(t, ids, last.DependOn, "the release waits for every layer build")
 
 	var wantNodes []string
 	var wantEdges []edge
@@ -161,7 +183,9 @@ func checkGraph(t *testing.T, g *graph.Graph, data []byte) {
 	assert.Equal(t, wantEdges, gotEdges, "edges")
 
 	build := strings.Join(p.Phases["build"].Commands, "\n")
-	assert.Contains(t, build, `amibake --output json bake "$AMIBAKE_LAYER"`)
+	assert.Contains(t, build, `amibake --output json bake "$AMIBAKE_LAYER" --lock-batch "$AMIBAKE_BATCH_ID"`)
+	assert.Contains(t, build, `amibake ci lease acquire --ttl 8h`)
+	assert.Contains(t, build, `amibake ci lease release`)
 	assert.Equal(t, "JUNITXML", p.Reports[ReportGroup].FileFormat)
 	assert.Contains(t, p.Cache.Paths, cacheToolsPath)
 }
@@ -172,9 +196,12 @@ func TestBatchGraphExample(t *testing.T) {
 	require.NoError(t, err)
 	checkGraph(t, g, data)
 	p := parse(t, data)
-	require.Len(t, p.Batch.BuildGraph, 5)
-	assert.Equal(t, "linux", p.Batch.BuildGraph[0].Identifier)
-	assert.Equal(t, []string{"base"}, p.Batch.BuildGraph[len(p.Batch.BuildGraph)-1].DependOn)
+	require.Len(t, p.Batch.BuildGraph, 7)
+	assert.Equal(t, LockIdentifier, p.Batch.BuildGraph[0].Identifier)
+	assert.Equal(t, "linux", p.Batch.BuildGraph[1].Identifier)
+	assert.Equal(t, []string{LockIdentifier}, p.Batch.BuildGraph[1].DependOn)
+	assert.Equal(t, []string{"base"}, p.Batch.BuildGraph[len(p.Batch.BuildGraph)-2].DependOn)
+	assert.Equal(t, UnlockIdentifier, p.Batch.BuildGraph[6].Identifier)
 }
 
 func TestBatchGraphLarge(t *testing.T) {
@@ -248,4 +275,10 @@ func TestVersionsMatchToolsScript(t *testing.T) {
 		require.NotNil(t, m, "%s in scripts/tools.sh", name)
 		assert.Equal(t, m[1], want, name)
 	}
+}
+
+func TestBatchLeaseIdentifiersAvoidLayers(t *testing.T) {
+	ids := map[string]string{"amibake_lease_acquire": "amibake_lease_acquire", "x": "amibake_lease_acquire_"}
+	assert.Equal(t, "amibake_lease_acquire__", reserve(LockIdentifier, ids))
+	assert.Equal(t, UnlockIdentifier, reserve(UnlockIdentifier, ids))
 }

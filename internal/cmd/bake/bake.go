@@ -61,6 +61,9 @@ type BakeOptions struct {
 	Parallel        int
 	DryRun          bool
 	LockTimeout     time.Duration
+	// LockBatch is the CodeBuild batch whose lease this layer build runs
+	// under (ci buildspec --batch): the lock is checked, not taken.
+	LockBatch string
 
 	// PackerBin and PluginDir locate packer and its plugins.
 	PackerBin string
@@ -84,7 +87,8 @@ func NewCmdBake(f *cmdutil.Factory, runF func(*BakeOptions) error) *cli.Command 
 			"pointed at the reused AMI. A failed layer skips only its descendants. Holds the\n" +
 			"project lock; first cleans up what a crashed bake left (orphaned build instances,\n" +
 			"build secrets). Exit 0: all done, 3: some layers failed, 1: nothing succeeded,\n" +
-			"4: the lock is held.\n\n" +
+			"4: the lock is held. In a CodeBuild batch (ci buildspec --batch) --lock-batch runs\n" +
+			"under the batch's lease instead, so sibling layers build at once.\n\n" +
 			"   amibake bake app-web --parallel 2\n" +
 			"   amibake bake base --with-descendants --dry-run",
 		Flags: append([]cli.Flag{
@@ -92,6 +96,7 @@ func NewCmdBake(f *cmdutil.Factory, runF func(*BakeOptions) error) *cli.Command 
 			&cli.IntFlag{Name: "parallel", Value: 4, Usage: "build at most `N` layers at once"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "print the plan and write the templates bake would run; change nothing"},
 			cmdutil.LockTimeoutFlag(),
+			&cli.StringFlag{Name: "lock-batch", Usage: "run under the batch lease of CodeBuild batch `ID` (taken by `ci lease acquire`) instead of taking the project lock"},
 			&cli.StringFlag{Name: "packer", Usage: "the packer `BINARY` (default: $AMIBAKE_PACKER, else packer on PATH)"},
 			&cli.StringFlag{Name: "plugin-dir", Usage: "packer plugin `DIR` with the amazon and amibake plugins (default: $PACKER_PLUGIN_PATH)"},
 		}, cmdutil.VarFlags()...),
@@ -113,8 +118,12 @@ func NewCmdBake(f *cmdutil.Factory, runF func(*BakeOptions) error) *cli.Command 
 				Parallel:        c.Int("parallel"),
 				DryRun:          c.Bool("dry-run"),
 				LockTimeout:     c.Duration("lock-timeout"),
-				PackerBin:       c.String("packer"),
-				PluginDir:       c.String("plugin-dir"),
+				LockBatch:       c.String("lock-batch"),
+				// --profile/--region/--endpoint-url reach packer too.
+				Getenv:    f.Getenv,
+				Environ:   f.Environ,
+				PackerBin: c.String("packer"),
+				PluginDir: c.String("plugin-dir"),
 				LoadConfig: func() (*config.Config, hcl.Diagnostics) {
 					return config.Load(f.WorkDir, loadOpts)
 				},
@@ -189,6 +198,10 @@ func bakeRun(opts *BakeOptions) error {
 	}
 
 	endpoint := opts.getenv(EnvEndpoint)
+	if endpoint == "" && awsCfg.BaseEndpoint != nil {
+		// endpoint_url from the shared config profile.
+		endpoint = *awsCfg.BaseEndpoint
+	}
 	sandbox := isLoopback(endpoint)
 	baker := &bake.Baker{
 		Config:         cfg,
@@ -215,7 +228,15 @@ func bakeRun(opts *BakeOptions) error {
 	}
 
 	report := jsonReport{Project: cfg.Project.Name, RunID: baker.RunID, DryRun: opts.DryRun}
-	if !opts.DryRun {
+	if !opts.DryRun && opts.LockBatch != "" {
+		// A layer build of a batch: the batch's lock build holds the lease
+		// (and has recovered what a crashed run left); siblings build now,
+		// so recovering here would kill their build instances.
+		locker := &lock.Locker{SSM: clients.SSM(""), Name: paths.Lock(), Now: opts.Now}
+		if _, err := locker.JoinBatch(ctx, opts.LockBatch); err != nil {
+			return fmt.Errorf("bake: %w", err)
+		}
+	} else if !opts.DryRun {
 		locker := &lock.Locker{SSM: clients.SSM(""), Name: paths.Lock(), Command: "bake", Now: opts.Now}
 		held, err := locker.Acquire(ctx, opts.LockTimeout)
 		if err != nil {

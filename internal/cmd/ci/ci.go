@@ -7,6 +7,7 @@ import (
 
 	"github.com/amibake/amibake/internal/cmd/ci/buildspec"
 	"github.com/amibake/amibake/internal/cmd/ci/junit"
+	"github.com/amibake/amibake/internal/cmd/ci/lease"
 	"github.com/amibake/amibake/internal/cmdutil"
 )
 
@@ -14,12 +15,14 @@ import (
 func NewCmdCI(f *cmdutil.Factory) *cli.Command {
 	return &cli.Command{
 		Name:  "ci",
-		Usage: "Run amibake on CodeBuild: buildspec and reports",
+		Usage: "Run amibake on CodeBuild: buildspec, reports and the batch lease",
 		Description: "amibake ci buildspec writes the CodeBuild buildspec.yml (see docs/pipelines.md);\n" +
-			"amibake ci junit turns a JSON result into a JUnit report for CodeBuild.",
+			"amibake ci junit turns a JSON result into a JUnit report for CodeBuild;\n" +
+			"amibake ci lease holds the project lock for a whole batch build-graph.",
 		Subcommands: []*cli.Command{
 			buildspec.NewCmdBuildspec(f, nil),
 			junit.NewCmdJUnit(f, nil),
+			lease.NewCmdLease(f),
 		},
 	}
 }
