@@ -81,11 +81,11 @@ func TestCustomAutomationPatchesAndImages(t *testing.T) {
 	ssmRequireCode(t, err, "AutomationDefinitionVersionNotFoundException")
 
 	out, err := cl.StartAutomationExecution(ctx, &ssm.StartAutomationExecutionInput{DocumentName: aws.String("patch-rebake"),
-		Parameters: map[string][]string{"SourceAmiId": {src}, "PatchGroup": {"golden"}, "TargetAmiName": {"patched-{{ global:DATE }}"}, "BuildId": {"b-1"}},
+		Parameters:  map[string][]string{"SourceAmiId": {src}, "PatchGroup": {"golden"}, "TargetAmiName": {"patched-{{ global:DATE }}"}, "BuildId": {"b-1"}},
 		ClientToken: aws.String("tok-1")})
 	require.NoError(t, err)
 	again, err := cl.StartAutomationExecution(ctx, &ssm.StartAutomationExecutionInput{DocumentName: aws.String("patch-rebake"),
-		Parameters: map[string][]string{"SourceAmiId": {src}, "PatchGroup": {"golden"}, "TargetAmiName": {"x"}, "BuildId": {"b-1"}},
+		Parameters:  map[string][]string{"SourceAmiId": {src}, "PatchGroup": {"golden"}, "TargetAmiName": {"x"}, "BuildId": {"b-1"}},
 		ClientToken: aws.String("tok-1")})
 	require.NoError(t, err)
 	assert.Equal(t, aws.ToString(out.AutomationExecutionId), aws.ToString(again.AutomationExecutionId), "the client token makes the start idempotent")
