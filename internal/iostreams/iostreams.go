@@ -16,6 +16,7 @@ type IOStreams struct {
 	Out    io.Writer
 	ErrOut io.Writer
 
+	stdinTTY     bool
 	stdoutTTY    bool
 	stderrTTY    bool
 	colorEnabled bool
@@ -28,6 +29,7 @@ func System() *IOStreams {
 		In:        os.Stdin,
 		Out:       os.Stdout,
 		ErrOut:    os.Stderr,
+		stdinTTY:  isTerminal(os.Stdin),
 		stdoutTTY: isTerminal(os.Stdout),
 		stderrTTY: isTerminal(os.Stderr),
 	}
@@ -41,10 +43,18 @@ func Test() (*IOStreams, *bytes.Buffer, *bytes.Buffer, *bytes.Buffer) {
 	return &IOStreams{In: in, Out: out, ErrOut: errOut}, in, out, errOut
 }
 
+func (s *IOStreams) IsStdinTTY() bool  { return s.stdinTTY }
 func (s *IOStreams) IsStdoutTTY() bool { return s.stdoutTTY }
 func (s *IOStreams) IsStderrTTY() bool { return s.stderrTTY }
 
-// SetStdoutTTY and SetStderrTTY let tests exercise the terminal rendering.
+// CanPrompt reports whether a person can answer a question: the prompt
+// goes to stderr and the answer comes from stdin, so both must be a
+// terminal. Pipelines (CodeBuild, cron, a pipe) never can.
+func (s *IOStreams) CanPrompt() bool { return s.stdinTTY && s.stderrTTY }
+
+// SetStdinTTY, SetStdoutTTY and SetStderrTTY let tests exercise the
+// terminal behaviour (rendering, prompts).
+func (s *IOStreams) SetStdinTTY(v bool)  { s.stdinTTY = v }
 func (s *IOStreams) SetStdoutTTY(v bool) { s.stdoutTTY = v }
 func (s *IOStreams) SetStderrTTY(v bool) { s.stderrTTY = v }
 

@@ -138,6 +138,11 @@ func run(ctx context.Context, opts *Options) error {
 		printPlan(out, a, region)
 		return nil
 	}
+	// It launches 2N instances that cost money while the window runs.
+	if err := cmdutil.ConfirmApply(ctx, f, cmdutil.ApplyPrompt{Changes: 2 * max(fleet.Canary.Instances, 1), Regions: []string{region}, STS: clients.STS(),
+		Preview: func(w io.Writer) error { printPlan(w, a, region); return nil }}); err != nil {
+		return err
+	}
 	// Launching and terminating instances changes AWS: the project lock,
 	// renewed for the whole window; losing it stops the analysis (which
 	// still terminates its instances).

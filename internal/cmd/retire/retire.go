@@ -118,6 +118,22 @@ func retireRun(ctx context.Context, opts *RetireOptions) (err error) {
 	}
 	clients := awsapi.NewClients(awsCfg)
 	paths := channel.Paths(cfg)
+	r := &retire.Retirer{EC2: clients.EC2, AutoScaling: clients.AutoScaling, SSM: clients.SSM, Paths: paths,
+		Regions: channel.ProjectRegions(cfg), Now: f.Now}
+	if opts.Apply && f.WillPrompt() {
+		// The operator sees the dry run first. --apply then plans again
+		// under the lock, so what it does is judged on the state it acts on.
+		dry := req
+		dry.Apply = false
+		preview, err := r.Run(ctx, dry)
+		if err != nil {
+			return err
+		}
+		if err := cmdutil.ConfirmApply(ctx, f, cmdutil.ApplyPrompt{Changes: changeCount(preview), Regions: r.Regions, STS: clients.STS(),
+			Preview: func(w io.Writer) error { return printResult(w, preview) }}); err != nil {
+			return err
+		}
+	}
 	if opts.Apply {
 		locker := &lock.Locker{SSM: clients.SSM(""), Name: paths.Lock(), Now: f.Now, Command: "retire --apply"}
 		held, err := locker.Acquire(ctx, opts.LockTimeout)
@@ -131,8 +147,6 @@ func retireRun(ctx context.Context, opts *RetireOptions) (err error) {
 			}
 		}()
 	}
-	r := &retire.Retirer{EC2: clients.EC2, AutoScaling: clients.AutoScaling, SSM: clients.SSM, Paths: paths,
-		Regions: channel.ProjectRegions(cfg), Now: f.Now}
 	res, err := r.Run(ctx, req)
 	if res != nil {
 		if f.JSON() {
@@ -186,4 +200,15 @@ func printResult(w io.Writer, res *retire.Result) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// changeCount is how many builds --apply deprecates or deregisters.
+func changeCount(res *retire.Result) int {
+	n := 0
+	for _, bd := range res.Builds {
+		if bd.Action == retire.ActionDeprecate || bd.Action == retire.ActionDeregister {
+			n++
+		}
+	}
+	return n
 }

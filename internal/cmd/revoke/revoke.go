@@ -9,6 +9,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"slices"
 	"text/tabwriter"
 	"time"
 
@@ -141,6 +143,10 @@ func revokeRun(ctx context.Context, opts *RevokeOptions) (err error) {
 	}
 	actions := lineage.PlanRevoke(images, opts.Reason, f.Now())
 	if opts.Apply {
+		if err := cmdutil.ConfirmApply(ctx, f, cmdutil.ApplyPrompt{Changes: changeCount(actions), Regions: actionRegions(actions), STS: clients.STS(),
+			Preview: func(w io.Writer) error { return writeActions(w, actions, false) }}); err != nil {
+			return err
+		}
 		if err := renew(ctx); err != nil {
 			return fmt.Errorf("revoke %s: %w", opts.AMI, err)
 		}
@@ -158,11 +164,28 @@ func revokeRun(ctx context.Context, opts *RevokeOptions) (err error) {
 
 func writeText(f *cmdutil.Factory, opts *RevokeOptions, actions []lineage.RevokeAction, descendants int) error {
 	w := f.IOStreams.Out
-	verb, tagged, deprecated := "Would revoke", "would tag", "would deprecate at "
+	verb := "Would revoke"
 	if opts.Apply {
-		verb, tagged, deprecated = "Revoked", "tagged", "deprecated at "
+		verb = "Revoked"
 	}
 	fmt.Fprintf(w, "%s %d AMIs (amibake:revoked=%q); nothing is deregistered:\n", verb, len(actions), opts.Reason)
+	if err := writeActions(w, actions, opts.Apply); err != nil {
+		return err
+	}
+	if !opts.Cascade && descendants > 0 {
+		fmt.Fprintf(w, "%d descendant builds are built on it and stay as they are; --cascade revokes them too.\n", descendants)
+	}
+	if !opts.Apply {
+		fmt.Fprintln(w, "Dry run: run again with --apply to do it.")
+	}
+	return nil
+}
+
+func writeActions(w io.Writer, actions []lineage.RevokeAction, applied bool) error {
+	tagged, deprecated := "would tag", "would deprecate at "
+	if applied {
+		tagged, deprecated = "tagged", "deprecated at "
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, a := range actions {
 		tag := "already tagged"
@@ -178,11 +201,26 @@ func writeText(f *cmdutil.Factory, opts *RevokeOptions, actions []lineage.Revoke
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("write revoke: %w", err)
 	}
-	if !opts.Cascade && descendants > 0 {
-		fmt.Fprintf(w, "%d descendant builds are built on it and stay as they are; --cascade revokes them too.\n", descendants)
-	}
-	if !opts.Apply {
-		fmt.Fprintln(w, "Dry run: run again with --apply to do it.")
-	}
 	return nil
+}
+
+// changeCount is how many AMIs --apply writes to (tag or deprecation).
+func changeCount(actions []lineage.RevokeAction) int {
+	n := 0
+	for _, a := range actions {
+		if a.Tag || a.Deprecate {
+			n++
+		}
+	}
+	return n
+}
+
+func actionRegions(actions []lineage.RevokeAction) []string {
+	var regions []string
+	for _, a := range actions {
+		if !slices.Contains(regions, a.Region) {
+			regions = append(regions, a.Region)
+		}
+	}
+	return regions
 }

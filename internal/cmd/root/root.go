@@ -36,22 +36,45 @@ const RetryMaxAttempts = 10
 // NewFactory returns the production Factory; global flags fill the rest in
 // before any command runs.
 func NewFactory(ios *iostreams.IOStreams) *cmdutil.Factory {
-	return &cmdutil.Factory{
+	f := &cmdutil.Factory{
 		IOStreams: ios,
 		Version:   Version,
 		Output:    cmdutil.OutputText,
 		Logger:    slog.New(slog.NewTextHandler(ios.ErrOut, &slog.HandlerOptions{Level: slog.LevelWarn})),
-		AWSConfig: func(ctx context.Context) (aws.Config, error) {
-			cfg, err := awsconfig.LoadDefaultConfig(ctx,
-				awsconfig.WithRetryMode(aws.RetryModeStandard),
-				awsconfig.WithRetryMaxAttempts(RetryMaxAttempts))
-			if err != nil {
-				return aws.Config{}, fmt.Errorf("load AWS configuration: %w", err)
-			}
-			return cfg, nil
-		},
-		Now: time.Now,
+		Now:       time.Now,
 	}
+	f.AWSConfig = func(ctx context.Context) (aws.Config, error) { return LoadAWSConfig(ctx, f.AWS) }
+	return f
+}
+
+// LoadAWSConfig is the SDK's default chain (env, shared config and
+// credentials, SSO, web identity, ECS/IMDS roles) with the global flags
+// on top: --profile picks the shared profile, --region the default region
+// (as the aws CLI does), --endpoint-url every service's endpoint.
+func LoadAWSConfig(ctx context.Context, g cmdutil.AWSGlobals) (aws.Config, error) {
+	opts := []func(*awsconfig.LoadOptions) error{
+		awsconfig.WithRetryMode(aws.RetryModeStandard),
+		awsconfig.WithRetryMaxAttempts(RetryMaxAttempts),
+	}
+	if g.Profile != "" {
+		opts = append(opts, awsconfig.WithSharedConfigProfile(g.Profile))
+	}
+	if g.Region != "" {
+		opts = append(opts, awsconfig.WithRegion(g.Region))
+	}
+	if g.EndpointURL != "" {
+		opts = append(opts, awsconfig.WithBaseEndpoint(g.EndpointURL))
+	}
+	cfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		var missing awsconfig.SharedConfigProfileNotExistError
+		if errors.As(err, &missing) {
+			return aws.Config{}, cmdutil.FlagErrorf("AWS profile %q not found in %s or %s (check --profile / $AWS_PROFILE, $AWS_CONFIG_FILE)",
+				missing.Profile, awsconfig.DefaultSharedConfigFilename(), awsconfig.DefaultSharedCredentialsFilename())
+		}
+		return aws.Config{}, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	return cfg, nil
 }
 
 // NewApp builds the command tree around f.
@@ -71,6 +94,12 @@ func NewApp(f *cmdutil.Factory) *cli.App {
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: cmdutil.OutputText, Usage: "output format: text or json", EnvVars: []string{"AMIBAKE_OUTPUT"}},
 			&cli.BoolFlag{Name: "no-color", Usage: "disable colour", EnvVars: []string{"NO_COLOR"}},
 			&cli.StringFlag{Name: "log-level", Value: "warn", Usage: "log level: debug, info, warn, error", EnvVars: []string{"AMIBAKE_LOG_LEVEL"}},
+			// No EnvVars: the SDK reads AWS_PROFILE, AWS_REGION and
+			// AWS_ENDPOINT_URL itself, with its own precedence rules.
+			&cli.StringFlag{Name: "profile", Usage: "AWS shared config `PROFILE` (default: $AWS_PROFILE, else the SDK default chain)"},
+			&cli.StringFlag{Name: "region", Usage: "the SDK's default `REGION` (default: $AWS_REGION / the profile's); the project's regions still decide where amibake works"},
+			&cli.StringFlag{Name: "endpoint-url", Usage: "send every AWS call to `URL` (the sandbox; default: $AWS_ENDPOINT_URL)"},
+			&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "answer yes to the confirmation --apply asks for on a terminal"},
 		},
 		Before:   func(c *cli.Context) error { return applyGlobals(c, f) },
 		Commands: commands(f),
@@ -154,6 +183,11 @@ func applyGlobals(c *cli.Context, f *cmdutil.Factory) error {
 		return cmdutil.FlagErrorf("--chdir %s: not a directory", dir)
 	}
 	f.WorkDir = abs
+	f.AWS = cmdutil.AWSGlobals{Profile: c.String("profile"), Region: c.String("region"), EndpointURL: c.String("endpoint-url")}
+	if u := f.AWS.EndpointURL; u != "" && !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+		return cmdutil.FlagErrorf("invalid --endpoint-url %q: want an http:// or https:// URL", u)
+	}
+	f.AssumeYes = c.Bool("yes")
 	return nil
 }
 

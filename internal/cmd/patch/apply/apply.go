@@ -123,6 +123,10 @@ func applyRun(ctx context.Context, opts *ApplyOptions) (err error) {
 		res.Changes = append(res.Changes, changes...)
 	}
 	if opts.Apply && len(res.Changes) > 0 {
+		if err := cmdutil.ConfirmApply(ctx, f, cmdutil.ApplyPrompt{Changes: len(res.Changes), Regions: regions, STS: clients.STS(),
+			Preview: func(w io.Writer) error { return printChanges(w, res.Changes) }}); err != nil {
+			return err
+		}
 		for _, rc := range plan {
 			if err := baseline.Apply(ctx, clients.SSM(rc.region), cfg.Project.Name, rc.changes); err != nil {
 				return fmt.Errorf("%s: %w", rc.region, err)
@@ -141,7 +145,20 @@ func printDiff(w io.Writer, res Result, apply bool) error {
 		_, err := fmt.Fprintln(w, "No changes: SSM patch baselines and patch groups match the HCL.")
 		return err
 	}
-	for _, c := range res.Changes {
+	if err := printChanges(w, res.Changes); err != nil {
+		return err
+	}
+	var err error
+	if apply {
+		_, err = fmt.Fprintf(w, "Applied %d change(s).\n", len(res.Changes))
+	} else {
+		_, err = fmt.Fprintf(w, "%d change(s). Dry run: run with --apply to make them.\n", len(res.Changes))
+	}
+	return err
+}
+
+func printChanges(w io.Writer, changes []baseline.Change) error {
+	for _, c := range changes {
 		if _, err := fmt.Fprintf(w, "%s: %s\n", c.Region, c.String()); err != nil {
 			return err
 		}
@@ -162,11 +179,5 @@ func printDiff(w io.Writer, res Result, apply bool) error {
 			}
 		}
 	}
-	var err error
-	if apply {
-		_, err = fmt.Fprintf(w, "Applied %d change(s).\n", len(res.Changes))
-	} else {
-		_, err = fmt.Fprintf(w, "%d change(s). Dry run: run with --apply to make them.\n", len(res.Changes))
-	}
-	return err
+	return nil
 }

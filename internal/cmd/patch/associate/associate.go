@@ -171,6 +171,10 @@ func associateRun(ctx context.Context, opts *AssociateOptions) (err error) {
 	}
 	res := Result{Changes: Diff(desired, current)}
 	if opts.Apply && len(res.Changes) > 0 {
+		if err := cmdutil.ConfirmApply(ctx, f, cmdutil.ApplyPrompt{Changes: len(res.Changes), Regions: []string{awsCfg.Region}, STS: clients.STS(),
+			Preview: func(w io.Writer) error { return printChanges(w, res.Changes) }}); err != nil {
+			return err
+		}
 		if err := Apply(ctx, api, res.Changes); err != nil {
 			return err
 		}
@@ -419,7 +423,29 @@ func printDiff(w io.Writer, res Result, apply bool) error {
 		_, err := fmt.Fprintln(w, "No changes: State Manager associations match the fleets.")
 		return err
 	}
-	for _, c := range res.Changes {
+	if err := printChanges(w, res.Changes); err != nil {
+		return err
+	}
+	var err error
+	if apply {
+		_, err = fmt.Fprintf(w, "Applied %d change(s).\n", len(res.Changes))
+	} else {
+		_, err = fmt.Fprintf(w, "%d change(s). Dry run: run with --apply to make them.\n", len(res.Changes))
+	}
+	return err
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func printChanges(w io.Writer, changes []Change) error {
+	for _, c := range changes {
 		if _, err := fmt.Fprintln(w, c.String()); err != nil {
 			return err
 		}
@@ -440,20 +466,5 @@ func printDiff(w io.Writer, res Result, apply bool) error {
 			}
 		}
 	}
-	var err error
-	if apply {
-		_, err = fmt.Fprintf(w, "Applied %d change(s).\n", len(res.Changes))
-	} else {
-		_, err = fmt.Fprintf(w, "%d change(s). Dry run: run with --apply to make them.\n", len(res.Changes))
-	}
-	return err
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
+	return nil
 }
