@@ -127,3 +127,9 @@ func (c *Clients) SSMInventory(region string) SSMInventory {
 func (c *Clients) SSMAssociations(region string) SSMAssociations {
 	return c.SSM(region).(*ssm.Client)
 }
+
+// SSMWindows returns region's SSM client ("" = home) as the Maintenance
+// Windows interface: the same client SSM returns.
+func (c *Clients) SSMWindows(region string) SSMWindows {
+	return c.SSM(region).(*ssm.Client)
+}

@@ -156,11 +156,11 @@ var Rules = []Rule{
 	},
 	{
 		Sid:       "TagProjectImages",
-		Families:  []Family{Bake, Patch},
+		Families:  []Family{Bake, Patch, Rollout},
 		Actions:   []string{"ec2:CreateTags"},
 		Resources: []string{imageARN, snapshotARN},
 		Condition: resourceTag("ec2"),
-		Why:       "revoke adds amibake:revoked to the project's AMIs only",
+		Why:       "revoke (and a rollout whose canary fails) adds amibake:revoked to the project's AMIs only",
 	},
 	{
 		Sid:       "ManageBuildInstances",
@@ -292,6 +292,21 @@ var Rules = []Rule{
 			"association ARNs are not known before creation",
 	},
 	{
+		Sid:      "MaintenanceWindows",
+		Families: []Family{Patch},
+		Actions: []string{
+			"ssm:CreateMaintenanceWindow", "ssm:UpdateMaintenanceWindow", "ssm:DescribeMaintenanceWindows",
+			"ssm:DeleteMaintenanceWindow", "ssm:ListTagsForResource",
+			"ssm:RegisterTargetWithMaintenanceWindow", "ssm:UpdateMaintenanceWindowTarget",
+			"ssm:DeregisterTargetFromMaintenanceWindow", "ssm:DescribeMaintenanceWindowTargets",
+			"ssm:RegisterTaskWithMaintenanceWindow", "ssm:UpdateMaintenanceWindowTask",
+			"ssm:DeregisterTaskFromMaintenanceWindow", "ssm:DescribeMaintenanceWindowTasks", "ssm:GetMaintenanceWindowTask",
+		},
+		Resources: []string{"*"},
+		Why: "patch window apply: the in-place fleets' maintenance windows (found by name and their amibake:project tag), " +
+			"targets and AWS-RunPatchBaseline Install tasks; window ids are not known before creation",
+	},
+	{
 		Sid:       "CanaryMetrics",
 		Families:  []Family{Rollout},
 		Actions:   []string{"cloudwatch:GetMetricData", "cloudwatch:DescribeAlarms"},
@@ -339,9 +354,17 @@ var Rules = []Rule{
 		Actions: []string{
 			"autoscaling:UpdateAutoScalingGroup", "autoscaling:StartInstanceRefresh",
 			"autoscaling:CancelInstanceRefresh", "autoscaling:RollbackInstanceRefresh",
+			"autoscaling:CreateOrUpdateTags", "autoscaling:DeleteTags",
 		},
 		Resources: []string{"arn:{partition}:autoscaling:*:{account}:autoScalingGroup:*:autoScalingGroupName/{asg}"},
-		Why:       "instance refreshes of the fleets' Auto Scaling groups only",
+		Why:       "instance refreshes of the fleets' Auto Scaling groups only; a paused rollout is held in the groups' amibake:rollout-* tags",
+	},
+	{
+		Sid:       "CancelFleetCommands",
+		Families:  []Family{Rollout},
+		Actions:   []string{"ssm:CancelCommand"},
+		Resources: []string{"*"},
+		Why:       "`rollout abort` of an in-place fleet stops its running patch command; CancelCommand supports no resource-level permissions",
 	},
 	{
 		Sid:       "ReplaceFleetLaunchTemplates",

@@ -12,6 +12,7 @@ import (
 	"github.com/amibake/amibake/internal/cmd/patch/plan"
 	"github.com/amibake/amibake/internal/cmd/patch/run"
 	"github.com/amibake/amibake/internal/cmd/patch/scan"
+	"github.com/amibake/amibake/internal/cmd/patch/window"
 	"github.com/amibake/amibake/internal/cmdutil"
 )
 
@@ -24,13 +25,15 @@ func NewCmdPatch(f *cmdutil.Factory) *cli.Command {
 			"patch groups of layers and fleets; scan runs AWS-RunPatchBaseline Scan on fleets\n" +
 			"and on a short-lived instance of each layer's latest AMI; plan says which layers\n" +
 			"a patch rebake would rebuild (reason patch-drift); run rebakes them, verifies\n" +
-			"each new AMI and publishes it. docs/patch.md.",
+			"each new AMI and publishes it; window apply keeps the SSM maintenance windows that\n" +
+			"patch the in-place fleets. docs/patch.md.",
 		Subcommands: []*cli.Command{
 			apply.NewCmdApply(f, nil),
 			associate.NewCmdAssociate(f, nil),
 			plan.NewCmdPlan(f, nil),
 			run.NewCmdRun(f, nil),
 			scan.NewCmdScan(f, nil),
+			window.NewCmdWindow(f, nil),
 		},
 	}
 }
