@@ -58,7 +58,7 @@ type WindowTask struct {
 	Parameters     map[string][]string `json:"parameters,omitempty"` // RunCommand document parameters
 	// TaskParams are the (deprecated) TaskParameters as given; Parameters
 	// merges them with the RunCommand parameters.
-	TaskParams map[string][]string `json:"task_params,omitempty"`
+	TaskParams     map[string][]string `json:"task_params,omitempty"`
 	Comment        string              `json:"comment,omitempty"`
 	TimeoutSeconds int                 `json:"timeout_seconds,omitempty"`
 	RunCommand     map[string]any      `json:"run_command,omitempty"` // as given, echoed back
