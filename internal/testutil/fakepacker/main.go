@@ -27,13 +27,26 @@
 // FAKEPACKER_CLEANUP, prints "Cleanly cancelled builds after being
 // interrupted." and exits 1, like packer. AMI ids are derived from the
 // layer, region and template, so they are stable across runs. It never
-// talks to AWS (a FAKEPACKER_ENDPOINT to register images in the sandbox is
-// not implemented).
+// talks to AWS, unless:
+//
+//	FAKEPACKER_AWS=1                 build through EC2 and SSM at the
+//	                                 template's aws_endpoint (the sandbox):
+//	                                 source AMI from the parent channel or
+//	                                 source parameter, RunInstances with the
+//	                                 run tags, StopInstances, CreateImage,
+//	                                 CopyImage per ami_regions, launch
+//	                                 permissions, tags on AMIs and snapshots,
+//	                                 deprecation, TerminateInstances, then
+//	                                 the amibake-lineage channels (aws.go).
+//	                                 FAKEPACKER_SLEEP is spread over its
+//	                                 steps; FAKEPACKER_FAIL is not honoured.
 package main
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -232,6 +245,9 @@ func build(o options) int {
 	target := "amazon-ebs.layer"
 	total := sleepFor(os.Getenv("FAKEPACKER_SLEEP"), li.name)
 	cleanup := parseDuration(os.Getenv("FAKEPACKER_CLEANUP"), 200*time.Millisecond)
+	if os.Getenv("FAKEPACKER_AWS") != "" {
+		return buildAWS(o, li, u, target, total, cleanup, sigs, rec)
+	}
 	instance := "i-" + li.digest[:17]
 	amis := map[string]string{}
 	for _, r := range li.regions {
@@ -314,6 +330,13 @@ func build(o options) int {
 		rec.log("fail", li.name)
 		return 1
 	}
+	artifacts(u, target, amis, elapsed)
+	rec.log("end", li.name)
+	return 0
+}
+
+// artifacts prints packer's end of a successful build.
+func artifacts(u ui, target string, amis map[string]string, elapsed time.Duration) {
 	var ids, human []string
 	for _, r := range sortedRegions(amis) {
 		ids = append(ids, r+":"+amis[r])
@@ -330,6 +353,46 @@ func build(o options) int {
 	u.machineLine(target, "artifact", "0", "files-count", "0")
 	u.machineLine(target, "artifact", "0", "end")
 	u.say("say", "--> "+target+": "+str)
+}
+
+// buildAWS is the FAKEPACKER_AWS build: through the sandbox (aws.go).
+func buildAWS(o options, li layerInfo, u ui, target string, total, cleanup time.Duration, sigs <-chan os.Signal, rec recorder) int {
+	started := time.Now()
+	endpoint := o.vars["aws_endpoint"]
+	if endpoint == "" {
+		endpoint = os.Getenv("AWS_ENDPOINT_URL")
+	}
+	t, err := parseAWSTemplate(o.template, o.vars)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "Error: %v\n", err)
+		rec.log("fail", li.name)
+		return 1
+	}
+	u.say("say", "==> "+target+": Prevalidating AMI Name: "+t.amiName)
+	b := newSandboxBuild(t, endpoint, u, target, total/5, sigs)
+	ctx := context.Background()
+	amis, err := b.run(ctx)
+	if err == nil {
+		err = b.postProcess(ctx, amis)
+	}
+	elapsed := time.Since(started).Round(time.Millisecond)
+	switch {
+	case errors.Is(err, errInterrupted):
+		u.say("error", "Cancelling build after receiving interrupt")
+		time.Sleep(cleanup)
+		u.say("error", fmt.Sprintf("Build '%s' errored after %s: context canceled", target, elapsed))
+		u.say("say", "Cleanly cancelled builds after being interrupted.")
+		rec.log("interrupted", li.name)
+		return 1
+	case err != nil:
+		u.say("error", fmt.Sprintf("Build '%s' errored after %s: %v", target, elapsed, err))
+		u.machineLine("", "error-count", "1")
+		u.machineLine(target, "error", err.Error())
+		u.say("say", "\n==> Builds finished but no artifacts were created.")
+		rec.log("fail", li.name)
+		return 1
+	}
+	artifacts(u, target, amis, elapsed)
 	rec.log("end", li.name)
 	return 0
 }
