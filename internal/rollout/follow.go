@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	astypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
 
 	"github.com/amibake/amibake/internal/config"
+	"github.com/amibake/amibake/internal/crashpoint"
 )
 
 // follow polls DescribeInstanceRefreshes, one call per group per interval,
@@ -54,6 +56,9 @@ func (f follow) Run(ctx context.Context, rc *Context) error {
 			if r.RollbackDetails != nil {
 				g.RollbackReason = aws.ToString(r.RollbackDetails.RollbackReason)
 			}
+			if r.Preferences != nil {
+				g.checkpoints = fromInt32s(r.Preferences.CheckpointPercentages)
+			}
 			line := fmt.Sprintf("  %-20s %-18s %3d%%  %s", g.Name, g.Status, g.PercentComplete, firstLine(g.StatusReason))
 			if line != g.lastSeen {
 				rc.logf("%s", line)
@@ -66,8 +71,9 @@ func (f follow) Run(ctx context.Context, rc *Context) error {
 				g.checkpointSince = 0
 			case g.checkpointSince == 0:
 				g.checkpointSince = rc.Now().UnixNano()
+				crashpoint.Hit("rollout.checkpoint")
 			case rc.Wait > 0 && time.Duration(rc.Now().UnixNano()-g.checkpointSince) >= rc.Wait:
-				pausedAt = append(pausedAt, fmt.Sprintf("%s at %d%% (%s)", g.Name, g.PercentComplete, firstLine(g.StatusReason)))
+				pausedAt = append(pausedAt, fmt.Sprintf("%s %s", g.Name, firstLine(g.StatusReason)))
 			}
 		}
 		if f.canary && !f.abort {
@@ -107,11 +113,10 @@ func (f follow) Run(ctx context.Context, rc *Context) error {
 		if done {
 			return rc.settle(f.abort)
 		}
-		if len(pausedAt) > 0 {
-			rc.Report.Outcome = OutcomePaused
-			rc.Report.Reason = "waiting at a checkpoint: " + strings.Join(pausedAt, "; ")
-			return &PausedError{Msg: fmt.Sprintf("rollout of %s paused %s; the refresh goes on in AWS after checkpoint_wait (%s). `amibake rollout resume %s` follows it to the end and retires the replaced AMI; `amibake rollout abort %s` rolls back",
-				rc.Fleet.Name, strings.Join(pausedAt, "; "), rc.Fleet.Rollout.CheckpointWait, rc.Fleet.Name, rc.Fleet.Name)}
+		if len(pausedAt) > 0 && !f.abort {
+			// Left alone, AWS would pass the checkpoint once its delay is
+			// over: a pause that lasts must cancel the refreshes.
+			return rc.hold(ctx, PauseOperator, fmt.Sprintf("--wait %s ran out at a checkpoint (%s)", rc.Wait, strings.Join(pausedAt, "; ")))
 		}
 		if err := rc.Sleep(ctx, interval); err != nil {
 			if ctx.Err() == nil {
@@ -147,9 +152,10 @@ func orNone(s []string) string {
 	return strings.Join(s, "; ")
 }
 
-// settle turns the refreshes' end states into the outcome.
+// settle turns the refreshes' end states into the outcome. In an abort a
+// rollback, or a refresh back to the old version, is the goal.
 func (rc *Context) settle(abort bool) error {
-	var why []string
+	var why, backs []string
 	outcome := OutcomeSucceeded
 	for _, g := range rc.Report.Groups {
 		if g.RefreshID == "" {
@@ -157,6 +163,9 @@ func (rc *Context) settle(abort bool) error {
 		}
 		switch astypes.InstanceRefreshStatus(g.Status) {
 		case astypes.InstanceRefreshStatusSuccessful:
+			if g.back {
+				backs = append(backs, fmt.Sprintf("%s back on %s (%s version %d)", g.Name, g.FromAMI, g.TemplateName, g.FromVersion))
+			}
 		case astypes.InstanceRefreshStatusRollbackSuccessful:
 			if outcome == OutcomeSucceeded {
 				outcome = OutcomeRolledBack
@@ -167,19 +176,22 @@ func (rc *Context) settle(abort bool) error {
 			why = append(why, fmt.Sprintf("%s %s: %s", g.Name, g.Status, orText(g.RollbackReason, g.StatusReason)))
 		}
 	}
-	if outcome == OutcomeSucceeded {
-		if abort {
+	if abort {
+		if outcome != OutcomeFailed && len(why)+len(backs) > 0 {
+			rc.Report.Outcome = OutcomeAborted
+			rc.Report.Reason = strings.Join(append(backs, why...), "; ") + "; every instance runs the old AMI, which stays (nothing retired)"
+			rc.logf("Aborted: %s", rc.Report.Reason)
+			return errStop
+		}
+		if outcome == OutcomeSucceeded {
 			rc.Report.Outcome = OutcomeSucceeded
 			return fmt.Errorf("nothing to abort: the refreshes of %s had already finished", rc.Fleet.Name)
 		}
+	}
+	if outcome == OutcomeSucceeded {
 		return nil
 	}
 	rc.Report.Reason = strings.Join(why, "; ")
-	if abort && outcome == OutcomeRolledBack {
-		rc.Report.Outcome = OutcomeAborted
-		rc.logf("Aborted: %s", rc.Report.Reason)
-		return errStop
-	}
 	rc.Report.Outcome = outcome
 	return &FailedError{Msg: fmt.Sprintf("rollout of %s %s: %s", rc.Fleet.Name, outcome, rc.Report.Reason)}
 }
@@ -224,37 +236,51 @@ func rollbackable(s astypes.InstanceRefreshStatus) bool {
 
 // ---- status, resume, abort ----
 
-// attach finds the fleet's latest refreshes that amibake started (their
-// desired template version says so in its description) and rebuilds the
-// group plans from AWS.
+// attach rebuilds the fleet's rollout from AWS: each group's
+// amibake:rollout-* tags (a paused or aborted rollout) or else its latest
+// refresh, and the template version it names, whose description says
+// which AMI it replaces.
 type attach struct{}
 
-func (attach) String() string { return "find the fleet's refreshes" }
+func (attach) String() string { return "find the fleet's rollout" }
 
 func (attach) Run(ctx context.Context, rc *Context) error {
 	if rc.Fleet.Strategy != config.StrategyReplace {
-		return fmt.Errorf("fleet %s is %s: status, resume and abort follow the instance refreshes of replace fleets; an in-place rollout's commands are in SSM (aws ssm list-commands)", rc.Fleet.Name, rc.Fleet.Strategy)
+		return fmt.Errorf("fleet %s is %s, not replace", rc.Fleet.Name, rc.Fleet.Strategy)
 	}
 	groups, err := rc.describeGroups(ctx)
 	if err != nil {
 		return err
 	}
 	for _, name := range rc.Fleet.ASGs {
-		if _, ok := groups[name]; !ok {
+		asg, ok := groups[name]
+		if !ok {
 			return fmt.Errorf("fleet %s: Auto Scaling group %s not found in %s", rc.Fleet.Name, name, rc.Region)
 		}
-		gp := &GroupPlan{Name: name, Desired: aws.ToInt32(groups[name].DesiredCapacity)}
+		_, mixed := groupTemplate(asg)
+		gp := &GroupPlan{Name: name, Desired: aws.ToInt32(asg.DesiredCapacity), Mixed: mixed != nil, mixed: mixed, tags: groupTags(asg)}
 		rc.Report.Groups = append(rc.Report.Groups, gp)
 		r, err := rc.latestRefresh(ctx, name)
 		if err != nil {
 			return err
 		}
-		if r == nil || r.DesiredConfiguration == nil || r.DesiredConfiguration.LaunchTemplate == nil {
+		ltID, version := "", ""
+		if tv := gp.tags[TagVersion]; tv != "" {
+			if i := strings.LastIndex(tv, ":"); i > 0 {
+				ltID, version = tv[:i], tv[i+1:]
+			}
+		} else if r != nil && r.DesiredConfiguration != nil {
+			if lt := r.DesiredConfiguration.LaunchTemplate; lt != nil {
+				ltID, version = aws.ToString(lt.LaunchTemplateId), aws.ToString(lt.Version)
+			} else if m := r.DesiredConfiguration.MixedInstancesPolicy; m != nil && m.LaunchTemplate != nil && m.LaunchTemplate.LaunchTemplateSpecification != nil {
+				ltID, version = aws.ToString(m.LaunchTemplate.LaunchTemplateSpecification.LaunchTemplateId), aws.ToString(m.LaunchTemplate.LaunchTemplateSpecification.Version)
+			}
+		}
+		if ltID == "" || version == "" {
 			gp.Status = "none"
 			continue
 		}
-		lt := r.DesiredConfiguration.LaunchTemplate
-		v, err := rc.templateVersion(ctx, aws.ToString(lt.LaunchTemplateId), aws.ToString(lt.LaunchTemplateName), aws.ToString(lt.Version))
+		v, err := rc.templateVersion(ctx, ltID, "", version)
 		if err != nil {
 			return err
 		}
@@ -265,25 +291,77 @@ func (attach) Run(ctx context.Context, rc *Context) error {
 		}
 		gp.TemplateID, gp.TemplateName = aws.ToString(v.LaunchTemplateId), aws.ToString(v.LaunchTemplateName)
 		gp.FromAMI, gp.FromVersion, gp.ToVersion = from, fromV, aws.ToInt64(v.VersionNumber)
-		gp.RefreshID, gp.Status, gp.StatusReason = aws.ToString(r.InstanceRefreshId), string(r.Status), aws.ToString(r.StatusReason)
-		gp.PercentComplete = aws.ToInt32(r.PercentageComplete)
-		if r.RollbackDetails != nil {
-			gp.RollbackReason = aws.ToString(r.RollbackDetails.RollbackReason)
+		if r != nil {
+			gp.RefreshID, gp.Status, gp.StatusReason = aws.ToString(r.InstanceRefreshId), string(r.Status), aws.ToString(r.StatusReason)
+			gp.PercentComplete = aws.ToInt32(r.PercentageComplete)
+			if r.RollbackDetails != nil {
+				gp.RollbackReason = aws.ToString(r.RollbackDetails.RollbackReason)
+			}
+			if r.Preferences != nil {
+				gp.checkpoints = fromInt32s(r.Preferences.CheckpointPercentages)
+			}
+		}
+		gp.countOnNew(asg)
+		gp.State = gp.tags[TagState]
+		switch {
+		case gp.State == StatePaused:
+			gp.Checkpoint, _ = strconv.Atoi(gp.tags[TagCheckpoint])
+			gp.Remaining = parseInts(gp.tags[TagRemaining])
+		case gp.State == StateAborted:
+			gp.back = true
+		case r != nil && r.Status == astypes.InstanceRefreshStatusCancelled:
+			// Cancelled by a pause whose tags were never written (or by
+			// hand): the fleet is held all the same.
+			gp.State = StatePaused
+			gp.Remaining = remainingCheckpoints(orFleet(gp.checkpoints, rc.Fleet.Rollout.Checkpoints), 0, gp.OnNewPercent)
+			gp.tags[TagReason] = "unknown: the refresh was cancelled"
+		}
+		if rc.Report.Reason == "" && gp.tags[TagReason] != "" {
+			rc.Report.Reason = gp.tags[TagReason]
+			rc.Report.PauseKind, _, _ = strings.Cut(rc.Report.Reason, ":")
 		}
 		gp.Batches = batches(rc.Fleet.Rollout.Checkpoints, int(gp.Desired))
 		if rc.Report.Target == "" {
 			rc.Report.Target = to
 		}
 	}
+	if rc.Report.PauseKind != PauseOperator && rc.Report.PauseKind != PauseCanaryMarginal {
+		rc.Report.PauseKind = ""
+	}
 	return nil
+}
+
+func orFleet(a, b []int) []int {
+	if len(a) > 0 {
+		return a
+	}
+	return b
+}
+
+func fromInt32s(in []int32) []int {
+	out := make([]int, len(in))
+	for i, v := range in {
+		out[i] = int(v)
+	}
+	return out
 }
 
 // Status reads the fleet's rollout state from AWS (no lock, no change).
 func (r *Rollout) Status(ctx context.Context) (*Report, error) {
 	rep := r.newReport()
 	rep.DryRun = false
+	if r.Fleet.Strategy == config.StrategyInPlace {
+		return r.inPlaceStatus(ctx, rep)
+	}
 	err := r.run(ctx, rep, []Step{attach{}, statusView{}})
 	return rep, err
+}
+
+// statusRank orders the group outcomes: the fleet shows the one that most
+// needs an operator.
+var statusRank = map[string]int{
+	OutcomeNothing: 0, OutcomeSucceeded: 1, OutcomeAborted: 2, OutcomeRolledBack: 3, OutcomeInProgress: 4,
+	OutcomeAborting: 5, OutcomePaused: 6, OutcomeFailed: 7,
 }
 
 type statusView struct{}
@@ -294,34 +372,56 @@ func (statusView) Run(ctx context.Context, rc *Context) error {
 	outcome := OutcomeNothing
 	for _, g := range rc.Report.Groups {
 		st := astypes.InstanceRefreshStatus(g.Status)
+		var o string
 		switch {
-		case g.RefreshID == "":
+		case g.ToVersion == 0:
 			rc.logf("  %-20s no amibake rollout", g.Name)
 			continue
-		case active(st) && strings.HasPrefix(g.StatusReason, "Checkpoint "):
-			outcome = OutcomePaused
+		case g.State == StatePaused:
+			o = OutcomePaused
+		case g.State == StateAborted && active(st):
+			o = OutcomeAborting
+		case g.State == StateAborted && (st == astypes.InstanceRefreshStatusSuccessful || st == astypes.InstanceRefreshStatusRollbackSuccessful):
+			o = OutcomeAborted
 		case active(st):
-			if outcome != OutcomePaused {
-				outcome = "in-progress"
-			}
-		case st == astypes.InstanceRefreshStatusSuccessful && outcome == OutcomeNothing:
-			outcome = OutcomeSucceeded
-		case isFailure(st) && !active(st):
-			outcome = OutcomeRolledBack
+			o = OutcomeInProgress
+		case st == astypes.InstanceRefreshStatusSuccessful:
+			o = OutcomeSucceeded
+		case st == astypes.InstanceRefreshStatusRollbackSuccessful:
+			o = OutcomeRolledBack
+		default:
+			o = OutcomeFailed
 		}
-		rc.logf("  %-20s %-18s %3d%%  %s → %s (%s v%d → v%d) refresh %s  %s", g.Name, g.Status, g.PercentComplete,
-			g.FromAMI, rc.Report.Target, g.TemplateName, g.FromVersion, g.ToVersion, g.RefreshID, firstLine(orText(g.RollbackReason, g.StatusReason)))
+		if statusRank[o] > statusRank[outcome] {
+			outcome = o
+		}
+		what := fmt.Sprintf("%s → %s (%s v%d → v%d)", g.FromAMI, rc.Report.Target, g.TemplateName, g.FromVersion, g.ToVersion)
+		if o == OutcomePaused {
+			rc.logf("  %-20s paused at checkpoint %d%%: %d of %d instances (%d%%) on the new AMI; resume goes through %v  %s",
+				g.Name, g.Checkpoint, g.OnNew, g.Desired, g.OnNewPercent, g.Remaining, what)
+			continue
+		}
+		rc.logf("  %-20s %-12s %-18s %3d%%  %d of %d on the new AMI  %s refresh %s  %s", g.Name, o, g.Status, g.PercentComplete,
+			g.OnNew, g.Desired, what, g.RefreshID, firstLine(orText(g.RollbackReason, g.StatusReason)))
 	}
 	rc.Report.Outcome = outcome
+	if outcome != OutcomePaused && outcome != OutcomeAborted && outcome != OutcomeAborting {
+		rc.Report.Reason, rc.Report.PauseKind = "", ""
+	}
 	return nil
 }
 
-// Resume follows the fleet's refreshes again to the end (after a pause or
-// an interrupt) and finishes the rollout: default version, retire.
+// Resume continues a paused rollout (a refresh per group with the
+// checkpoints left, SkipMatching) or follows an interrupted one, to the
+// end, and finishes it: default version, retire. In-place fleets patch
+// the instances not yet on the target patch level.
 func (r *Rollout) Resume(ctx context.Context) (*Report, error) {
 	rep := r.newReport()
 	rep.DryRun = false
-	err := r.run(ctx, rep, []Step{attach{}, resumable{}, lockStep{}, follow{}, finish{}})
+	if r.Fleet.Strategy == config.StrategyInPlace {
+		return r.inPlaceResume(ctx, rep)
+	}
+	err := r.run(ctx, rep, []Step{attach{}, resumable{}, lockStep{}, restart{}, follow{}, finish{}})
 	return rep, err
 }
 
@@ -332,11 +432,16 @@ func (resumable) String() string { return "check there is a rollout to resume" }
 func (resumable) Run(ctx context.Context, rc *Context) error {
 	n := 0
 	for _, g := range rc.Report.Groups {
-		if g.RefreshID == "" {
+		if g.ToVersion == 0 {
 			continue
 		}
 		st := astypes.InstanceRefreshStatus(g.Status)
-		if isFailure(st) && !active(st) {
+		switch {
+		case g.State == StateAborted:
+			rc.Report.Outcome = OutcomeAborted
+			return &FailedError{Msg: fmt.Sprintf("rollout of %s was aborted (%s is back on %s): start a new one with `amibake rollout %s --apply`", rc.Fleet.Name, g.Name, g.FromAMI, rc.Fleet.Name)}
+		case g.State == StatePaused:
+		case isFailure(st) && !active(st):
 			rc.Report.Outcome = OutcomeRolledBack
 			return &FailedError{Msg: fmt.Sprintf("rollout of %s cannot be resumed: %s is %s (%s)", rc.Fleet.Name, g.Name, g.Status, orText(g.RollbackReason, g.StatusReason))}
 		}
@@ -348,33 +453,17 @@ func (resumable) Run(ctx context.Context, rc *Context) error {
 	return nil
 }
 
-// Abort rolls the fleet's active refreshes back and follows the rollback.
+// Abort rolls the fleet back to the AMI it ran before: a running refresh
+// by RollbackInstanceRefresh, a paused one by a refresh back to the old
+// template version; it follows that to the end. Re-running it is safe. An
+// in-place fleet's running patch command is cancelled (patches cannot be
+// uninstalled).
 func (r *Rollout) Abort(ctx context.Context) (*Report, error) {
 	rep := r.newReport()
 	rep.DryRun = false
-	err := r.run(ctx, rep, []Step{attach{}, lockStep{}, rollback{}, follow{abort: true}})
+	if r.Fleet.Strategy == config.StrategyInPlace {
+		return r.inPlaceAbort(ctx, rep)
+	}
+	err := r.run(ctx, rep, []Step{attach{}, lockStep{}, back{}, follow{abort: true}})
 	return rep, err
-}
-
-type rollback struct{}
-
-func (rollback) String() string { return "roll back the refreshes" }
-
-func (rollback) Run(ctx context.Context, rc *Context) error {
-	n := 0
-	for _, g := range rc.Report.Groups {
-		if g.RefreshID == "" || !rollbackable(astypes.InstanceRefreshStatus(g.Status)) {
-			continue
-		}
-		if _, err := rc.AutoScaling.RollbackInstanceRefresh(ctx, &autoscaling.RollbackInstanceRefreshInput{AutoScalingGroupName: aws.String(g.Name)}); err != nil {
-			return fmt.Errorf("roll back instance refresh %s of %s: %w", g.RefreshID, g.Name, err)
-		}
-		rc.changed("rolled back instance refresh %s of %s", g.RefreshID, g.Name)
-		g.Status = ""
-		n++
-	}
-	if n == 0 {
-		return fmt.Errorf("nothing to abort: fleet %s has no instance refresh in progress", rc.Fleet.Name)
-	}
-	return nil
 }

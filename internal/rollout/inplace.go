@@ -15,6 +15,7 @@ import (
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
 	"github.com/amibake/amibake/internal/config"
+	"github.com/amibake/amibake/internal/crashpoint"
 	"github.com/amibake/amibake/internal/lineage"
 )
 
@@ -34,6 +35,12 @@ type InPlace struct {
 	Failed         []string         `json:"failed"`
 	NotRun         []string         `json:"not_run"`
 	Tagged         []string         `json:"tagged"`
+	// PatchLevels is each target's amibake:patch-level tag (status).
+	PatchLevels map[string]string `json:"patch_levels,omitempty"`
+	// Behind are the targets not on PatchLevel (status, resume).
+	Behind []string `json:"behind,omitempty"`
+	// Last is the fleet's newest patch command (status, abort).
+	Last *CommandResult `json:"last_command,omitempty"`
 }
 
 // CommandResult is one SendCommand and its per-instance results.
@@ -249,6 +256,7 @@ func (s sendBatch) Run(ctx context.Context, rc *Context) error {
 	ip.Commands = append(ip.Commands, cr)
 	rc.changed("%s command %s (%s batch)", PatchDocument, cr.CommandID, batch)
 	rc.logf("  %s batch: command %s sent", batch, cr.CommandID)
+	crashpoint.Hit("rollout.command-sent")
 	if err := rc.waitCommand(ctx, cr); err != nil {
 		return err
 	}
@@ -359,6 +367,7 @@ func (tagPatchLevel) Run(ctx context.Context, rc *Context) error {
 			return fmt.Errorf("tag %d patched instances of %s: %w", len(ids), rc.Fleet.Name, err)
 		}
 		ip.Tagged = append(ip.Tagged, ids...)
+		crashpoint.Hit("rollout.instances-tagged")
 	}
 	if len(ip.Tagged) > 0 {
 		rc.changed("tagged %d instances %s=%s", len(ip.Tagged), lineage.TagPatchLevel, ip.PatchLevel)

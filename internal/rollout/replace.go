@@ -17,6 +17,7 @@ import (
 
 	"github.com/amibake/amibake/internal/channel"
 	"github.com/amibake/amibake/internal/config"
+	"github.com/amibake/amibake/internal/crashpoint"
 	"github.com/amibake/amibake/internal/lineage"
 	"github.com/amibake/amibake/internal/retire"
 )
@@ -37,8 +38,25 @@ type GroupPlan struct {
 	PercentComplete int32   `json:"percent_complete"`
 	RollbackReason  string  `json:"rollback_reason,omitempty"`
 	UpToDate        bool    `json:"up_to_date,omitempty"`
-	checkpointSince int64   // unix nanos when the current checkpoint wait was first seen; 0 when not waiting
+	// Mixed: the group launches through a mixed instances policy.
+	Mixed bool `json:"mixed_instances,omitempty"`
+	// State is the group's amibake:rollout-state (paused, aborted).
+	State string `json:"state,omitempty"`
+	// Checkpoint is the percentage the rollout paused at.
+	Checkpoint int `json:"checkpoint,omitempty"`
+	// Remaining are the checkpoints a resume goes through.
+	Remaining []int `json:"remaining_checkpoints,omitempty"`
+	// OnNew counts the members launched from the new version.
+	OnNew        int `json:"instances_on_new"`
+	OnNewPercent int `json:"percent_on_new"`
+
+	checkpointSince int64 // unix nanos when the current checkpoint wait was first seen; 0 when not waiting
 	lastSeen        string
+	checkpoints     []int                         // the running refresh's checkpoints
+	mixed           *astypes.MixedInstancesPolicy // the group's, when Mixed
+	tags            map[string]string             // the group's amibake:rollout-* tags
+	held            bool                          // cancelled by this run's pause
+	back            bool                          // the refresh returns to FromVersion (abort)
 }
 
 // Batch is one checkpoint of a refresh: how many instances run the new AMI
@@ -102,8 +120,12 @@ func (preflight) Run(ctx context.Context, rc *Context) error {
 		if !ok {
 			return fmt.Errorf("fleet %s: Auto Scaling group %s not found in %s", rc.Fleet.Name, name, rc.Region)
 		}
-		if g.LaunchTemplate == nil {
-			return fmt.Errorf("fleet %s: Auto Scaling group %s does not use a launch template directly (mixed instances policies and launch configurations are not supported)", rc.Fleet.Name, name)
+		if lt, _ := groupTemplate(g); lt == nil {
+			return fmt.Errorf("fleet %s: Auto Scaling group %s uses a launch configuration; only launch templates (directly or in a mixed instances policy) are supported", rc.Fleet.Name, name)
+		}
+		if tags := groupTags(g); tags[TagState] == StatePaused {
+			return fmt.Errorf("fleet %s: Auto Scaling group %s holds a paused rollout (%s): `amibake rollout resume %s` finishes it, `amibake rollout abort %s` rolls it back",
+				rc.Fleet.Name, name, tags[TagReason], rc.Fleet.Name, rc.Fleet.Name)
 		}
 		ref, err := rc.latestRefresh(ctx, name)
 		if err != nil {
@@ -201,13 +223,14 @@ func (readGroups) Run(ctx context.Context, rc *Context) error {
 	todo := 0
 	for _, name := range rc.Fleet.ASGs {
 		g := groups[name]
-		lt := g.LaunchTemplate
+		lt, mixed := groupTemplate(g)
 		v, err := rc.templateVersion(ctx, aws.ToString(lt.LaunchTemplateId), aws.ToString(lt.LaunchTemplateName), orDefault(aws.ToString(lt.Version)))
 		if err != nil {
 			return fmt.Errorf("Auto Scaling group %s: %w", name, err)
 		}
 		gp := &GroupPlan{Name: name, Desired: aws.ToInt32(g.DesiredCapacity), TemplateID: aws.ToString(v.LaunchTemplateId),
-			TemplateName: aws.ToString(v.LaunchTemplateName), FromVersion: aws.ToInt64(v.VersionNumber)}
+			TemplateName: aws.ToString(v.LaunchTemplateName), FromVersion: aws.ToInt64(v.VersionNumber),
+			Mixed: mixed != nil, mixed: mixed, tags: groupTags(g)}
 		if v.LaunchTemplateData != nil {
 			gp.FromAMI = aws.ToString(v.LaunchTemplateData.ImageId)
 		}
@@ -334,6 +357,7 @@ func (newVersions) Run(ctx context.Context, rc *Context) error {
 			return fmt.Errorf("new version of launch template %s for %s: %w", g.TemplateName, g.Name, err)
 		}
 		g.ToVersion = aws.ToInt64(out.LaunchTemplateVersion.VersionNumber)
+		crashpoint.Hit("rollout.lt-version-created")
 		rc.changed("launch template %s (%s) version %d: ImageId %s (from version %d)", g.TemplateName, g.TemplateID, g.ToVersion, rc.Report.Target, g.FromVersion)
 	}
 	return nil
@@ -346,33 +370,27 @@ type startRefreshes struct{}
 func (startRefreshes) String() string { return "start instance refreshes" }
 
 func (startRefreshes) Run(ctx context.Context, rc *Context) error {
-	ro := rc.Fleet.Rollout
+	cps := rc.Fleet.Rollout.Checkpoints
 	for _, g := range rc.Report.Groups {
 		if g.UpToDate {
 			continue
 		}
-		prefs := &astypes.RefreshPreferences{
-			CheckpointPercentages: toInt32s(ro.Checkpoints),
-			CheckpointDelay:       aws.Int32(int32(ro.CheckpointWait.Seconds())),
-			MinHealthyPercentage:  aws.Int32(int32(ro.MinHealthyPercent)),
-			SkipMatching:          aws.Bool(true),
-			AutoRollback:          aws.Bool(true),
-		}
-		if len(ro.AbortOnAlarms) > 0 {
-			prefs.AlarmSpecification = &astypes.AlarmSpecification{Alarms: ro.AbortOnAlarms}
-		}
 		out, err := rc.AutoScaling.StartInstanceRefresh(ctx, &autoscaling.StartInstanceRefreshInput{
 			AutoScalingGroupName: aws.String(g.Name),
 			Strategy:             astypes.RefreshStrategyRolling,
-			DesiredConfiguration: &astypes.DesiredConfiguration{LaunchTemplate: &astypes.LaunchTemplateSpecification{
-				LaunchTemplateId: aws.String(g.TemplateID), Version: aws.String(strconv.FormatInt(g.ToVersion, 10))}},
-			Preferences: prefs,
+			DesiredConfiguration: g.desired(g.ToVersion),
+			Preferences:          rc.refreshPrefs(cps, true),
 		})
 		if err != nil {
 			return fmt.Errorf("start instance refresh of %s: %w", g.Name, err)
 		}
-		g.RefreshID = aws.ToString(out.InstanceRefreshId)
+		g.RefreshID, g.checkpoints = aws.ToString(out.InstanceRefreshId), cps
 		rc.changed("instance refresh %s of %s to version %d", g.RefreshID, g.Name, g.ToVersion)
+		crashpoint.Hit("rollout.refresh-started")
+		// What an earlier, aborted rollout left on the group is over.
+		if err := rc.clearStateTags(ctx, g); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -412,6 +430,10 @@ func (finish) Run(ctx context.Context, rc *Context) error {
 			return fmt.Errorf("make version %d the default of %s: %w", g.ToVersion, g.TemplateName, err)
 		}
 		rc.changed("launch template %s default version %d", g.TemplateName, g.ToVersion)
+		crashpoint.Hit("rollout.default-version-set")
+		if err := rc.clearStateTags(ctx, g); err != nil {
+			return err
+		}
 		if err := rc.pruneVersions(ctx, g, inUse[g.TemplateID]); err != nil {
 			return err
 		}
@@ -419,6 +441,7 @@ func (finish) Run(ctx context.Context, rc *Context) error {
 			replaced = append(replaced, g.FromAMI)
 		}
 	}
+	crashpoint.Hit("rollout.finished")
 	rc.Report.Outcome = OutcomeSucceeded
 	if rc.Retirer != nil && len(replaced) > 0 {
 		keep := max(rc.Fleet.Retire.Keep, 1)
@@ -509,7 +532,8 @@ func (rc *Context) versionsInUse(ctx context.Context) (map[string]map[int64]bool
 			return nil, fmt.Errorf("describe Auto Scaling groups: %w", err)
 		}
 		for _, g := range page.AutoScalingGroups {
-			mark(g.LaunchTemplate)
+			lt, _ := groupTemplate(g)
+			mark(lt)
 			for _, i := range g.Instances {
 				mark(i.LaunchTemplate)
 			}
