@@ -82,6 +82,7 @@ var metricBlockSchema = &hcl.BodySchema{
 		{Name: "direction"},
 		{Name: "tolerance"},
 	},
+	Blocks: []hcl.BlockHeaderSchema{{Type: "query", LabelNames: []string{"id"}}},
 }
 
 var retireBlockSchema = &hcl.BodySchema{
@@ -356,7 +357,8 @@ func decodeMetricBlock(block *hcl.Block, sc *scope) (*CanaryMetric, hcl.Diagnost
 	diags = append(diags, sc.setString(attrs, "namespace", &m.Namespace)...)
 	diags = append(diags, sc.setString(attrs, "name", &m.MetricName)...)
 	diags = append(diags, sc.setStringMap(attrs, "dimensions", &m.Dimensions)...)
-	diags = append(diags, sc.setString(attrs, "expression", &m.Expression)...)
+	exprDiags := sc.setString(attrs, "expression", &m.Expression)
+	diags = append(diags, exprDiags...)
 	diags = append(diags, sc.setString(attrs, "statistic", &m.Statistic)...)
 	diags = append(diags, sc.setString(attrs, "direction", &m.Direction)...)
 	diags = append(diags, checkOneOf(attrs, "direction", m.Direction, "direction", directions...)...)
@@ -365,24 +367,6 @@ func decodeMetricBlock(block *hcl.Block, sc *scope) (*CanaryMetric, hcl.Diagnost
 		diags = append(diags, checkPattern(attrs, "tolerance", m.Tolerance, tolerancePercent, "tolerance", `use a percentage like "10%"`)...)
 	}
 
-	_, hasExpr := attrs["expression"]
-	_, hasNS := attrs["namespace"]
-	_, hasName := attrs["name"]
-	switch {
-	case hasExpr && (hasNS || hasName):
-		diags = append(diags, &hcl.Diagnostic{
-			Severity: hcl.DiagError,
-			Summary:  "Conflicting metric source",
-			Detail:   "A metric is either a CloudWatch metric (namespace and name) or metric math (expression), not both.",
-			Subject:  attrs["expression"].NameRange.Ptr(),
-		})
-	case !hasExpr && !(hasNS && hasName):
-		diags = append(diags, &hcl.Diagnostic{
-			Severity: hcl.DiagError,
-			Summary:  "Incomplete metric",
-			Detail:   `A metric needs namespace and name (namespace = "Web", name = "Latency"), or an expression.`,
-			Subject:  m.DeclRange.Ptr(),
-		})
-	}
+	diags = append(diags, decodeMetricSource(m, attrs, content.Blocks, !exprDiags.HasErrors(), sc)...)
 	return m, diags
 }

@@ -167,7 +167,8 @@ func TestLoad_full(t *testing.T) {
 	require.Len(t, web.Canary.Metrics, 2)
 	assert.Equal(t, "Latency", web.Canary.Metrics[0].MetricName)
 	assert.Equal(t, map[string]string{"Service": "web"}, web.Canary.Metrics[0].Dimensions)
-	assert.Equal(t, "m1/m2", web.Canary.Metrics[1].Expression)
+	assert.Equal(t, "100 * errors/requests", web.Canary.Metrics[1].Expression)
+	assert.Len(t, web.Canary.Metrics[1].Queries, 2)
 	web.Retire.DeclRange = hcl.Range{}
 	assert.Equal(t, Retire{Keep: 5, Grace: 7 * 24 * time.Hour}, web.Retire)
 

@@ -295,10 +295,22 @@ type CanaryMetric struct {
 	Namespace  string
 	MetricName string
 	Dimensions map[string]string
-	Expression string // metric math instead of namespace/name
+	Expression string         // metric math instead of namespace/name
+	Queries    []*CanaryQuery // the metrics the expression names, by id
 	Statistic  string
 	Direction  string // "lower-is-better" or "higher-is-better"
 	Tolerance  string // "10%"
+	DeclRange  hcl.Range
+}
+
+// CanaryQuery is a `query "ID" {}` block of an expression metric: a
+// CloudWatch metric the expression names by its id.
+type CanaryQuery struct {
+	ID         string
+	Namespace  string
+	MetricName string
+	Statistic  string // empty: the metric's statistic
+	Dimensions map[string]string
 	DeclRange  hcl.Range
 }
 

@@ -28,8 +28,17 @@ fleet "web" {
       tolerance  = "10%"
     }
     metric "errors" {
-      expression = "m1/m2"
+      expression = "100 * errors/requests"
       direction  = "lower-is-better"
+      statistic  = "Sum"
+      query "errors" {
+        namespace = "Web"
+        name      = "Errors"
+      }
+      query "requests" {
+        namespace = "Web"
+        name      = "Requests"
+      }
     }
   }
   retire {

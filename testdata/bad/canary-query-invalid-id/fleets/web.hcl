@@ -1,0 +1,24 @@
+fleet "web" {
+  layer    = layer.linux
+  strategy = "replace"
+  asg      = ["web-prod"]
+  canary {
+    metric "error_rate" {
+      expression = "100 * errors / requests"
+      query "errors" {
+        namespace = "Web"
+        name      = "Errors"
+        statistic = "Sum"
+      }
+      query "requests" {
+        namespace = "Web"
+        name      = "Requests"
+        statistic = "Sum"
+      }
+      query "5xx" {
+        namespace = "Web"
+        name      = "5xxCount"
+      }
+    }
+  }
+}
