@@ -12,6 +12,7 @@ import (
 	"github.com/amibake/amibake/internal/channel"
 	"github.com/amibake/amibake/internal/config"
 	"github.com/amibake/amibake/internal/graph"
+	"github.com/amibake/amibake/internal/inventory"
 	"github.com/amibake/amibake/internal/lineage"
 	"github.com/amibake/amibake/patch/scan"
 )
@@ -35,6 +36,9 @@ type ScanOptions struct {
 	// EC2 and SSM return the clients of a region.
 	EC2 func(region string) awsapi.EC2
 	SSM func(region string) awsapi.SSM
+	// S3, when set and the project has an inventory_bucket, reads the
+	// AMIs' inventory documents, which attribution prefers to scans.
+	S3 func(region string) awsapi.S3
 	// Layers are scanned as images (each one's latest AMI, plus the AMIs
 	// of its lineage for attribution); Fleets through Run Command. Both
 	// empty with All set: every layer with a latest AMI and every fleet
@@ -133,6 +137,7 @@ func Scan(ctx context.Context, o ScanOptions) (*ScanResult, error) {
 		in     scan.Image
 	}
 	targets := map[string]*target{} // by AMI
+	described := map[string]lineage.Image{}
 	parentOf := map[string]string{}
 	chains := map[string][]string{} // layer → AMIs from its own up to the root
 	latest := map[string]string{}
@@ -178,6 +183,7 @@ func Scan(ctx context.Context, o ScanOptions) (*ScanResult, error) {
 					in.PatchGroup = p.PatchGroup
 				}
 				targets[ami] = &target{region: region, in: in}
+				described[ami] = img
 				parentOf[ami] = img.ParentAMI
 			}
 			chains[l] = append(chains[l], ami)
@@ -242,9 +248,10 @@ func Scan(ctx context.Context, o ScanOptions) (*ScanResult, error) {
 			res.Lineage = append(res.Lineage, byAMI[ami])
 		}
 	}
+	docs := inventories(ctx, o, described, progress)
 	for _, l := range layers {
 		if r := byAMI[latest[l]]; r != nil {
-			attribute(r, chains[l], byAMI)
+			scan.Attribute(r, ancestry(chains[l], byAMI, docs))
 		}
 	}
 
@@ -264,7 +271,7 @@ func Scan(ctx context.Context, o ScanOptions) (*ScanResult, error) {
 			return nil, err
 		}
 		if chain := chains[f.Layer]; len(chain) > 0 {
-			attribute(r, chain, byAMI)
+			scan.Attribute(r, ancestry(chain, byAMI, docs))
 		}
 		res.Fleets = append(res.Fleets, r)
 	}
@@ -274,28 +281,55 @@ func Scan(ctx context.Context, o ScanOptions) (*ScanResult, error) {
 	return res, nil
 }
 
-// attribute sets IntroducedBy on each missing and failed finding of r:
-// walking chain (r's AMI first, the root's last) from the root up, the
-// first image whose package set has the package introduced it.
-func attribute(r *scan.Report, chain []string, byAMI map[string]*scan.Report) {
-	find := func(pkg string) string {
-		for i := len(chain) - 1; i >= 0; i-- {
-			img := byAMI[chain[i]]
-			if img == nil {
-				continue
-			}
-			if _, ok := img.Packages[pkg]; ok {
-				return img.Layer
-			}
+// inventories reads the stored inventory document of each described AMI
+// (package name → version), when the project records them. An AMI without
+// one (baked before inventory collection), or whose document does not
+// verify, is left out: attribution falls back to its scan.
+func inventories(ctx context.Context, o ScanOptions, imgs map[string]lineage.Image, progress func(string, ...any)) map[string]map[string]string {
+	bucket := o.Config.Project.InventoryBucket
+	if bucket == "" || o.S3 == nil {
+		return nil
+	}
+	out := map[string]map[string]string{}
+	for _, ami := range sortedKeys(imgs) {
+		img := imgs[ami]
+		doc, err := inventory.Load(ctx, o.S3(img.Region), bucket, o.Config.Project.Name, img)
+		var nr *inventory.NotRecordedError
+		switch {
+		case errors.As(err, &nr):
+			continue
+		case err != nil:
+			progress("attribution uses the scan of %s: %v", ami, err)
+			continue
 		}
-		return ""
+		pkgs := make(map[string]string, len(doc.Packages))
+		for _, p := range doc.Packages {
+			pkgs[p.Name] = p.Version
+		}
+		out[ami] = pkgs
 	}
-	for i := range r.Missing {
-		r.Missing[i].IntroducedBy = find(r.Missing[i].Package)
+	return out
+}
+
+// ancestry is a chain of AMIs (r's first, the root's last) with the package
+// set of each: its inventory document when there is one, else its scan.
+func ancestry(chain []string, byAMI map[string]*scan.Report, docs map[string]map[string]string) []scan.Ancestor {
+	out := make([]scan.Ancestor, 0, len(chain))
+	for _, ami := range chain {
+		a := scan.Ancestor{AMI: ami}
+		img := byAMI[ami]
+		if img != nil {
+			a.Layer = img.Layer
+		}
+		switch {
+		case docs[ami] != nil && img != nil:
+			a.Packages, a.Source = docs[ami], scan.SourceInventory
+		case img != nil:
+			a.Packages, a.Source = img.Packages, scan.SourceScan
+		}
+		out = append(out, a)
 	}
-	for i := range r.Failed {
-		r.Failed[i].IntroducedBy = find(r.Failed[i].Package)
-	}
+	return out
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -63,8 +63,8 @@ type Result struct {
 	// Inventory is the AMI's inventory document (projects with an
 	// inventory_bucket), recorded before the channel moved.
 	Inventory string `json:"inventory,omitempty"`
-	Err        error  `json:"-"`
-	Error      string `json:"error,omitempty"`
+	Err       error  `json:"-"`
+	Error     string `json:"error,omitempty"`
 }
 
 // Observer is told what a bake does as it happens (the live view). Its

@@ -79,6 +79,11 @@ type TemplateData struct {
 	SecretVars       []SecretVar // ssh mode: sensitive values from packer's environment
 	StepPollInterval string
 	Channels         []string
+	// Inventory, when set (the project has an inventory_bucket), ends the
+	// amibake provisioner with the gather-and-stage step, in ssm and ssh
+	// mode alike (ssh mode reaches the instance over Session Manager, so
+	// it is SSM-managed too).
+	Inventory *TemplateInventory
 
 	// Sandbox renders the loopback-only skips of credential and region
 	// checks, and in ssm mode leaves out the instance profile (the sandbox
@@ -92,7 +97,14 @@ type TemplateData struct {
 // NeedsAmibakePlugin reports whether the template uses a component of
 // packer-plugin-amibake.
 func (d *TemplateData) NeedsAmibakePlugin() bool {
-	return d.ParentChannel != "" || len(d.Channels) > 0 || (d.Provisioner == ProvisionerSSM && len(d.Steps) > 0) || d.Patch != nil
+	return d.ParentChannel != "" || len(d.Channels) > 0 || (d.Provisioner == ProvisionerSSM && len(d.Steps) > 0) || d.Patch != nil || d.Inventory != nil
+}
+
+// TemplateInventory is where the provisioner stages the build's inventory.
+type TemplateInventory struct {
+	Bucket  string
+	Project string
+	BuildID string
 }
 
 // PatchStepName is the recorded name of the patch install step.
@@ -241,7 +253,12 @@ func NewTemplateData(in RenderInput) (*TemplateData, []Secret, hcl.Diagnostics) 
 	if d.VolumeSize == 0 {
 		d.VolumeSize = 8
 	}
-	if in.NoChannels {
+	if p.InventoryBucket != "" {
+		d.Inventory = &TemplateInventory{Bucket: p.InventoryBucket, Project: p.Name, BuildID: in.BuildID}
+	}
+	// The latest channel may move only once the AMI's inventory document
+	// is recorded, which amibake does after packer: packer moves none.
+	if in.NoChannels || d.Inventory != nil {
 		d.Channels = nil
 	}
 	// A root volume cannot be smaller than the snapshot it starts from:

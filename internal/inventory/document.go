@@ -35,8 +35,10 @@ type Document struct {
 	Source   string    `json:"source,omitempty"`
 	Recipes  []Recipe  `json:"recipes"`
 	Packages []Package `json:"packages"`
-	// InstanceID is the build instance the inventory was read from.
+	// InstanceID is the build instance the inventory was read from;
+	// BuildID the build (amibake:build-id) that read it.
 	InstanceID  string    `json:"instance_id,omitempty"`
+	BuildID     string    `json:"build_id,omitempty"`
 	CollectedAt time.Time `json:"collected_at"`
 }
 

@@ -17,6 +17,8 @@ import (
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 	"github.com/hashicorp/packer-plugin-sdk/template/config"
 
+	"github.com/amibake/amibake/internal/awsapi"
+	"github.com/amibake/amibake/internal/inventory"
 	"github.com/amibake/amibake/internal/plugin/common"
 )
 
@@ -46,7 +48,17 @@ type Config struct {
 	// Defaults to 10m.
 	InstanceReadyTimeout time.Duration `mapstructure:"instance_ready_timeout" required:"false"`
 	// The steps, run in order; the build fails at the first failing step.
-	Steps []Step `mapstructure:"step" required:"true"`
+	Steps []Step `mapstructure:"step" required:"false"`
+
+	// When set, the provisioner ends by gathering the instance's software
+	// inventory (AWS-GatherSoftwareInventory, AWS:Application) and staging
+	// it at s3://<inventory_bucket>/<inventory_project>/inventory/staging/<inventory_build_id>.json
+	// for amibake, which records it under the AMI's id once the AMI exists.
+	InventoryBucket  string `mapstructure:"inventory_bucket" required:"false"`
+	InventoryProject string `mapstructure:"inventory_project" required:"false"`
+	InventoryBuildID string `mapstructure:"inventory_build_id" required:"false"`
+	// How long to wait for a fresh inventory capture. Defaults to 10m.
+	InventoryTimeout time.Duration `mapstructure:"inventory_timeout" required:"false"`
 }
 
 // Provisioner runs recipe steps over SSM Run Command.
@@ -84,8 +96,17 @@ func (p *Provisioner) Prepare(raws ...interface{}) error {
 	if c.StepTimeout > 0 && c.StepTimeout < time.Second {
 		errs = packersdk.MultiErrorAppend(errs, errors.New("step_timeout must be at least 1s"))
 	}
-	if len(c.Steps) == 0 {
-		errs = packersdk.MultiErrorAppend(errs, errors.New("at least one step block is required"))
+	if c.InventoryTimeout == 0 {
+		c.InventoryTimeout = inventory.DefaultGatherTimeout
+	}
+	if c.InventoryBucket != "" && (c.InventoryProject == "" || c.InventoryBuildID == "") {
+		errs = packersdk.MultiErrorAppend(errs, errors.New("inventory_bucket needs inventory_project and inventory_build_id"))
+	}
+	if c.InventoryTimeout < 0 {
+		errs = packersdk.MultiErrorAppend(errs, errors.New("inventory_timeout must not be negative"))
+	}
+	if len(c.Steps) == 0 && c.InventoryBucket == "" {
+		errs = packersdk.MultiErrorAppend(errs, errors.New("at least one step block (or inventory_bucket) is required"))
 	}
 	seen := map[string]int{}
 	for i := range c.Steps {
@@ -149,7 +170,51 @@ func (p *Provisioner) Provision(ctx context.Context, ui packersdk.Ui, _ packersd
 			return fmt.Errorf("amibake provisioner: %w", err)
 		}
 	}
+	if p.config.InventoryBucket != "" {
+		// Last, so it sees everything the steps (and the patch step)
+		// installed: the instance is stopped and imaged right after.
+		if err := p.stageInventory(ctx, ui, clients, id); err != nil {
+			return fmt.Errorf("amibake provisioner: %w", err)
+		}
+	}
 	return nil
+}
+
+// stageInventory gathers the instance's software inventory and stages it
+// for amibake under the build id. Any failure fails the build, so no AMI
+// is made whose inventory was required but not recorded.
+func (p *Provisioner) stageInventory(ctx context.Context, ui packersdk.Ui, clients *awsapi.Clients, id string) error {
+	c := &p.config
+	ui.Say(fmt.Sprintf("Gathering the software inventory of %s (%s)...", id, inventory.GatherDocument))
+	g, err := inventory.Gather(ctx, clients.SSMAssociations(c.Region), clients.SSMInventory(c.Region), id, inventory.GatherOptions{
+		Name: associationName(c.InventoryBuildID), Timeout: c.InventoryTimeout, Poll: c.PollInterval,
+		Sleep: common.Sleep, Say: ui.Message,
+	})
+	if err != nil {
+		return err
+	}
+	url, err := inventory.Stage(ctx, clients.S3(c.Region), c.InventoryBucket, c.InventoryProject, c.InventoryBuildID, id, g)
+	if err != nil {
+		return err
+	}
+	ui.Say(fmt.Sprintf("Inventory of %s: %d packages, captured %s, staged at %s", id, len(g.Packages), g.CaptureTime.Format(time.RFC3339), url))
+	return nil
+}
+
+// associationName names the gather association after the build (SSM
+// allows [a-zA-Z0-9_.-], 3 to 128 characters).
+func associationName(buildID string) string {
+	b := []byte("amibake-inventory-" + buildID)
+	for i, ch := range b {
+		ok := ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9' || ch == '_' || ch == '.' || ch == '-'
+		if !ok {
+			b[i] = '-'
+		}
+	}
+	if len(b) > 128 {
+		b = b[:128]
+	}
+	return string(b)
 }
 
 // instanceID reads the build instance id packer hands every provisioner.

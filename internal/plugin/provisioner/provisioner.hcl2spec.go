@@ -27,7 +27,11 @@ type FlatConfig struct {
 	PollInterval             *string           `mapstructure:"poll_interval" required:"false" cty:"poll_interval" hcl:"poll_interval"`
 	StepTimeout              *string           `mapstructure:"step_timeout" required:"false" cty:"step_timeout" hcl:"step_timeout"`
 	InstanceReadyTimeout     *string           `mapstructure:"instance_ready_timeout" required:"false" cty:"instance_ready_timeout" hcl:"instance_ready_timeout"`
-	Steps                    []FlatStep        `mapstructure:"step" required:"true" cty:"step" hcl:"step"`
+	Steps                    []FlatStep        `mapstructure:"step" required:"false" cty:"step" hcl:"step"`
+	InventoryBucket          *string           `mapstructure:"inventory_bucket" required:"false" cty:"inventory_bucket" hcl:"inventory_bucket"`
+	InventoryProject         *string           `mapstructure:"inventory_project" required:"false" cty:"inventory_project" hcl:"inventory_project"`
+	InventoryBuildID         *string           `mapstructure:"inventory_build_id" required:"false" cty:"inventory_build_id" hcl:"inventory_build_id"`
+	InventoryTimeout         *string           `mapstructure:"inventory_timeout" required:"false" cty:"inventory_timeout" hcl:"inventory_timeout"`
 }
 
 // FlatMapstructure returns a new FlatConfig.
@@ -60,6 +64,10 @@ func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 		"step_timeout":               &hcldec.AttrSpec{Name: "step_timeout", Type: cty.String, Required: false},
 		"instance_ready_timeout":     &hcldec.AttrSpec{Name: "instance_ready_timeout", Type: cty.String, Required: false},
 		"step":                       &hcldec.BlockListSpec{TypeName: "step", Nested: hcldec.ObjectSpec((*FlatStep)(nil).HCL2Spec())},
+		"inventory_bucket":           &hcldec.AttrSpec{Name: "inventory_bucket", Type: cty.String, Required: false},
+		"inventory_project":          &hcldec.AttrSpec{Name: "inventory_project", Type: cty.String, Required: false},
+		"inventory_build_id":         &hcldec.AttrSpec{Name: "inventory_build_id", Type: cty.String, Required: false},
+		"inventory_timeout":          &hcldec.AttrSpec{Name: "inventory_timeout", Type: cty.String, Required: false},
 	}
 	return s
 }

@@ -110,7 +110,7 @@ func Run(ctx context.Context, f *cmdutil.Factory, cfg *config.Config, g *graph.G
 		return nil, err
 	}
 	clients := awsapi.NewClients(awsCfg)
-	so.Config, so.Graph, so.EC2, so.SSM, so.Now = cfg, g, clients.EC2, clients.SSM, f.Now
+	so.Config, so.Graph, so.EC2, so.SSM, so.S3, so.Now = cfg, g, clients.EC2, clients.SSM, clients.S3, f.Now
 	so.Progress = func(format string, args ...any) {
 		fmt.Fprintf(f.IOStreams.ErrOut, format+"\n", args...)
 	}
