@@ -339,6 +339,24 @@ var Rules = []Rule{
 		Why:       "inventory documents s3://<bucket>/<project>/inventory/<ami>.json: bake records them, inventory, diff and sbom read them",
 	},
 	{
+		Sid:       "InventoryStaging",
+		Families:  []Family{Bake},
+		Actions:   []string{"s3:DeleteObject"},
+		Resources: []string{"arn:{partition}:s3:::{bucket}/{project}/inventory/staging/*"},
+		When:      func(s Scope) bool { return s.Bucket != "" },
+		Why: "the provisioner stages a build's inventory at <project>/inventory/staging/<build-id>.json (the AMI id does not exist yet); " +
+			"bake deletes it once <ami>.json is stored",
+	},
+	{
+		Sid:       "InventoryGather",
+		Families:  []Family{Bake},
+		Actions:   []string{"ssm:CreateAssociation", "ssm:DeleteAssociation"},
+		Resources: []string{"*"},
+		When:      func(s Scope) bool { return s.Bucket != "" },
+		Why: "the provisioner makes the build instance capture its inventory with a one-instance AWS-GatherSoftwareInventory " +
+			"association (Run Command cannot run the inventory plugin) and deletes it; association ARNs are not known before creation",
+	},
+	{
 		Sid:      "DescribeFleets",
 		Families: []Family{Rollout, Retire},
 		Actions: []string{
