@@ -21,7 +21,7 @@ func PrintText(w io.Writer, rep *Report) error {
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "METRIC\tGROUP\tN\tP50\tP90\tMEAN\tSTDDEV\tCHANGE\tP-VALUE\tVERDICT")
 	for _, m := range rep.Metrics {
-		label := fmt.Sprintf("%s (%s %s/%s)", m.Name, m.Statistic, m.Namespace, m.MetricName)
+		label := fmt.Sprintf("%s (%s)", m.Name, m.Source())
 		row := func(name, group string, s Summary, tail string) {
 			fmt.Fprintf(tw, "%s\t%s\t%d\t%.4g\t%.4g\t%.4g\t%.3g\t%s\n", name, group, s.N, s.P50, s.P90, s.Mean, s.StdDev, tail)
 		}
@@ -43,6 +43,14 @@ func PrintText(w io.Writer, rep *Report) error {
 		fmt.Fprintf(w, "Chart:  %s\n", rep.Chart)
 	}
 	return nil
+}
+
+// Source is what the metric reads: "p90 Web/Latency", or its expression.
+func (m *MetricReport) Source() string {
+	if m.Expression != "" {
+		return m.Expression
+	}
+	return fmt.Sprintf("%s %s/%s", m.Statistic, m.Namespace, m.MetricName)
 }
 
 // WriteFiles writes the JSON report and the SVG chart into dir and records
@@ -89,7 +97,7 @@ func SVG(rep *Report) string {
 		plotW, plotH := float64(width-padL-padR), float64(panelH-padT-padB)
 		fmt.Fprintf(&b, `<g transform="translate(0,%d)">`+"\n", y0)
 		fmt.Fprintf(&b, `<text x="%d" y="20" font-weight="bold">%s</text>`+"\n", padL,
-			html.EscapeString(fmt.Sprintf("%s — %s %s/%s: %s (%+.1f%%, p=%.3g)", m.Name, m.Statistic, m.Namespace, m.MetricName, m.Verdict, 100*m.Change, m.Test.P)))
+			html.EscapeString(fmt.Sprintf("%s — %s: %s (%+.1f%%, p=%.3g)", m.Name, m.Source(), m.Verdict, 100*m.Change, m.Test.P)))
 		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%.0f" height="%.0f" fill="none" stroke="#999"/>`+"\n", padL, padT, plotW, plotH)
 		lo, hi := math.Inf(1), math.Inf(-1)
 		for _, v := range append(append([]float64(nil), m.Series.Canary...), m.Series.Baseline...) {

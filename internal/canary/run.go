@@ -88,6 +88,9 @@ type MetricReport struct {
 	Name       string `json:"name"`
 	Namespace  string `json:"namespace"`
 	MetricName string `json:"metric_name"`
+	// Expression is the metric-math expression (over the metric's query
+	// ids) when the metric is one; Namespace and MetricName are empty then.
+	Expression string `json:"expression,omitempty"`
 	Statistic  string `json:"statistic"`
 	Direction  string `json:"direction"`
 	Judgement
@@ -188,9 +191,12 @@ func (a *Analysis) Validate() error {
 	if a.AMI == a.BaselineAMI {
 		return fmt.Errorf("canary: the new AMI %s is the baseline already", a.AMI)
 	}
+	n := max(a.Fleet.Canary.Instances, 1)
 	for _, m := range a.Fleet.Canary.Metrics {
 		if m.Expression != "" {
-			return fmt.Errorf("canary: metric %s: metric-math expressions are not supported by canary analysis yet; use namespace and name", m.Name)
+			if err := validateExpression(m, n); err != nil {
+				return fmt.Errorf("canary: metric %s: %w", m.Name, err)
+			}
 		}
 		if _, err := ParseTolerance(m.Tolerance); err != nil {
 			return fmt.Errorf("canary: metric %s: %w", m.Name, err)
@@ -431,7 +437,7 @@ func (a *Analysis) judgeMetric(ctx context.Context, mi int, m *config.CanaryMetr
 		stat = DefaultStatistic
 	}
 	tol, _ := ParseTolerance(m.Tolerance)
-	mr := &MetricReport{Name: m.Name, Namespace: m.Namespace, MetricName: m.MetricName, Statistic: stat, Direction: m.Direction}
+	mr := &MetricReport{Name: m.Name, Namespace: m.Namespace, MetricName: m.MetricName, Expression: m.Expression, Statistic: stat, Direction: m.Direction}
 	var queries []cwtypes.MetricDataQuery
 	keys := map[string]seriesKey{}
 	for _, g := range []struct {
@@ -439,24 +445,13 @@ func (a *Analysis) judgeMetric(ctx context.Context, mi int, m *config.CanaryMetr
 		ids  []string
 	}{{RoleBase, rep.Baseline}, {RoleCanary, rep.Canary}} {
 		for i, id := range g.ids {
-			dims := []cwtypes.Dimension{{Name: aws.String("InstanceId"), Value: aws.String(id)}}
-			names := make([]string, 0, len(m.Dimensions))
-			for k := range m.Dimensions {
-				names = append(names, k)
-			}
-			sort.Strings(names)
-			for _, k := range names {
-				dims = append(dims, cwtypes.Dimension{Name: aws.String(k), Value: aws.String(m.Dimensions[k])})
-			}
 			qid := fmt.Sprintf("m%d_%s_%d", mi, g.role, i)
 			keys[qid] = seriesKey{g.role, i}
-			queries = append(queries, cwtypes.MetricDataQuery{
-				Id: aws.String(qid), Label: aws.String(g.role + " " + id),
-				MetricStat: &cwtypes.MetricStat{
-					Metric: &cwtypes.Metric{Namespace: aws.String(m.Namespace), MetricName: aws.String(m.MetricName), Dimensions: dims},
-					Period: aws.Int32(int32(interval / time.Second)), Stat: aws.String(stat),
-				},
-			})
+			qs, err := instanceQueries(m, qid, id, g.role+" "+id, stat, interval)
+			if err != nil {
+				return nil, fmt.Errorf("canary: metric %s: %w", m.Name, err)
+			}
+			queries = append(queries, qs...)
 		}
 	}
 	byRole := map[string]map[time.Time][]float64{RoleBase: {}, RoleCanary: {}}
@@ -492,8 +487,8 @@ func (a *Analysis) judgeMetric(ctx context.Context, mi int, m *config.CanaryMetr
 		token = out.NextToken
 	}
 	if len(samples[RoleBase]) == 0 || len(samples[RoleCanary]) == 0 {
-		return nil, fmt.Errorf("canary: metric %s: no data points in %s…%s (baseline %d, canary %d); are the instances publishing %s/%s?",
-			m.Name, rep.Start.Format(time.RFC3339), rep.End.Format(time.RFC3339), len(samples[RoleBase]), len(samples[RoleCanary]), m.Namespace, m.MetricName)
+		return nil, fmt.Errorf("canary: metric %s: no data points in %s…%s (baseline %d, canary %d); are the instances publishing %s?",
+			m.Name, rep.Start.Format(time.RFC3339), rep.End.Format(time.RFC3339), len(samples[RoleBase]), len(samples[RoleCanary]), metricSources(m))
 	}
 	j, err := Judge(samples[RoleBase], samples[RoleCanary], m.Direction, tol)
 	if err != nil {

@@ -3,6 +3,7 @@ package canary_test
 import (
 	"context"
 	"errors"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -203,9 +204,78 @@ func TestValidate(t *testing.T) {
 	assert.ErrorContains(t, a.Validate(), "baseline already")
 	a.BaselineAMI = "ami-2"
 	require.NoError(t, a.Validate())
-	a.Fleet.Canary.Metrics[0].Expression = "m1*2"
-	assert.ErrorContains(t, a.Validate(), "expression")
+	m := a.Fleet.Canary.Metrics[0]
+	m.Expression = "m1*2"
+	assert.ErrorContains(t, a.Validate(), "needs at least one query block")
+	m.Queries = []*config.CanaryQuery{{ID: "m1", Namespace: "Web", MetricName: "Latency"}}
+	require.NoError(t, a.Validate())
+	m.Expression = "m1 * m2"
+	assert.ErrorContains(t, a.Validate(), "names m2")
+	m.Expression = "m1 *"
+	assert.ErrorContains(t, a.Validate(), "unexpected end")
+	m.Expression = "m1"
+	a.Fleet.Canary.Instances = 200
+	assert.ErrorContains(t, a.Validate(), "exceed GetMetricData's 500")
 	_ = aws.String
+}
+
+// errorRate is an expression metric: the percentage of requests that
+// failed, per instance and period.
+func errorRate() *config.CanaryMetric {
+	return &config.CanaryMetric{
+		Name: "error_rate", Expression: "100 * errors / requests", Statistic: "Sum",
+		Direction: canary.LowerIsBetter, Tolerance: "10%",
+		Queries: []*config.CanaryQuery{
+			{ID: "errors", Namespace: "Web", MetricName: "Errors"},
+			{ID: "requests", Namespace: "Web", MetricName: "Requests", Statistic: "Sum"},
+		},
+	}
+}
+
+func TestExpressionMetricGoodAMIPasses(t *testing.T) {
+	sb := sandbox.Start(t, fixedStart)
+	base, next := images(t, sb)
+	a := analysis(sb, next, base)
+	a.Fleet.Canary.Instances = 2
+	a.Fleet.Canary.Metrics = []*config.CanaryMetric{errorRate()}
+	rep, err := a.Run(context.Background())
+	require.NoError(t, err)
+	require.Len(t, rep.Metrics, 1)
+	m := rep.Metrics[0]
+	assert.Equal(t, canary.Pass, m.Verdict, m.Reason)
+	assert.Equal(t, "100 * errors / requests", m.Expression)
+	// Two instances a side, a point per period each: the expression's
+	// per-instance series, not the hidden queries'.
+	assert.GreaterOrEqual(t, m.Canary.N, 2*29)
+	assert.LessOrEqual(t, m.Canary.N, 2*31)
+	assert.InDelta(t, 0.5, m.Baseline.P50, 0.1, "0.5%% of requests fail on a healthy instance")
+	assert.Equal(t, 1, sb.CountFirstAttempts("monitoring", "GetMetricData"), "one request for the metric")
+	assert.Empty(t, live(t, sb))
+	var text strings.Builder
+	require.NoError(t, canary.PrintText(&text, rep))
+	assert.Contains(t, text.String(), "error_rate (100 * errors / requests)")
+}
+
+// A noisy AMI — twice the errors, three times the per-period spread —
+// fails on the error rate though its latency is fine.
+func TestExpressionMetricNoisyAMIFails(t *testing.T) {
+	sb := sandbox.Start(t, fixedStart)
+	base, next := images(t, sb)
+	resp, err := http.Post(sb.URL()+"/_sandbox/images/"+next+"/slow", "application/json", strings.NewReader(`{"metric":"Errors","factor":2,"noise":3}`))
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	a := analysis(sb, next, base)
+	a.Fleet.Canary.Metrics = append(a.Fleet.Canary.Metrics[:1], errorRate())
+	rep, err := a.Run(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, canary.Fail, rep.Verdict)
+	assert.Equal(t, canary.Pass, rep.Metrics[0].Verdict, "latency unaffected: %s", rep.Metrics[0].Reason)
+	er := rep.Metrics[1]
+	assert.Equal(t, canary.Fail, er.Verdict, er.Reason)
+	assert.InDelta(t, 1.0, er.Change, 0.25, "twice the error rate")
+	assert.Less(t, er.Test.P, 0.05)
+	assert.Empty(t, live(t, sb), "instances terminated")
 }
 
 // fixedStart pins the sandbox's virtual time: canary metrics are

@@ -207,7 +207,11 @@ func printPlan(w io.Writer, a *canary.Analysis, region string) {
 	fmt.Fprintf(w, "  ec2:RunInstances ImageId=%s Count=%d Tags amibake:role=%s\n", a.AMI, n, canary.RoleCanary)
 	fmt.Fprintf(w, "  cloudwatch:GetMetricData over %s for:\n", window)
 	for _, m := range c.Metrics {
-		fmt.Fprintf(w, "    %s: %s/%s %s, %s, tolerance %s\n", m.Name, m.Namespace, m.MetricName, orDefault(m.Statistic, canary.DefaultStatistic), m.Direction, orDefault(m.Tolerance, "10%"))
+		src := fmt.Sprintf("%s/%s %s", m.Namespace, m.MetricName, orDefault(m.Statistic, canary.DefaultStatistic))
+		if m.Expression != "" {
+			src = fmt.Sprintf("%s (%d queries per instance)", m.Expression, len(m.Queries))
+		}
+		fmt.Fprintf(w, "    %s: %s, %s, tolerance %s\n", m.Name, src, m.Direction, orDefault(m.Tolerance, "10%"))
 	}
 	fmt.Fprintf(w, "  ec2:TerminateInstances (always)\n")
 	fmt.Fprintln(w, "Dry run: nothing launched. Run with --apply.")
