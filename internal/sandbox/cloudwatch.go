@@ -518,9 +518,6 @@ func (e *cwExprEval) eval(id string) ([]metricmath.Series, error) {
 	}
 	e.busy[id] = true
 	defer delete(e.busy, id)
-	if len(q.Expression) > 2048 {
-		return nil, cwValidation("Error in expression %s: the expression is longer than 2048 characters", id)
-	}
 	n, err := metricmath.Parse(q.Expression)
 	if err != nil {
 		return nil, cwValidation("Error in expression %s: %v", id, err)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -122,6 +123,7 @@ func TestParseErrors(t *testing.T) {
 		{"[a, b", `expected "," or "]"`, 5},
 		{"a b", "unexpected name b", 2},
 		{"()", `unexpected ")"`, 1},
+		{strings.Repeat("a+", 1024) + "a", "longer than 2048", 2048},
 	} {
 		t.Run(tc.expr, func(t *testing.T) {
 			_, err := Parse(tc.expr)

@@ -20,8 +20,11 @@ import (
 // lowercase letter, then letters, digits and underscores.
 var IDPattern = regexp.MustCompile(`^[a-z][a-zA-Z0-9_]*$`)
 
-// MaxIDLength is CloudWatch's limit on a MetricDataQuery Id.
-const MaxIDLength = 255
+// CloudWatch's limits on a MetricDataQuery's Id and Expression.
+const (
+	MaxIDLength         = 255
+	MaxExpressionLength = 2048
+)
 
 // Error is a syntax or evaluation error at a byte offset of the
 // expression.
@@ -173,6 +176,9 @@ func describe(t token) string {
 func Parse(src string) (Node, error) {
 	if strings.TrimSpace(src) == "" {
 		return nil, errAt(0, "empty expression")
+	}
+	if len(src) > MaxExpressionLength {
+		return nil, errAt(MaxExpressionLength, "the expression is longer than %d characters", MaxExpressionLength)
 	}
 	toks, err := lex(src)
 	if err != nil {
