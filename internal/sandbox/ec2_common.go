@@ -395,6 +395,7 @@ func (w *World) ec2TickPendingTags(now time.Time) {
 		if r == nil {
 			continue
 		}
+		w.EC2.touch() // a tag landed: the image index is out of date
 		if p.Delete {
 			delete(*r.Tags, p.Key)
 			continue

@@ -180,14 +180,47 @@ func (w *World) ec2SnapshotInUse(snapID string) *Image {
 }
 
 // ec2TickImages moves pending images to available and completes snapshots.
+// It looks at the pending ones only (ec2_index.go): walking 50,000 images
+// and snapshots before every request was most of a big world's cost.
 func (w *World) ec2TickImages(now time.Time) {
+	p := w.EC2.pending()
+	for id, img := range p.img {
+		if img.State != ec2ImagePending {
+			delete(p.img, id)
+			continue
+		}
+		if !img.AvailableAt.After(now) {
+			img.State, img.StateSince = ec2ImageAvailable, img.AvailableAt
+			delete(p.img, id)
+		}
+	}
+	for id, s := range p.snap {
+		if s.State != "pending" {
+			delete(p.snap, id)
+			continue
+		}
+		if !s.CompleteAt.After(now) {
+			s.State, s.StateSince = "completed", s.CompleteAt
+			delete(p.snap, id)
+		}
+	}
+	if ec2IndexAudit {
+		w.ec2AuditTick(now)
+	}
+}
+
+// ec2AuditTick is the walk the pending set saves: anything it still finds
+// to move on was missed.
+func (w *World) ec2AuditTick(now time.Time) {
 	for _, img := range w.EC2.Images {
 		if img.State == ec2ImagePending && !img.AvailableAt.After(now) {
+			ec2AuditFail("tick: pending image %s (available at %s) not in the pending set", img.ID, img.AvailableAt)
 			img.State, img.StateSince = ec2ImageAvailable, img.AvailableAt
 		}
 	}
 	for _, s := range w.EC2.Snapshots {
 		if s.State == "pending" && !s.CompleteAt.IsZero() && !s.CompleteAt.After(now) {
+			ec2AuditFail("tick: pending snapshot %s (complete at %s) not in the pending set", s.ID, s.CompleteAt)
 			s.State, s.StateSince = "completed", s.CompleteAt
 		}
 	}
@@ -330,11 +363,17 @@ func ec2DescribeImages(c *Call) (any, error) {
 	if e != nil {
 		return nil, e
 	}
-	includeDeprecated := formBool(f, "IncludeDeprecated")
+	ms, e := ec2CompileImageFilters(filters)
+	if e != nil {
+		return nil, e
+	}
+	q := ec2ImageQuery{owners: owners, execBy: execBy, ms: ms, includeDeprecated: formBool(f, "IncludeDeprecated")}
 	w := c.World
 
-	var items []*Image
+	var page []*Image
+	var next string
 	if len(ids) > 0 {
+		var items []*Image
 		var missing []string
 		for _, id := range ids {
 			img := w.EC2.Images[id]
@@ -354,53 +393,27 @@ func ec2DescribeImages(c *Call) (any, error) {
 		if len(missing) > 0 {
 			return nil, Errorf("InvalidAMIID.NotFound", "The image id '[%s]' does not exist", strings.Join(missing, ", "))
 		}
+		kept := items[:0]
+		for _, img := range items {
+			if q.match(c, img) {
+				kept = append(kept, img)
+			}
+		}
+		ec2SortBy(kept, func(i *Image) string { return i.ID })
+		if page, next, e = ec2Paginate(f, kept, func(i *Image) string { return i.ID }, 6, 1000); e != nil {
+			return nil, e
+		}
 	} else {
-		// A later page starts after the token's id (ec2Paginate's rule):
-		// leave out what earlier pages returned before filtering and
-		// sorting, so paging through N images costs N per page, not more.
-		after := ""
-		if raw, err := base64.RawURLEncoding.DecodeString(formGet(f, "NextToken")); err == nil && strings.HasPrefix(string(raw), "after:") {
-			after = strings.TrimPrefix(string(raw), "after:")
+		if page, next, e = ec2DescribeImagesIndexed(c, q); e != nil {
+			return nil, e
 		}
-		for _, img := range w.EC2.Images {
-			if after != "" && img.ID <= after {
-				continue
-			}
-			if img.Region != c.Region || img.State == ec2ImageDeregistered || !img.ec2VisibleTo(c.Account, c.Now) {
-				continue
-			}
-			if img.ec2Deprecated(c.Now) && !includeDeprecated && img.Account != c.Account {
-				continue
-			}
-			items = append(items, img)
-		}
-	}
-	if len(owners) > 0 {
-		kept := items[:0]
-		for _, img := range items {
-			if ec2OwnerMatches(img, owners, c.Account) {
-				kept = append(kept, img)
+		if ec2IndexAudit {
+			scan, scanNext, se := ec2DescribeImagesScan(c, q)
+			if ok, diff := ec2SameImages(page, scan, next, scanNext); se == nil && !ok {
+				ec2AuditFail("DescribeImages %v: %s", filters, diff)
+				return nil, &APIError{Status: 500, Code: "InternalError", Message: "sandbox: image index out of date: " + diff}
 			}
 		}
-		items = kept
-	}
-	if len(execBy) > 0 {
-		kept := items[:0]
-		for _, img := range items {
-			if ec2ExecutableMatches(img, execBy, c.Account) {
-				kept = append(kept, img)
-			}
-		}
-		items = kept
-	}
-	items, e = ec2FilterImages(items, filters)
-	if e != nil {
-		return nil, e
-	}
-	ec2SortBy(items, func(i *Image) string { return i.ID })
-	page, next, e := ec2Paginate(f, items, func(i *Image) string { return i.ID }, 6, 1000)
-	if e != nil {
-		return nil, e
 	}
 	out := struct {
 		Images    []ec2ImageXML `xml:"imagesSet>item"`
@@ -465,16 +478,13 @@ func (m *ec2ImageMatcher) match(img *Image) bool {
 	return false
 }
 
-// ec2FilterImages keeps the images matching every filter: the semantics of
-// ec2ApplyFilters (values ORed, filters ANDed, '*' and '?' wildcards,
-// unknown names an error), with each filter compiled once. The most
-// selective filters — tag:K with literal values first — run first.
-func ec2FilterImages(items []*Image, filters []ec2Filter) ([]*Image, *APIError) {
+// ec2CompileImageFilters validates filters exactly as for every other
+// resource (unknown names, missing values) and compiles them, the most
+// selective — tag:K — first.
+func ec2CompileImageFilters(filters []ec2Filter) ([]ec2ImageMatcher, *APIError) {
 	if len(filters) == 0 {
-		return items, nil
+		return nil, nil
 	}
-	// Validation (unknown names, missing values) exactly as for every
-	// other resource.
 	if _, e := ec2ApplyFilters(nil, filters, ec2ImageFilters, func(i *Image) Tags { return i.Tags }); e != nil {
 		return nil, e
 	}
@@ -483,20 +493,92 @@ func ec2FilterImages(items []*Image, filters []ec2Filter) ([]*Image, *APIError) 
 		ms[i] = ec2CompileImageFilter(fl)
 	}
 	sort.SliceStable(ms, func(i, j int) bool { return ms[i].isTag && !ms[j].isTag })
-	out := make([]*Image, 0, len(items))
-	for _, img := range items {
-		ok := true
-		for i := range ms {
-			if !ms[i].match(img) {
-				ok = false
-				break
-			}
-		}
-		if ok {
-			out = append(out, img)
+	return ms, nil
+}
+
+// ec2ImageQuery is what a DescribeImages asks of each image besides its
+// ids: Owners, ExecutableBy, the filters, IncludeDeprecated.
+type ec2ImageQuery struct {
+	owners, execBy    []string
+	ms                []ec2ImageMatcher
+	includeDeprecated bool
+}
+
+func (q *ec2ImageQuery) match(c *Call, img *Image) bool {
+	if len(q.owners) > 0 && !ec2OwnerMatches(img, q.owners, c.Account) {
+		return false
+	}
+	if len(q.execBy) > 0 && !ec2ExecutableMatches(img, q.execBy, c.Account) {
+		return false
+	}
+	for i := range q.ms {
+		if !q.ms[i].match(img) {
+			return false
 		}
 	}
-	return out, nil
+	return true
+}
+
+// listed: without ids, DescribeImages lists the region's registered images
+// the caller can see, deprecated ones only when asked or its own.
+func (q *ec2ImageQuery) listed(c *Call, img *Image) bool {
+	if img.Region != c.Region || img.State == ec2ImageDeregistered || !img.ec2VisibleTo(c.Account, c.Now) {
+		return false
+	}
+	return !img.ec2Deprecated(c.Now) || q.includeDeprecated || img.Account == c.Account
+}
+
+// ec2PageAfter is the id a NextToken's page starts after ("" for the first
+// page or a malformed token, which ec2Paginate rejects).
+func ec2PageAfter(c *Call) string {
+	if raw, err := base64.RawURLEncoding.DecodeString(formGet(c.Form, "NextToken")); err == nil && strings.HasPrefix(string(raw), "after:") {
+		return strings.TrimPrefix(string(raw), "after:")
+	}
+	return ""
+}
+
+// ec2DescribeImagesIndexed answers a DescribeImages without ids from the
+// image index: the candidates of its most selective filter, already sorted
+// by id, from the token on, and no further than one image past the page.
+func ec2DescribeImagesIndexed(c *Call, q ec2ImageQuery) ([]*Image, string, *APIError) {
+	cands := ec2ImageCandidates(c.World.EC2, c.Region, q.ms)
+	if after := ec2PageAfter(c); after != "" {
+		cands = cands[sort.Search(len(cands), func(i int) bool { return cands[i].ID > after }):]
+	}
+	limit := -1 // the whole list: no MaxResults, or one ec2Paginate rejects
+	if formHas(c.Form, "MaxResults") {
+		if n, err := formInt(c.Form, "MaxResults", 0); err == nil && n >= 6 && n <= 1000 {
+			limit = n
+		}
+	}
+	var items []*Image
+	for _, img := range cands {
+		if !q.listed(c, img) || !q.match(c, img) {
+			continue
+		}
+		items = append(items, img)
+		if limit >= 0 && len(items) > limit {
+			break // enough to know there is a next page
+		}
+	}
+	return ec2Paginate(c.Form, items, func(i *Image) string { return i.ID }, 6, 1000)
+}
+
+// ec2DescribeImagesScan is the same answer from a walk of every image: the
+// audit's reference.
+func ec2DescribeImagesScan(c *Call, q ec2ImageQuery) ([]*Image, string, *APIError) {
+	after := ec2PageAfter(c)
+	var items []*Image
+	for _, img := range c.World.EC2.Images {
+		if after != "" && img.ID <= after {
+			continue
+		}
+		if q.listed(c, img) && q.match(c, img) {
+			items = append(items, img)
+		}
+	}
+	ec2SortBy(items, func(i *Image) string { return i.ID })
+	return ec2Paginate(c.Form, items, func(i *Image) string { return i.ID }, 6, 1000)
 }
 
 // ---- block device mappings in requests ----

@@ -21,6 +21,11 @@ type EC2State struct {
 	// PendingTags are tag writes hidden by an eventual-consistency fault
 	// until ApplyAt (ec2_common.go).
 	PendingTags []PendingTag `json:"pending_tags,omitempty"`
+
+	// gen and the lookups derived from the maps above (ec2_index.go).
+	gen        uint64
+	pendingSet *ec2PendingSet
+	imgIndex   *ec2ImageIndex
 }
 
 // Instance states, as EC2 names them.

@@ -87,6 +87,31 @@ func sortedKeys[M ~map[string]V, V any](m M) []string {
 	return keys
 }
 
+// FirstAttempt reports whether the entry is a call the client code made,
+// not one of the SDK's retries of it.
+func (e LogEntry) FirstAttempt() bool { return e.Attempt <= 1 }
+
+// FirstAttemptCounts counts log entries by "service:Action", leaving out
+// the SDK's retries: CountFirstAttempts for every action at once, for a log
+// read over the admin API (GET /_sandbox/log) as well.
+func FirstAttemptCounts(log []LogEntry) map[string]int {
+	out := map[string]int{}
+	for _, e := range log {
+		if e.FirstAttempt() {
+			out[e.Service+":"+e.Action]++
+		}
+	}
+	return out
+}
+
+// FirstAttemptCounts counts logged calls by "service:Action" without the
+// SDK's retries.
+func (s *Server) FirstAttemptCounts() map[string]int {
+	s.logMu.Lock()
+	defer s.logMu.Unlock()
+	return FirstAttemptCounts(s.log)
+}
+
 // CountFirstAttempts counts logged calls of one action ("" matches any),
 // leaving out the SDK's retries: the number of calls the client code made.
 // Retries happen on faults and, on loopback, on the SDK's closed-connection
@@ -96,7 +121,7 @@ func (s *Server) CountFirstAttempts(service, action string) int {
 	defer s.logMu.Unlock()
 	n := 0
 	for _, e := range s.log {
-		if (service == "" || e.Service == service) && (action == "" || e.Action == action) && e.Attempt <= 1 {
+		if (service == "" || e.Service == service) && (action == "" || e.Action == action) && e.FirstAttempt() {
 			n++
 		}
 	}

@@ -213,6 +213,7 @@ func (s *Server) Do(fn func(w *World)) {
 	defer s.mu.Unlock()
 	s.tickLocked()
 	fn(s.world)
+	s.world.EC2.touch() // fn may have changed anything
 }
 
 func (s *Server) tickLocked() time.Time {
@@ -375,6 +376,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	result, herr := safeCall(h, c)
+	if mutating(c.Action) {
+		s.world.EC2.touch() // derived EC2 lookups (ec2_index.go) are out of date
+	}
 	if herr == nil && s.opts.StateFile != "" && mutating(c.Action) {
 		herr = s.saveLocked()
 	}
