@@ -25,10 +25,11 @@ func maxRSSBytes(ru *syscall.Rusage) int64 {
 
 // measured is a baseline's (or an in-process observer's) cost.
 type measured struct {
-	Calls  callCounts
-	Wall   time.Duration
-	Served time.Duration // the sandbox's share of Wall
-	Images int
+	Calls   callCounts // first attempts
+	Retries int        // the SDK's retries besides
+	Wall    time.Duration
+	Served  time.Duration // the sandbox's share of Wall
+	Images  int
 	// Scale is what a sampled baseline's calls and time are multiplied
 	// by to stand for the whole project (1: measured in full).
 	Scale int
@@ -41,7 +42,7 @@ func (m *measured) wall() time.Duration { return m.Wall * time.Duration(max(m.Sc
 func (m *measured) finish(srv *server, started time.Time) (*measured, error) {
 	m.Wall = time.Since(started)
 	var err error
-	m.Calls, m.Served, err = srv.served()
+	m.Calls, m.Retries, m.Served, err = srv.served()
 	return m, err
 }
 

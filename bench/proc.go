@@ -179,28 +179,34 @@ func (s *server) counts() (callCounts, error) {
 	return c, nil
 }
 
-// served reads the request log: calls by "service:Action" (checked
-// against /_sandbox/log/counts) and how long at least one request was in
-// the sandbox's hands — the union of the requests' intervals, so that
-// concurrent requests (bake) count once.
-func (s *server) served() (callCounts, time.Duration, error) {
+// served reads the request log: the calls amibake made by
+// "service:Action" — first attempts only (sandbox.FirstAttemptCounts, the
+// rule of CountFirstAttempts): on loopback the SDK retries a request now
+// and then on a closed-connection race (aws-sdk-go-v2#2737), and a retry
+// is not a call the code made, so it never counts against a budget —, how
+// many retries the log holds besides, and how long at least one request
+// was in the sandbox's hands: the union of the requests' intervals (retries
+// included: serving them was the sandbox's time), so that concurrent
+// requests (bake) count once. Every entry is checked against
+// /_sandbox/log/counts.
+func (s *server) served() (callCounts, int, time.Duration, error) {
 	log, err := s.requestLog()
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, 0, err
 	}
-	calls := callCounts{}
+	all := callCounts{}
 	for _, e := range log {
-		calls[e.Service+":"+e.Action]++
+		all[e.Service+":"+e.Action]++
 	}
-	busy := busyTime(log)
 	counts, err := s.counts()
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, 0, err
 	}
-	if !counts.equal(calls) {
-		return nil, 0, fmt.Errorf("sandbox log and counts disagree: %v vs %v", calls, counts)
+	if !counts.equal(all) {
+		return nil, 0, 0, fmt.Errorf("sandbox log and counts disagree: %v vs %v", all, counts)
 	}
-	return calls, busy, nil
+	calls := callCounts(sandbox.FirstAttemptCounts(log))
+	return calls, all.total() - calls.total(), busyTime(log), nil
 }
 
 // busyTime is the length of the union of the log's request intervals:
@@ -292,7 +298,10 @@ type runResult struct {
 	Exit   int
 	Stdout []byte
 	Stderr []byte
-	Calls  callCounts
+	// Calls are the calls amibake made (first attempts); Retries the SDK's
+	// retries of them in the log, not counted in Calls.
+	Calls   callCounts
+	Retries int
 	// Served is how long the sandbox had at least one of this run's
 	// requests in hand (the union of its log's request intervals):
 	// Wall-Served is the time amibake ran with no request outstanding, its
@@ -350,7 +359,7 @@ func runAmibake(bin string, srv *server, args ...string) (*runResult, error) {
 		return nil, fmt.Errorf("run amibake %s: %s", strings.Join(args, " "), rep.Error)
 	}
 	r.Wall, r.CPU, r.MaxRSS, r.Exit = time.Duration(rep.WallNanos), time.Duration(rep.CPUNanos), rep.MaxRSS, rep.Exit
-	r.Calls, r.Served, err = srv.served()
+	r.Calls, r.Retries, r.Served, err = srv.served()
 	if err != nil {
 		return nil, err
 	}

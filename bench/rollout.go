@@ -68,13 +68,10 @@ func rolloutSandbox(ctx context.Context, patchLevel string) (*sandbox.Sandbox, s
 	return sb, old, newAMI, nil
 }
 
-// counts of the sandbox's log.
+// logCounts are the calls in the sandbox's log, first attempts only
+// (the SDK's loopback retries are not calls the rollout made).
 func logCounts(sb *sandbox.Sandbox) callCounts {
-	c := callCounts{}
-	for k, v := range sb.CallCounts() {
-		c[k] = v
-	}
-	return c
+	return callCounts(sb.FirstAttemptCounts())
 }
 
 func rolloutFigure(e *env) []result {
