@@ -30,13 +30,10 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/http"
-	"runtime"
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"time"
-	"weak"
 
 	"github.com/fxamacker/cbor/v2"
 
@@ -49,45 +46,40 @@ const (
 	cwPathPrefix = "/service/GraniteServiceVersion20100801/operation/"
 )
 
-// cloudWatchState is what CloudWatch holds beyond alarms (which live in
-// ASGState): stored points and per-AMI performance profiles. It is kept
-// beside the world rather than in it, so it is not persisted in a state
-// file.
-type cloudWatchState struct {
+// CloudWatchState is what CloudWatch holds beyond alarms (which live in
+// ASGState): stored points and per-AMI performance profiles. It is part
+// of the world, so a state file keeps it.
+type CloudWatchState struct {
 	// Points by series key (account/region/namespace/metric/dims).
-	Points map[string][]cwPoint
+	Points map[string][]cwPoint `json:"points"`
 	// Slow maps image id → metric name → factor (1.3 = 30% slower).
-	Slow map[string]map[string]float64
+	Slow map[string]map[string]float64 `json:"slow"`
 	// Noisy maps image id → metric name → noise multiplier (3 = three
 	// times the normal per-period spread).
-	Noisy map[string]map[string]float64
+	Noisy map[string]map[string]float64 `json:"noisy"`
 }
 
 type cwPoint struct {
-	T time.Time
-	V float64
+	T time.Time `json:"t"`
+	V float64   `json:"v"`
 }
 
-// cwStates holds each world's CloudWatch state, keyed weakly so that a
-// world's state goes with it.
-var (
-	cwStatesMu sync.Mutex
-	cwStates   = map[weak.Pointer[World]]*cloudWatchState{}
-)
-
-func (w *World) cloudWatch() *cloudWatchState {
-	cwStatesMu.Lock()
-	defer cwStatesMu.Unlock()
-	k := weak.Make(w)
-	st := cwStates[k]
+// cloudWatch returns the world's CloudWatch state, created on first use
+// (and for a state file written before it existed).
+func (w *World) cloudWatch() *CloudWatchState {
+	st := w.CloudWatch
 	if st == nil {
-		st = &cloudWatchState{Points: map[string][]cwPoint{}, Slow: map[string]map[string]float64{}, Noisy: map[string]map[string]float64{}}
-		cwStates[k] = st
-		runtime.AddCleanup(w, func(k weak.Pointer[World]) {
-			cwStatesMu.Lock()
-			defer cwStatesMu.Unlock()
-			delete(cwStates, k)
-		}, k)
+		st = &CloudWatchState{}
+		w.CloudWatch = st
+	}
+	if st.Points == nil {
+		st.Points = map[string][]cwPoint{}
+	}
+	if st.Slow == nil {
+		st.Slow = map[string]map[string]float64{}
+	}
+	if st.Noisy == nil {
+		st.Noisy = map[string]map[string]float64{}
 	}
 	return st
 }
@@ -115,6 +107,9 @@ func (s *Server) SetImagePerformance(imageID, metric string, factor float64) err
 		}
 		st.Slow[imageID][metric] = factor
 	})
+	if err == nil {
+		err = s.persist()
+	}
 	return err
 }
 
@@ -140,7 +135,21 @@ func (s *Server) SetImageNoise(imageID, metric string, multiplier float64) error
 		}
 		st.Noisy[imageID][metric] = multiplier
 	})
+	if err == nil {
+		err = s.persist()
+	}
 	return err
+}
+
+// persist schedules a state-file write after an admin change, as an API
+// mutation does.
+func (s *Server) persist() error {
+	if s.opts.StateFile == "" {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.saveLocked()
 }
 
 // SlowImage is SetImagePerformance with the admin call's name.
@@ -247,7 +256,7 @@ func (s *Server) serveCloudWatch(w http.ResponseWriter, r *http.Request, c *Call
 	}
 	result, herr := safeCall(h, c)
 	if herr == nil && s.opts.StateFile != "" && mutating(c.Action) {
-		herr = s.saveLocked() // alarm state lives in the world (PutMetricData points do not)
+		herr = s.saveLocked() // alarms and PutMetricData points live in the world
 	}
 	s.mu.Unlock()
 	if herr != nil {
@@ -444,7 +453,7 @@ func cwGetMetricData(c *Call) (any, error) {
 
 // cwMetricStat reads one MetricStat query's series, ascending: stored
 // points where there are some, else the instance's synthetic value.
-func cwMetricStat(c *Call, st *cloudWatchState, q *cwQuery, start, end time.Time) (metricmath.Series, error) {
+func cwMetricStat(c *Call, st *CloudWatchState, q *cwQuery, start, end time.Time) (metricmath.Series, error) {
 	ms := q.MetricStat
 	out := metricmath.Series{T: []time.Time{}, V: []float64{}}
 	if !validPeriod(ms.Period) {
@@ -644,7 +653,7 @@ func cwStatFactor(stat string, period time.Duration) (float64, bool) {
 // the statistic's shape, the AMI's profile, a per-instance offset (σ 1%)
 // and per-period noise (σ 5%, times the AMI's noise multiplier), all
 // deterministic.
-func cwSynthetic(w *World, st *cloudWatchState, in *Instance, metric, stat string, t time.Time, period time.Duration) (float64, bool) {
+func cwSynthetic(w *World, st *CloudWatchState, in *Instance, metric, stat string, t time.Time, period time.Duration) (float64, bool) {
 	f, ok := cwStatFactor(stat, period)
 	if !ok {
 		return 0, false

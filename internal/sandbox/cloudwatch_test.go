@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -313,4 +314,38 @@ func TestCloudWatchGetMetricDataExpressions(t *testing.T) {
 			assert.Contains(t, ae.ErrorMessage(), tc.msg)
 		})
 	}
+}
+
+// Stored points and the AMIs' slow and noisy profiles survive a restart
+// from the state file.
+func TestCloudWatchStateSurvivesRestart(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "state.json")
+	ctx := context.Background()
+	start := func(o *Options) {
+		o.StateFile = file
+		o.Start = time.Date(2026, 11, 2, 12, 0, 0, 0, time.UTC)
+	}
+	sb := Start(t, start)
+	good, slow := cwImages(t, sb)
+	require.NoError(t, sb.SlowImage(slow, "Latency", 1.3))
+	require.NoError(t, sb.SetImageNoise(slow, "Errors", 3))
+	a := cwLaunch(t, sb, good)
+	cw := cloudwatch.NewFromConfig(sb.Config)
+	ts := sb.Clock().Now().Add(-5 * time.Minute).Truncate(time.Minute)
+	putPoints(t, cw, "Errors", a, []time.Time{ts}, 42)
+	require.NoError(t, sb.Close())
+
+	again := Start(t, start)
+	again.Do(func(w *World) {
+		st := w.cloudWatch()
+		assert.Equal(t, 1.3, st.Slow[slow]["Latency"])
+		assert.Equal(t, 3.0, st.Noisy[slow]["Errors"])
+	})
+	out, err := cloudwatch.NewFromConfig(again.Config).GetMetricData(ctx, &cloudwatch.GetMetricDataInput{
+		StartTime: aws.Time(ts), EndTime: aws.Time(ts.Add(time.Minute)),
+		MetricDataQueries: []cwtypes.MetricDataQuery{statQuery("errors", "Errors", a)},
+	})
+	require.NoError(t, err)
+	require.Len(t, out.MetricDataResults, 1)
+	assert.Equal(t, []float64{42}, out.MetricDataResults[0].Values, "the stored point, not a synthetic value")
 }

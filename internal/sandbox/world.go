@@ -33,6 +33,8 @@ type World struct {
 	// S3 (s3.go) and SSM Inventory (ssm_inventory.go) are created on first use.
 	S3        *S3State        `json:"s3,omitempty"`
 	Inventory *InventoryState `json:"inventory,omitempty"`
+	// CloudWatch (cloudwatch.go): stored points and AMI profiles.
+	CloudWatch *CloudWatchState `json:"cloudwatch,omitempty"`
 
 	// Catalogue is the simulated package and patch universe.
 	Catalogue *Catalogue `json:"catalogue"`
