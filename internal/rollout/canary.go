@@ -14,6 +14,7 @@ import (
 	"github.com/amibake/amibake/internal/awsapi"
 	"github.com/amibake/amibake/internal/canary"
 	"github.com/amibake/amibake/internal/config"
+	"github.com/amibake/amibake/internal/lineage"
 )
 
 // CanaryFunc judges the target AMI against the baseline (the AMI the
@@ -81,13 +82,75 @@ func (rc *Context) canaryAtCheckpoint(ctx context.Context, rolledBack map[string
 		rc.logf("Canary passed (score %.0f): the rollout goes on", rep.Score)
 		return nil
 	case canary.Marginal:
-		rc.Report.Outcome = OutcomePaused
-		rc.Report.Reason = "canary marginal: " + strings.Join(why, "; ")
-		return &PausedError{Msg: fmt.Sprintf("rollout of %s paused: canary analysis is marginal (%s); `amibake rollout resume %s` accepts it and follows the refresh to the end, `amibake rollout abort %s` rolls back",
-			rc.Fleet.Name, strings.Join(why, "; "), rc.Fleet.Name, rc.Fleet.Name)}
+		// resume accepts the verdict and goes on; abort rolls back.
+		return rc.hold(ctx, PauseCanaryMarginal, fmt.Sprintf("score %.0f; %s", rep.Score, strings.Join(why, "; ")))
 	}
 	rc.logf("Canary failed: %s; rolling back", strings.Join(why, "; "))
-	return rc.rollBackForCanary(ctx, rolledBack, "canary failed")
+	if err := rc.rollBackForCanary(ctx, rolledBack, "canary failed"); err != nil {
+		return err
+	}
+	rc.revokeTarget(ctx, fmt.Sprintf("canary failed in fleet %s (score %.0f): %s", rc.Fleet.Name, rep.Score, strings.Join(why, "; ")))
+	return nil
+}
+
+// revokeTarget revokes the AMI a failed canary judged, so the next
+// rollout or plan does not pick it again. A revoke that fails does not
+// stop the rollback: the report says so.
+func (rc *Context) revokeTarget(ctx context.Context, reason string) {
+	if rc.Revoke == nil {
+		return
+	}
+	ids, err := rc.Revoke(context.WithoutCancel(ctx), rc.Report.Target, trunc(reason, maxTagValue))
+	if err != nil {
+		rc.Report.RevokeError = err.Error()
+		rc.logf("Revoking %s failed: %v", rc.Report.Target, err)
+		return
+	}
+	rc.Report.Revoked = ids
+	rc.changed("revoked %s (%s)", strings.Join(ids, ", "), reason)
+	rc.logf("Revoked %s: %s", strings.Join(ids, ", "), reason)
+}
+
+// NewRevoke returns the RevokeFunc of a project: the AMI and its copies
+// (same amibake:build-id) in every region get amibake:revoked = reason
+// and are deprecated, as `amibake revoke` does.
+func NewRevoke(ec2For func(region string) awsapi.EC2, region string, regions []string, project string, now func() time.Time) RevokeFunc {
+	return func(ctx context.Context, ami, reason string) ([]string, error) {
+		imgs, err := lineage.DescribeIDs(ctx, ec2For(region), region, []string{ami})
+		if err != nil {
+			return nil, fmt.Errorf("revoke %s: %w", ami, err)
+		}
+		img, ok := imgs[ami]
+		if !ok {
+			return nil, fmt.Errorf("revoke %s: not found in %s", ami, region)
+		}
+		if img.Project != project {
+			return nil, fmt.Errorf("revoke %s: not an AMI of project %q (amibake:project=%q)", ami, project, img.Project)
+		}
+		images := []lineage.Image{img}
+		if img.BuildID != "" {
+			for _, r := range regions {
+				if r == region {
+					continue
+				}
+				copies, err := lineage.DescribeIn(ctx, ec2For(r), r, nil, "tag:"+lineage.TagBuildID, []string{img.BuildID},
+					lineage.TagFilter(lineage.TagProject, project), lineage.TagFilter(lineage.TagLayer, img.Layer))
+				if err != nil {
+					return nil, fmt.Errorf("revoke %s: copies in %s: %w", ami, r, err)
+				}
+				images = append(images, copies...)
+			}
+		}
+		actions := lineage.PlanRevoke(images, reason, now())
+		if err := lineage.ApplyRevoke(ctx, ec2For, actions, reason); err != nil {
+			return nil, fmt.Errorf("revoke %s: %w", ami, err)
+		}
+		ids := make([]string, 0, len(images))
+		for _, i := range images {
+			ids = append(ids, i.ID)
+		}
+		return ids, nil
+	}
 }
 
 // rollBackForCanary rolls back every group's refresh that can be; the
@@ -125,5 +188,11 @@ func canaryOutcome(rep *Report, err error) error {
 		}
 	}
 	rep.Reason = "canary failed (" + strings.Join(why, "; ") + "); " + rep.Reason
+	switch {
+	case len(rep.Revoked) > 0:
+		rep.Reason += "; revoked " + strings.Join(rep.Revoked, ", ")
+	case rep.RevokeError != "":
+		rep.Reason += "; revoking " + rep.Target + " failed: " + rep.RevokeError
+	}
 	return &FailedError{Msg: fmt.Sprintf("rollout of %s %s: %s", rep.Fleet, rep.Outcome, rep.Reason)}
 }

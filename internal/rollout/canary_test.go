@@ -12,6 +12,7 @@ import (
 	"github.com/amibake/amibake/internal/awsapi"
 	"github.com/amibake/amibake/internal/canary"
 	"github.com/amibake/amibake/internal/config"
+	"github.com/amibake/amibake/internal/lineage"
 	"github.com/amibake/amibake/internal/rollout"
 	"github.com/amibake/amibake/internal/sandbox"
 )
@@ -71,10 +72,41 @@ func TestReplaceCanaryFailRollsBack(t *testing.T) {
 	sb.Do(func(sw *sandbox.World) {
 		assert.True(t, sw.EC2.Images[old].DeprecationTime.IsZero(), "old AMI not retired")
 	})
+	// Without a RevokeFunc nothing is revoked.
+	assert.Empty(t, rep.Revoked)
+	sb.Do(func(sw *sandbox.World) { assert.NotContains(t, sw.EC2.Images[newAMI].Tags, lineage.TagRevoked) })
+}
+
+// A failed canary revokes the AMI it judged, with the report as the
+// reason, so the next rollout or plan does not pick it again.
+func TestReplaceCanaryFailRevokes(t *testing.T) {
+	sb, r, old, newAMI := canaryWorld(t)
+	require.NoError(t, sb.SlowImage(newAMI, "Latency", 1.3))
+	c := awsapi.NewClients(sb.Config)
+	r.Revoke = rollout.NewRevoke(c.EC2, "us-east-1", []string{"us-east-1"}, paths.Project, sb.Clock().Now)
+	rep, err := r.Replace(context.Background())
+	require.Error(t, err)
+	assert.Equal(t, rollout.OutcomeRolledBack, rep.Outcome)
+	assert.Equal(t, []string{newAMI}, rep.Revoked)
+	assert.Contains(t, rep.Reason, "revoked "+newAMI)
+	assert.Contains(t, err.Error(), "revoked "+newAMI)
+	sb.Do(func(sw *sandbox.World) {
+		reason := sw.EC2.Images[newAMI].Tags[lineage.TagRevoked]
+		assert.Contains(t, reason, "canary failed in fleet web")
+		assert.Contains(t, reason, "p90_latency")
+		assert.False(t, sw.EC2.Images[newAMI].DeprecationTime.IsZero(), "revoked AMIs are deprecated")
+		assert.NotContains(t, sw.EC2.Images[old].Tags, lineage.TagRevoked)
+	})
+	assert.Equal(t, map[string]int{old: 4}, groupImages(sb, "web-a"))
+	// The next rollout refuses the revoked AMI the channel still holds.
+	r.Canary = nil
+	_, err = r.Replace(context.Background())
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "revoked")
 }
 
 func TestReplaceCanaryMarginalPauses(t *testing.T) {
-	sb, r, _, newAMI := canaryWorld(t)
+	sb, r, old, newAMI := canaryWorld(t)
 	// Between 1× and 2× the 10% tolerance as measured: with one canary and
 	// one baseline instance each instance's own offset adds a few percent
 	// to the AMI's 12% (the world's start is fixed, so this is exact).
@@ -84,6 +116,13 @@ func TestReplaceCanaryMarginalPauses(t *testing.T) {
 	require.True(t, errors.As(err, &pe), "%v", err)
 	assert.Equal(t, 5, pe.ExitCode())
 	assert.Equal(t, rollout.OutcomePaused, rep.Outcome)
-	assert.Contains(t, rep.Reason, "canary marginal")
+	assert.Contains(t, rep.Reason, "canary-marginal: score ")
+	assert.Equal(t, rollout.PauseCanaryMarginal, rep.PauseKind)
+	// The pause holds: the refreshes are cancelled, so hours later the
+	// groups still run half and half.
+	letTimePass(sb, 3*time.Hour)
+	assert.Equal(t, map[string]int{old: 2, newAMI: 2}, groupImages(sb, "web-a"))
+	assert.Equal(t, rollout.StatePaused, asgTags(t, sb, "web-a")[rollout.TagState])
+	assert.Contains(t, asgTags(t, sb, "web-a")[rollout.TagReason], "canary-marginal: score ")
 	assert.Zero(t, liveCanaries(sb))
 }

@@ -250,3 +250,122 @@ func TestInPlaceRespectsMaintenanceWindow(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, rollout.OutcomeSucceeded, rep.Outcome)
 }
+
+// stopBad is a hook that stops the bad instances while the fleet batch
+// patches them (their installs fail), as in TestInPlaceStopsAtErrorThreshold.
+func stopBad(bad map[string]bool) func(sw *sandbox.World, now time.Time) {
+	stopped := map[string]bool{}
+	return func(sw *sandbox.World, now time.Time) {
+		for _, c := range commands(sw) {
+			for _, inv := range c.Invocations {
+				if bad[inv.InstanceID] && !stopped[inv.InstanceID] && inv.Status == "InProgress" {
+					inst := sw.EC2.Instances[inv.InstanceID]
+					inst.State, inst.StateSince = sandbox.StateStopped, now
+					stopped[inv.InstanceID] = true
+				}
+			}
+		}
+	}
+}
+
+func TestInPlaceStatusAndResume(t *testing.T) {
+	w := setupInPlace(t)
+	bad := map[string]bool{w.workers[10]: true, w.workers[20]: true, w.workers[30]: true}
+	r := w.rollout(w.virtualSleep(stopBad(bad)))
+	_, err := r.InPlace(context.Background())
+	require.Error(t, err)
+
+	// Status: from the instances' patch-level tags and the last command.
+	st, err := r.Status(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, rollout.OutcomeStopped, st.Outcome)
+	ip := st.InPlace
+	assert.Equal(t, "pb-123:abcdef", ip.PatchLevel)
+	assert.Len(t, ip.Targets, 47, "the stopped instances are not running")
+	require.NotNil(t, ip.Last)
+	assert.Equal(t, "fleet", ip.Last.Batch)
+	assert.Equal(t, "Failed", ip.Last.Status)
+	behind := len(ip.Behind)
+	assert.Positive(t, behind, "the rollout stopped before the whole fleet")
+	for _, id := range ip.Behind {
+		assert.NotEqual(t, "pb-123:abcdef", ip.PatchLevels[id])
+	}
+	assert.Contains(t, st.Reason, "instances behind")
+
+	// The failed instances come back; resume patches only those behind.
+	w.sb.Do(func(sw *sandbox.World) {
+		for id := range bad {
+			sw.EC2.Instances[id].State = sandbox.StateRunning
+		}
+	})
+	w.sb.AdvanceClock(time.Minute)
+	r.Sleep = w.virtualSleep(nil)
+	rep, err := r.Resume(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, rollout.OutcomeSucceeded, rep.Outcome)
+	assert.Len(t, rep.InPlace.Targets, behind+3, "only the instances behind")
+	assert.Len(t, rep.InPlace.Tagged, behind+3)
+	st, err = r.Status(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, rollout.OutcomeSucceeded, st.Outcome)
+	assert.Empty(t, st.InPlace.Behind)
+	w.sb.Do(func(sw *sandbox.World) {
+		for _, id := range w.workers {
+			assert.Equal(t, "pb-123:abcdef", sw.EC2.Instances[id].Tags[lineage.TagPatchLevel], id)
+		}
+		for _, id := range w.others {
+			assert.NotContains(t, sw.EC2.Instances[id].Tags, lineage.TagPatchLevel)
+		}
+	})
+	// Nothing left: resume is a no-op.
+	rep, err = r.Resume(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, rollout.OutcomeNothing, rep.Outcome)
+}
+
+func TestInPlaceAbortCancelsTheCommand(t *testing.T) {
+	w := setupInPlace(t)
+	var abortRep *rollout.Report
+	var abortErr error
+	next := w.virtualSleep(nil)
+	r := w.rollout(func(ctx context.Context, d time.Duration) error {
+		// While the fleet batch runs (after the canary batch), an operator aborts.
+		if abortRep == nil && fleetBatchRunning(w.sb) {
+			a := w.rollout(w.virtualSleep(nil))
+			abortRep, abortErr = a.Abort(ctx)
+		}
+		return next(ctx, d)
+	})
+	_, err := r.InPlace(context.Background())
+	require.Error(t, err, "the cancelled rollout stops")
+	require.NoError(t, abortErr)
+	require.NotNil(t, abortRep)
+	assert.Equal(t, rollout.OutcomeAborted, abortRep.Outcome)
+	assert.Contains(t, abortRep.Reason, "cannot be undone")
+	w.sb.Do(func(sw *sandbox.World) {
+		for _, c := range commands(sw) {
+			if strings.Contains(c.Comment, " fleet ") {
+				assert.Equal(t, "Cancelled", c.Status)
+			}
+		}
+	})
+	st, err := r.Status(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, rollout.OutcomeAborted, st.Outcome)
+	// Abort again: nothing runs, it says so again without error.
+	rep, err := w.rollout(w.virtualSleep(nil)).Abort(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, rollout.OutcomeAborted, rep.Outcome)
+}
+
+func fleetBatchRunning(sb *sandbox.Sandbox) bool {
+	running := false
+	sb.Do(func(sw *sandbox.World) {
+		for _, c := range commands(sw) {
+			if strings.Contains(c.Comment, " fleet ") && (c.Status == "InProgress" || c.Status == "Pending") {
+				running = true
+			}
+		}
+	})
+	return running
+}

@@ -66,6 +66,9 @@ type Rollout struct {
 	// Canary judges the target AMI at the first checkpoint of a replace
 	// rollout of a fleet with a canary block (nil: no analysis).
 	Canary CanaryFunc
+	// Revoke, when set, revokes the target AMI (every region's copy) after
+	// a failed canary, with the canary report as the reason.
+	Revoke RevokeFunc
 	// Out receives the progress view and the report.
 	Out   io.Writer
 	Now   func() time.Time
@@ -80,8 +83,9 @@ type Report struct {
 	Channel  string `json:"channel"`
 	Target   string `json:"target_ami"`
 	DryRun   bool   `json:"dry_run"`
-	// Outcome: planned, nothing-to-do, succeeded, paused, failed,
-	// rolled-back, aborted, interrupted, stopped (in-place error threshold).
+	// Outcome: planned, nothing-to-do, succeeded, paused, in-progress,
+	// failed, rolled-back, aborting, aborted, interrupted, stopped
+	// (in-place error threshold).
 	Outcome string         `json:"outcome"`
 	Reason  string         `json:"reason,omitempty"`
 	Groups  []*GroupPlan   `json:"groups,omitempty"`
@@ -93,6 +97,13 @@ type Report struct {
 	// CanaryError is why the canary analysis could not give a verdict;
 	// the rollout was rolled back rather than left to pass the checkpoint.
 	CanaryError string `json:"canary_error,omitempty"`
+	// PauseKind says why a paused rollout waits: operator (the --wait
+	// budget ran out at a checkpoint) or canary-marginal.
+	PauseKind string `json:"pause_kind,omitempty"`
+	// Revoked are the AMIs (every region's copy) revoked after a failed canary.
+	Revoked []string `json:"revoked,omitempty"`
+	// RevokeError is why revoking the AMI after a failed canary failed.
+	RevokeError string `json:"revoke_error,omitempty"`
 }
 
 // Outcomes.
@@ -106,10 +117,16 @@ const (
 	OutcomeAborted     = "aborted"
 	OutcomeInterrupted = "interrupted"
 	OutcomeStopped     = "stopped"
+	OutcomeInProgress  = "in-progress"
+	OutcomeAborting    = "aborting"
 )
 
-// PausedError ends a rollout waiting at a checkpoint longer than --wait:
-// exit 5, state kept in AWS.
+// RevokeFunc revokes ami with reason and returns the AMI ids it revoked.
+type RevokeFunc func(ctx context.Context, ami, reason string) ([]string, error)
+
+// PausedError ends a rollout that waits for an operator (at a checkpoint
+// longer than --wait, or after a marginal canary): exit 5, the fleet held
+// and the pause recorded in AWS.
 type PausedError struct{ Msg string }
 
 func (e *PausedError) Error() string { return e.Msg }

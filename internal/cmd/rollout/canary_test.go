@@ -13,6 +13,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/amibake/amibake/internal/channel/channeltest/clitest"
+	"github.com/amibake/amibake/internal/lineage"
+	"github.com/amibake/amibake/internal/sandbox"
 )
 
 // withCanary adds a canary block to the world's web fleet: one canary and
@@ -70,6 +72,17 @@ func TestRolloutCanaryFailsAndRollsBack(t *testing.T) {
 	for _, id := range w.old.All() {
 		assert.False(t, w.deprecated(t, id), "the old AMI stays: %s", id)
 	}
+	// The new AMI is revoked (every region's copy) with the canary's
+	// report as the reason, and the report says so.
+	assert.Contains(t, errOut, "revoked "+w.new.Home())
+	w.sb.Do(func(sw *sandbox.World) {
+		for _, id := range w.new.All() {
+			assert.Contains(t, sw.EC2.Images[id].Tags[lineage.TagRevoked], "canary failed in fleet web", id)
+		}
+	})
+	code, _, errOut = clitest.Run(t, w.sb, w.dir, "rollout", "web", "--apply")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "revoked")
 }
 
 // No verdict is not a pass: when the analysis cannot run (here: the

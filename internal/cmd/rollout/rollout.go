@@ -46,15 +46,19 @@ type RolloutOptions struct {
 // NewCmdRollout builds `rollout FLEET` with its verbs; runF replaces the
 // run in tests.
 func NewCmdRollout(f *cmdutil.Factory, runF func(context.Context, *RolloutOptions) error) *cli.Command {
-	flags := func(run bool) []cli.Flag {
+	flags := func(verb string) []cli.Flag {
 		fl := []cli.Flag{
 			&cli.DurationFlag{Name: "poll", Value: rollout.DefaultPoll, Usage: "poll progress every `D` (backing off to 4×D while nothing changes)"},
 			cmdutil.LockTimeoutFlag(),
 		}
-		if run {
+		if verb == VerbRun {
 			fl = append(fl,
 				&cli.BoolFlag{Name: "apply", Usage: "roll out (default: dry run — show the change, the batches and the API calls)"},
 				&cli.BoolFlag{Name: "dry-run", Usage: "show what would happen, change nothing (the default)"},
+			)
+		}
+		if verb == VerbRun || verb == VerbResume {
+			fl = append(fl,
 				&cli.BoolFlag{Name: "no-retire", Usage: "do not retire the replaced AMI after a successful replace rollout"},
 				&cli.BoolFlag{Name: "ignore-window", Usage: "patch an in-place fleet outside its maintenance window"},
 			)
@@ -80,7 +84,10 @@ func NewCmdRollout(f *cmdutil.Factory, runF func(context.Context, *RolloutOption
 				if c.Bool("apply") && c.Bool("dry-run") {
 					return cmdutil.FlagErrorf("--apply and --dry-run exclude each other")
 				}
-				opts.Apply, opts.NoRetire, opts.IgnoreWindow = c.Bool("apply"), c.Bool("no-retire"), c.Bool("ignore-window")
+				opts.Apply = c.Bool("apply")
+			}
+			if verb == VerbRun || verb == VerbResume {
+				opts.NoRetire, opts.IgnoreWindow = c.Bool("no-retire"), c.Bool("ignore-window")
 			}
 			if runF != nil {
 				return runF(c.Context, opts)
@@ -97,17 +104,21 @@ func NewCmdRollout(f *cmdutil.Factory, runF func(context.Context, *RolloutOption
 			"automatic rollback and its abort alarms; after success the replaced AMI is\n" +
 			"retired per the fleet's retire block. In-place fleets: AWS-RunPatchBaseline\n" +
 			"Install by tag, canary batch first, under max_concurrency/max_errors.\n" +
-			"Dry run unless --apply. A rollout waiting at a checkpoint longer than --wait\n" +
-			"exits 5 (paused); status, resume and abort pick it up from AWS.\n\n" +
+			"Dry run unless --apply. A rollout waiting at a checkpoint longer than --wait,\n" +
+			"or whose canary is marginal, pauses and exits 5: its instance refreshes are\n" +
+			"cancelled so the fleet holds (replaced instances stay on the new AMI), and\n" +
+			"the pause is recorded in the groups' amibake:rollout-* tags. status shows it;\n" +
+			"resume goes on through the remaining checkpoints; abort brings every\n" +
+			"instance back to the old AMI. A failed canary rolls back and revokes the AMI.\n\n" +
 			"   amibake rollout web                 # the plan\n" +
 			"   amibake rollout web --apply --wait 30m\n" +
 			"   amibake rollout status web",
-		Flags:  flags(true),
+		Flags:  flags(VerbRun),
 		Action: action(VerbRun),
 		Subcommands: []*cli.Command{
-			{Name: VerbStatus, Usage: "show a fleet's rollout as AWS holds it", ArgsUsage: "FLEET", Flags: flags(false), Action: action(VerbStatus)},
-			{Name: VerbResume, Usage: "follow a paused or interrupted rollout to the end and finish it", ArgsUsage: "FLEET", Flags: flags(false), Action: action(VerbResume)},
-			{Name: VerbAbort, Usage: "roll a fleet's rollout back", ArgsUsage: "FLEET", Flags: flags(false), Action: action(VerbAbort)},
+			{Name: VerbStatus, Usage: "show a fleet's rollout as AWS holds it: paused (where, why), running, done, rolled back", ArgsUsage: "FLEET", Flags: flags(VerbStatus), Action: action(VerbStatus)},
+			{Name: VerbResume, Usage: "continue a paused or interrupted rollout through its remaining checkpoints and finish it (in-place: patch the instances behind)", ArgsUsage: "FLEET", Flags: flags(VerbResume), Action: action(VerbResume)},
+			{Name: VerbAbort, Usage: "bring every instance back to the old AMI (in-place: stop the running patch command)", ArgsUsage: "FLEET", Flags: flags(VerbAbort), Action: action(VerbAbort)},
 		},
 	}
 }

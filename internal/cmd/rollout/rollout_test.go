@@ -217,22 +217,45 @@ func TestReplacePausedThenResumed(t *testing.T) {
 	require.Equal(t, 0, code)
 	assert.Contains(t, out, "Unlocked", "a paused rollout does not hold the lock")
 
+	// The pause holds: an hour past checkpoint_wait (3s) nothing more moved.
+	w.sb.AdvanceClock(time.Hour)
+	for range 20 {
+		w.sb.AdvanceClock(time.Minute)
+		w.images(t)
+	}
+	assert.Equal(t, map[string]int{w.old.Home(): 18, w.new.Home(): 2}, w.images(t))
+
 	code, out, errOut = clitest.Run(t, w.sb, w.dir, "rollout", "status", "web")
 	require.Equal(t, 0, code, errOut)
-	assert.Contains(t, out, "InProgress")
-	assert.Contains(t, out, "Checkpoint 1 of 3 reached")
+	assert.Contains(t, out, "paused at checkpoint 10%: 2 of 20 instances (10%) on the new AMI; resume goes through [50 100]")
 	assert.Contains(t, out, w.old.Home()+" → "+w.new.Home())
+	assert.Contains(t, out, "Fleet web: paused — operator: --wait 300ms ran out at a checkpoint")
 
-	// A new rollout refuses while this one runs.
+	code, out, errOut = clitest.Run(t, w.sb, w.dir, "-o", "json", "rollout", "status", "web")
+	require.Equal(t, 0, code, errOut)
+	var st rollout.Report
+	require.NoError(t, json.Unmarshal([]byte(out), &st), out)
+	assert.Equal(t, rollout.OutcomePaused, st.Outcome)
+	assert.Equal(t, rollout.PauseOperator, st.PauseKind)
+	require.Len(t, st.Groups, 1)
+	assert.Equal(t, 10, st.Groups[0].Checkpoint)
+	assert.Equal(t, 2, st.Groups[0].OnNew)
+	assert.Equal(t, []int{50, 100}, st.Groups[0].Remaining)
+	assert.Equal(t, rollout.StatePaused, st.Groups[0].State)
+
+	// A new rollout refuses while this one is paused.
 	code, _, errOut = clitest.Run(t, w.sb, w.dir, "rollout", "web", "--apply")
 	assert.Equal(t, 1, code)
-	assert.Contains(t, errOut, "in progress")
+	assert.Contains(t, errOut, "holds a paused rollout")
 
 	code, out, errOut = clitest.Run(t, w.sb, w.dir, "rollout", "resume", "web", "--poll", "20ms")
 	require.Equal(t, 0, code, "stdout:\n%s\nstderr:\n%s", out, errOut)
 	assert.Contains(t, out, "Fleet web: succeeded")
+	assert.Contains(t, out, "checkpoints [50 100] (resumed after 10%)")
 	assert.Equal(t, map[string]int{w.new.Home(): 20}, w.images(t))
 	assert.True(t, w.deprecated(t, w.old.Home()), "resume retires the replaced AMI")
+	def, _ := w.templateVersions(t)
+	assert.Equal(t, 2, def, "the new version is the default")
 }
 
 func TestReplaceAbortRollsBack(t *testing.T) {
@@ -246,7 +269,21 @@ func TestReplaceAbortRollsBack(t *testing.T) {
 	assert.Equal(t, map[string]int{w.old.Home(): 20}, w.images(t))
 	assert.False(t, w.deprecated(t, w.old.Home()))
 
-	code, _, errOut = clitest.Run(t, w.sb, w.dir, "rollout", "abort", "web")
+	// Re-running abort is safe: it reports the aborted rollout again.
+	code, out, errOut = clitest.Run(t, w.sb, w.dir, "rollout", "abort", "web", "--poll", "20ms")
+	require.Equal(t, 0, code, "stdout:\n%s\nstderr:\n%s", out, errOut)
+	assert.Contains(t, out, "Fleet web: aborted")
+	code, out, errOut = clitest.Run(t, w.sb, w.dir, "rollout", "status", "web")
+	require.Equal(t, 0, code, errOut)
+	assert.Contains(t, out, "Fleet web: aborted")
+	def, _ := w.templateVersions(t)
+	assert.Equal(t, 1, def, "the default version is still the old one")
+}
+
+// Nothing to abort when no rollout ever ran.
+func TestAbortWithoutRollout(t *testing.T) {
+	w := setup(t, "1s")
+	code, _, errOut := clitest.Run(t, w.sb, w.dir, "rollout", "abort", "web")
 	assert.Equal(t, 1, code)
 	assert.Contains(t, errOut, "nothing to abort")
 }
@@ -306,7 +343,11 @@ func TestInPlaceThroughCLI(t *testing.T) {
 			assert.False(t, ok, id)
 		}
 	})
-	code, _, errOut = clitest.Run(t, sb, dir, "rollout", "status", "worker")
-	assert.Equal(t, 1, code)
-	assert.Contains(t, errOut, "fleet worker is in-place")
+	code, out, errOut = clitest.Run(t, sb, dir, "rollout", "status", "worker")
+	require.Equal(t, 0, code, errOut)
+	assert.Contains(t, out, "Fleet worker (in-place): 10 of 10 instances on patch level")
+	assert.Contains(t, out, "Fleet worker: succeeded")
+	code, out, errOut = clitest.Run(t, sb, dir, "rollout", "resume", "worker", "--ignore-window")
+	require.Equal(t, 0, code, errOut)
+	assert.Contains(t, out, "Nothing to do: every instance of fleet worker is on patch level")
 }

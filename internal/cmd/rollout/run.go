@@ -120,10 +120,19 @@ func newRollout(ctx context.Context, f *cmdutil.Factory, cfg *config.Config, nam
 	if fleet.Canary != nil && len(fleet.Canary.Metrics) > 0 && fleet.Strategy != config.StrategyInPlace {
 		r.Canary = rollout.NewCanary(clients.EC2(region), clients.CloudWatch(region), clients.AutoScaling(region),
 			cfg.Project.Name, fleet, opts.CanaryNoWait, f.Now, sleepCtx, out)
+		// A failed canary revokes the AMI, so no later rollout picks it.
+		r.Revoke = rollout.NewRevoke(clients.EC2, region, channel.ProjectRegions(cfg), cfg.Project.Name, now(f))
 	}
 	if !opts.NoRetire {
 		r.Retirer = &retire.Retirer{EC2: clients.EC2, AutoScaling: clients.AutoScaling, SSM: clients.SSM,
 			Paths: paths, Regions: channel.ProjectRegions(cfg), Now: f.Now}
 	}
 	return r, nil
+}
+
+func now(f *cmdutil.Factory) func() time.Time {
+	if f.Now != nil {
+		return f.Now
+	}
+	return time.Now
 }
