@@ -141,7 +141,9 @@ func TestAbortAfterPauseBringsTheOldAMIBack(t *testing.T) {
 	// Held too: time passing brings nothing back to the new AMI.
 	letTimePass(sb, time.Hour)
 	assert.Equal(t, map[string]int{old: 4}, groupImages(sb, "web-a"))
-	sb.Do(func(sw *sandbox.World) { assert.True(t, sw.EC2.Images[old].DeprecationTime.IsZero(), "the old AMI is not retired") })
+	sb.Do(func(sw *sandbox.World) {
+		assert.True(t, sw.EC2.Images[old].DeprecationTime.IsZero(), "the old AMI is not retired")
+	})
 
 	st, err := r.Status(context.Background())
 	require.NoError(t, err)
