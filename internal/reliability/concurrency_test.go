@@ -34,6 +34,8 @@ type world struct {
 	cfg     aws.Config
 	fam     channeltest.Family
 	project string
+	// record is the simulated packer's FAKEPACKER_RECORD (crash tests).
+	record string
 }
 
 // seededWorld seeds the family in an in-process sandbox, saves its state

@@ -1,0 +1,539 @@
+package reliability
+
+// The crash-resume harness (issue 9, item 3). For each flow it runs the
+// command once on a fresh world with AMIBAKE_CRASH_TRACE to enumerate the
+// crash points the run passes (internal/crashpoint), then, for each point,
+// on another fresh world: the command with AMIBAKE_CRASH_AFTER=point, which
+// must die by SIGKILL there; the dead run's lease must stop the next run
+// (exit 4, naming it) until `lock release --force`; re-runs until exit 0;
+// then the invariants hold and the end state is the reference run's.
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/amibake/amibake/internal/channel/channeltest"
+	"github.com/amibake/amibake/internal/crashpoint"
+	"github.com/amibake/amibake/internal/lineage"
+	"github.com/amibake/amibake/internal/sandbox"
+	"github.com/amibake/amibake/internal/testutil/fakepacker/fakebin"
+)
+
+// crashFlow is one command the harness kills at each of its steps.
+type crashFlow struct {
+	name string
+	// world arranges a fresh world: an out-of-process sandbox and a copy
+	// of the example project.
+	world func(t *testing.T) *world
+	// args is the command killed and re-run.
+	args []string
+	// env is added to every run's environment (the packer, its settings).
+	env func(t *testing.T, w *world) []string
+	// resume completes the flow after a crash (the lease already
+	// released); nil re-runs args until exit 0.
+	resume func(t *testing.T, w *world, env []string) result
+	// check asserts flow-specific invariants on a finished world.
+	check func(t *testing.T, w *world)
+	// every samples the points in the short variant: every N-th one.
+	every int
+}
+
+// crashPoint is one Hit of a reference run: its name and which hit of
+// that name it is (AMIBAKE_CRASH_AFTER=name#n).
+type crashPoint struct {
+	name string
+	n    int
+}
+
+func (p crashPoint) spec() string { return fmt.Sprintf("%s#%d", p.name, p.n) }
+
+// readTrace turns an AMIBAKE_CRASH_TRACE file into the points in order.
+func readTrace(t testing.TB, path string) []crashPoint {
+	t.Helper()
+	f, err := os.Open(path)
+	require.NoError(t, err, "the reference run traced no crash point")
+	defer f.Close()
+	seen := map[string]int{}
+	var out []crashPoint
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		name := strings.TrimSpace(sc.Text())
+		if name == "" {
+			continue
+		}
+		seen[name]++
+		out = append(out, crashPoint{name, seen[name]})
+	}
+	require.NoError(t, sc.Err())
+	return out
+}
+
+func killedBySIGKILL(p *proc) bool {
+	if p.cmd.ProcessState == nil {
+		return false
+	}
+	ws, ok := p.cmd.ProcessState.Sys().(syscall.WaitStatus)
+	return ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL
+}
+
+// runCrashFlow is the harness: the reference run, then every (sampled)
+// point as a parallel subtest.
+func runCrashFlow(t *testing.T, fl crashFlow) {
+	ref := fl.world(t)
+	trace := filepath.Join(t.TempDir(), "trace")
+	env := append(ref.env(t, "reference"), fl.env(t, ref)...)
+	r := runProc(t, append(env, crashpoint.EnvTrace+"="+trace), ref.project, fl.args...)
+	require.Equal(t, 0, r.Code, "the uninterrupted reference run\n%s", r)
+	ref.waitPackers(t)
+	ref.checkInvariants(t)
+	if fl.check != nil {
+		fl.check(t, ref)
+	}
+	want := ref.endState(t)
+	if testing.Verbose() {
+		t.Logf("%s: the reference end state:\n%s", fl.name, want)
+	}
+	points := readTrace(t, trace)
+	require.NotEmpty(t, points)
+	var names []string
+	for _, p := range points {
+		names = append(names, p.spec())
+	}
+	t.Logf("%s: %d crash points: %s", fl.name, len(points), strings.Join(names, " "))
+
+	every := fl.every
+	if long() || every < 1 {
+		every = 1
+	}
+	for i, p := range points {
+		if i%every != 0 {
+			continue
+		}
+		t.Run(p.spec(), func(t *testing.T) {
+			t.Parallel()
+			crashAt(t, fl, p, want)
+		})
+	}
+}
+
+func crashAt(t *testing.T, fl crashFlow, p crashPoint, want string) {
+	w := fl.world(t)
+	extra := fl.env(t, w)
+	victim := startProc(t, append(append(w.env(t, "victim"), extra...), crashpoint.EnvCrashAfter+"="+p.spec()), w.project, fl.args...)
+	killed := victim.wait(t, 2*time.Minute)
+	require.True(t, killedBySIGKILL(victim), "AMIBAKE_CRASH_AFTER=%s: the run must die by SIGKILL there\n%s", p.spec(), killed)
+	// What the dead run started goes on without it (an orphaned packer
+	// finishes its build, its post-processor moves the channel); the
+	// operator re-runs once it is over.
+	w.waitPackers(t)
+
+	env := append(w.env(t, "resumer"), extra...)
+	if lease := w.lease(t); lease != nil {
+		// The dead run's lease stops everyone until it is broken.
+		st := runProc(t, env, w.project, "lock", "status")
+		assert.Contains(t, st.Out, "victim", "%s", st)
+		again := runProc(t, env, w.project, "lock", "release")
+		assert.NotEqual(t, 0, again.Code, "a plain release leaves another holder's lease\n%s", again)
+		if lease.PID == victim.cmd.Process.Pid {
+			held := runProc(t, env, w.project, heldProbe(fl)...)
+			assert.Equal(t, 4, held.Code, "%s", held)
+			assert.Contains(t, held.Err, fmt.Sprintf("is held by victim (pid %d on ", victim.cmd.Process.Pid), "%s", held)
+		}
+		rel := runProc(t, env, w.project, "lock", "release", "--force")
+		require.Equal(t, 0, rel.Code, "%s", rel)
+	}
+
+	var done result
+	if fl.resume != nil {
+		done = fl.resume(t, w, env)
+	} else {
+		done = rerun(t, w, env, fl.args...)
+	}
+	require.Equal(t, 0, done.Code, "after a crash at %s\n%s", p.spec(), done)
+	w.waitPackers(t)
+	assert.Nil(t, w.lease(t), "the resumed run released the lock")
+	w.checkInvariants(t)
+	if fl.check != nil {
+		fl.check(t, w)
+	}
+	assert.Equal(t, want, w.endState(t), "crashed at %s, then resumed: the end state differs from the uninterrupted run's", p.spec())
+}
+
+// heldProbe is a command that takes the project lock and changes nothing
+// when it cannot: the flow's own, or retire --apply for flows whose
+// command checks AWS before the lock (a rollout refuses a running refresh
+// first).
+func heldProbe(fl crashFlow) []string {
+	if fl.args[0] == "rollout" {
+		return []string{"retire", "--apply"}
+	}
+	return fl.args
+}
+
+// rerun runs args until exit 0, at most three times (a run may stop on
+// what the crash left in flight, which the next one adopts).
+func rerun(t *testing.T, w *world, env []string, args ...string) result {
+	t.Helper()
+	var r result
+	for range 3 {
+		r = runProc(t, env, w.project, args...)
+		if r.Code == 0 {
+			return r
+		}
+		t.Logf("re-run did not finish:\n%s", r)
+		w.waitPackers(t)
+	}
+	return r
+}
+
+// ---- worlds -------------------------------------------------------------
+
+// servedWorld seeds an in-process sandbox with seed, saves its state and
+// serves it from `amibake sandbox serve --state`, with a copy of the
+// example project (edit it with edit).
+func servedWorld(t *testing.T, seed func(sb *sandbox.Sandbox), edit func(dir string)) *world {
+	t.Helper()
+	sb := sandbox.Start(t)
+	if seed != nil {
+		seed(sb)
+	}
+	state := filepath.Join(t.TempDir(), "state.json")
+	require.NoError(t, os.WriteFile(state, adminGet(t, sb.URL(), "/_sandbox/state"), 0o644))
+	sb.Close()
+	es := startSandbox(t, "--state", state)
+	w := &world{es: es, cfg: externalConfig(es.URL), project: channeltest.CopyProject(t)}
+	if edit != nil {
+		edit(w.project)
+	}
+	return w
+}
+
+var (
+	fakePackerOnce sync.Once
+	fakePackerPath string
+	fakePackerErr  error
+)
+
+// fakePacker builds internal/testutil/fakepacker once per test process.
+func fakePacker(t testing.TB) string {
+	t.Helper()
+	fakePackerOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "amibake-reliability-fakepacker-")
+		if err != nil {
+			fakePackerErr = err
+			return
+		}
+		fakePackerPath, fakePackerErr = fakebin.Build(dir)
+	})
+	require.NoError(t, fakePackerErr)
+	return fakePackerPath
+}
+
+// fakePackerEnv runs bakes with the simulated packer building through the
+// sandbox, recording each build's start and end in the world's record.
+func fakePackerEnv(t *testing.T, w *world) []string {
+	if w.record == "" {
+		w.record = filepath.Join(t.TempDir(), "packer-record")
+	}
+	return []string{"AMIBAKE_PACKER=" + fakePacker(t), "FAKEPACKER_AWS=1", "FAKEPACKER_SLEEP=50ms",
+		"FAKEPACKER_RECORD=" + w.record, "AMIBAKE_VAR_security_agent_token=crash-t0ken"}
+}
+
+// waitPackers waits until every packer started in the world has ended.
+func (w *world) waitPackers(t testing.TB) {
+	t.Helper()
+	if w.record == "" {
+		return
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		b, err := os.ReadFile(w.record)
+		if err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+		running := 0
+		for _, line := range strings.Split(string(b), "\n") {
+			switch strings.SplitN(line, " ", 2)[0] {
+			case "start":
+				running++
+			case "end", "fail", "interrupted":
+				running--
+			}
+		}
+		if running <= 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d packer builds still running after a minute:\n%s", running, b)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// ---- invariants and end state -------------------------------------------
+
+func (w *world) ec2(region string) *ec2.Client {
+	return ec2.NewFromConfig(w.cfg, func(o *ec2.Options) { o.Region = region })
+}
+
+func tagMap(tags []ec2types.Tag) map[string]string {
+	m := map[string]string{}
+	for _, tg := range tags {
+		m[aws.ToString(tg.Key)] = aws.ToString(tg.Value)
+	}
+	return m
+}
+
+// ownImages is every registered image of the account in region.
+func (w *world) ownImages(t testing.TB, region string) []ec2types.Image {
+	t.Helper()
+	var out []ec2types.Image
+	p := ec2.NewDescribeImagesPaginator(w.ec2(region), &ec2.DescribeImagesInput{Owners: []string{"self"}, IncludeDeprecated: aws.Bool(true)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(context.Background())
+		require.NoError(t, err)
+		out = append(out, page.Images...)
+	}
+	return out
+}
+
+// label names an image by what it is, not by its id (ids differ between
+// two worlds that took different paths to the same state).
+func label(img ec2types.Image) string {
+	tg := tagMap(img.Tags)
+	fp := tg[lineage.TagFingerprint]
+	if len(fp) > 16 {
+		fp = fp[:16]
+	}
+	l := tg[lineage.TagLayer] + "@" + fp
+	if pl := tg[lineage.TagPatchLevel]; pl != "" {
+		l += "/" + pl
+	}
+	if tg[lineage.TagLayer] == "" {
+		l = "untagged:" + aws.ToString(img.Name)
+	}
+	return l
+}
+
+// checkInvariants: no duplicate AMI, no leaked build/scan/canary instance,
+// no orphaned snapshot, every channel on an existing, available AMI.
+func (w *world) checkInvariants(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	for _, region := range channeltest.Regions {
+		images := w.ownImages(t, region)
+		count := map[string]int{}
+		used := map[string]bool{}
+		for _, img := range images {
+			tg := tagMap(img.Tags)
+			if tg[lineage.TagProject] != "" {
+				count[tg[lineage.TagLayer]+" "+tg[lineage.TagFingerprint]+" "+tg[lineage.TagPatchLevel]]++
+			} else {
+				assert.Fail(t, "an own AMI without lineage tags", "%s in %s: %s (%s)", aws.ToString(img.ImageId), region, aws.ToString(img.Name), img.State)
+			}
+			for _, bd := range img.BlockDeviceMappings {
+				if bd.Ebs != nil {
+					used[aws.ToString(bd.Ebs.SnapshotId)] = true
+				}
+			}
+		}
+		for key, n := range count {
+			assert.Equal(t, 1, n, "%s: %d AMIs of (layer fingerprint patch-level) %s", region, n, key)
+		}
+
+		out, err := w.ec2(region).DescribeInstances(ctx, &ec2.DescribeInstancesInput{Filters: []ec2types.Filter{
+			{Name: aws.String("tag:" + lineage.TagRole), Values: []string{lineage.RoleBuild, lineage.RoleScan, "canary", "baseline"}},
+			{Name: aws.String("instance-state-name"), Values: []string{"pending", "running", "stopping", "stopped"}}}})
+		require.NoError(t, err)
+		for _, res := range out.Reservations {
+			for _, in := range res.Instances {
+				assert.Fail(t, "leaked instance", "%s in %s (%s), tags %v", aws.ToString(in.InstanceId), region, in.State.Name, tagMap(in.Tags))
+			}
+		}
+
+		snaps, err := w.ec2(region).DescribeSnapshots(ctx, &ec2.DescribeSnapshotsInput{OwnerIds: []string{"self"}})
+		require.NoError(t, err)
+		for _, s := range snaps.Snapshots {
+			assert.True(t, used[aws.ToString(s.SnapshotId)], "orphaned snapshot %s in %s (%s), tags %v",
+				aws.ToString(s.SnapshotId), region, aws.ToString(s.Description), tagMap(s.Tags))
+		}
+	}
+	for name, ami := range w.channels(t) {
+		st := w.amiState(t, channeltest.Regions[0], ami)
+		assert.Equal(t, "available", st, "channel %s points at %s", name, ami)
+	}
+}
+
+func (w *world) amiState(t testing.TB, region, ami string) string {
+	t.Helper()
+	out, err := w.ec2(region).DescribeImages(context.Background(), &ec2.DescribeImagesInput{
+		IncludeDeprecated: aws.Bool(true), Filters: []ec2types.Filter{{Name: aws.String("image-id"), Values: []string{ami}}}})
+	require.NoError(t, err)
+	for _, img := range out.Images {
+		return string(img.State)
+	}
+	return "missing"
+}
+
+// channels maps every channel parameter of the project to its AMI.
+func (w *world) channels(t testing.TB) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	p := ssm.NewGetParametersByPathPaginator(ssm.NewFromConfig(w.cfg), &ssm.GetParametersByPathInput{
+		Path: aws.String(channeltest.Prefix + "/" + channeltest.Project + "/layers"), Recursive: aws.Bool(true)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(context.Background())
+		require.NoError(t, err)
+		for _, prm := range page.Parameters {
+			out[aws.ToString(prm.Name)] = aws.ToString(prm.Value)
+		}
+	}
+	return out
+}
+
+// endState is the world in words: each region's images (what, state,
+// deprecated), each channel's image, the snapshots, the fleets' groups and
+// launch templates.
+func (w *world) endState(t testing.TB) string {
+	t.Helper()
+	ctx := context.Background()
+	var lines []string
+	byID := map[string]string{}
+	for _, region := range channeltest.Regions {
+		for _, img := range w.ownImages(t, region) {
+			l := label(img)
+			byID[aws.ToString(img.ImageId)] = l
+			dep := ""
+			if aws.ToString(img.DeprecationTime) != "" {
+				dep = " deprecated"
+			}
+			if r := tagMap(img.Tags)[lineage.TagRevoked]; r != "" {
+				dep += " revoked"
+			}
+			lines = append(lines, fmt.Sprintf("image %s %s %s%s", region, l, img.State, dep))
+		}
+		snaps, err := w.ec2(region).DescribeSnapshots(ctx, &ec2.DescribeSnapshotsInput{OwnerIds: []string{"self"}})
+		require.NoError(t, err)
+		lines = append(lines, fmt.Sprintf("snapshots %s %d", region, len(snaps.Snapshots)))
+	}
+	for name, ami := range w.channels(t) {
+		l, ok := byID[ami]
+		if !ok {
+			l = ami // not an own image: the same id in every world
+		}
+		lines = append(lines, fmt.Sprintf("channel %s → %s", name, l))
+	}
+	groups, err := autoscaling.NewFromConfig(w.cfg).DescribeAutoScalingGroups(ctx, &autoscaling.DescribeAutoScalingGroupsInput{})
+	require.NoError(t, err)
+	for _, g := range groups.AutoScalingGroups {
+		onAMI := map[string]int{}
+		ids := []string{}
+		for _, in := range g.Instances {
+			ids = append(ids, aws.ToString(in.InstanceId))
+		}
+		if len(ids) > 0 {
+			out, err := w.ec2(channeltest.Regions[0]).DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: ids})
+			require.NoError(t, err)
+			for _, res := range out.Reservations {
+				for _, in := range res.Instances {
+					onAMI[byID[aws.ToString(in.ImageId)]]++
+				}
+			}
+		}
+		for l, n := range onAMI {
+			lines = append(lines, fmt.Sprintf("group %s: %d on %s", aws.ToString(g.AutoScalingGroupName), n, l))
+		}
+	}
+	lts, err := w.ec2(channeltest.Regions[0]).DescribeLaunchTemplates(ctx, &ec2.DescribeLaunchTemplatesInput{})
+	require.NoError(t, err)
+	for _, lt := range lts.LaunchTemplates {
+		vs, err := w.ec2(channeltest.Regions[0]).DescribeLaunchTemplateVersions(ctx, &ec2.DescribeLaunchTemplateVersionsInput{
+			LaunchTemplateId: lt.LaunchTemplateId, Versions: []string{"$Default"}})
+		require.NoError(t, err)
+		def := ""
+		for _, v := range vs.LaunchTemplateVersions {
+			if v.LaunchTemplateData != nil {
+				def = byID[aws.ToString(v.LaunchTemplateData.ImageId)]
+			}
+		}
+		lines = append(lines, fmt.Sprintf("launch template %s: default on %s", aws.ToString(lt.LaunchTemplateName), def))
+	}
+	sort.Strings(lines)
+	return strings.Join(lines, "\n")
+}
+
+// ---- the flows ------------------------------------------------------------
+
+// bake of the whole example project on an empty account, with the
+// simulated packer building through the sandbox.
+func bakeFlow() crashFlow {
+	return crashFlow{
+		name:  "bake",
+		world: func(t *testing.T) *world { return servedWorld(t, nil, nil) },
+		args:  []string{"bake"},
+		env:   fakePackerEnv,
+		every: 1,
+	}
+}
+
+func TestCrashResumeBake(t *testing.T) {
+	t.Parallel()
+	runCrashFlow(t, bakeFlow())
+}
+
+// retire of app-web: five old builds with a snapshot per AMI, the two
+// oldest deprecated ten days ago (deregistered now, with their snapshots),
+// the other three deprecated now.
+func retireFlow() crashFlow {
+	return crashFlow{
+		name: "retire",
+		world: func(t *testing.T) *world {
+			return servedWorld(t, func(sb *sandbox.Sandbox) {
+				fam := channeltest.SeedFamily(t, sb, channeltest.Project, "ami-source")
+				channeltest.PutChannel(t, sb, "us-east-1", "/amibake/acme-golden/layers/app-web/stable", fam.AppWeb.Home())
+				for i, id := range []string{"w1", "w2", "w3", "w4", "w5"} {
+					b := channeltest.SeedBuild(t, sb, channeltest.Project, "app-web", id, &fam.Base, "")
+					age := time.Duration(10-i) * 24 * time.Hour
+					sb.Do(func(sw *sandbox.World) {
+						for _, ami := range b.All() {
+							img := sw.EC2.Images[ami]
+							snap := sw.NewID("snap")
+							sw.EC2.Snapshots[snap] = &sandbox.Snapshot{ID: snap, Account: sandbox.DefaultAccount, Region: img.Region, VolumeSize: 8,
+								State: "completed", StartTime: img.CreationDate, StateSince: img.CreationDate}
+							img.BlockDevices = []sandbox.BlockDevice{{DeviceName: "/dev/xvda", SnapshotID: snap, VolumeSize: 8, VolumeType: "gp3"}}
+							img.CreationDate = img.CreationDate.Add(-age)
+							if i < 2 {
+								img.DeprecationTime = img.CreationDate.Add(time.Hour)
+							}
+						}
+					})
+				}
+			}, nil)
+		},
+		args:  []string{"retire", "app-web", "--keep", "1", "--apply"},
+		env:   func(*testing.T, *world) []string { return nil },
+		every: 1,
+	}
+}
+
+func TestCrashResumeRetire(t *testing.T) {
+	t.Parallel()
+	runCrashFlow(t, retireFlow())
+}
