@@ -3,7 +3,9 @@
 // reference (docs/reference/hcl.md, from the block schemas of
 // internal/config and the descriptions in hcldocs.go) and the layer
 // diagram of docs/concepts.md (`amibake graph --format mermaid` on the
-// example project). `make generate` runs it; its test fails when a checked-in
+// example project) and the JSON Schema of every command's --output json
+// document (docs/reference/json/, from the report types root.JSONDocuments
+// names). `make generate` runs it; its test fails when a checked-in
 // file is stale.
 //
 //	go run ./internal/docgen [-root DIR]
@@ -101,6 +103,23 @@ func Generate(repo string) (map[string][]byte, error) {
 		return nil, fmt.Errorf("%s: %w", ConceptsFile, err)
 	}
 	out[ConceptsFile] = []byte(updated)
+
+	schemas, index, err := JSONSchemas()
+	if err != nil {
+		return nil, fmt.Errorf("JSON schemas: %w", err)
+	}
+	for name, data := range schemas {
+		out[name] = data
+	}
+	jsonDoc, err := os.ReadFile(filepath.Join(repo, JSONIndex))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", JSONIndex, err)
+	}
+	updated, err = replaceBetween(string(jsonDoc), beginJSONIndex, endJSONIndex, index)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", JSONIndex, err)
+	}
+	out[JSONIndex] = []byte(updated)
 	return out, nil
 }
 

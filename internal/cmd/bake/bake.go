@@ -150,6 +150,9 @@ func (o *BakeOptions) environ() []string {
 	return os.Environ()
 }
 
+// JSONReport is the --output json document (docs/reference/json/).
+type JSONReport = jsonReport
+
 // jsonReport is the --output json document.
 type jsonReport struct {
 	Project   string            `json:"project"`

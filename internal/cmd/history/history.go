@@ -60,6 +60,9 @@ func NewCmdHistory(f *cmdutil.Factory, runF func(context.Context, *HistoryOption
 	}
 }
 
+// JSONReport is the --output json document (docs/reference/json/).
+type JSONReport = historyJSON
+
 type historyJSON struct {
 	Layer     string            `json:"layer"`
 	Channel   string            `json:"channel"`

@@ -81,6 +81,9 @@ func NewCmdPlan(f *cmdutil.Factory, runF func(*PlanOptions) error) *cli.Command 
 	}
 }
 
+// JSONReport is the --output json document (docs/reference/json/).
+type JSONReport = jsonPlan
+
 // jsonPlan is the --output json document.
 type jsonPlan struct {
 	*plan.Plan

@@ -83,6 +83,9 @@ func NewCmdRevoke(f *cmdutil.Factory, runF func(context.Context, *RevokeOptions)
 	}
 }
 
+// JSONReport is the --output json document (docs/reference/json/).
+type JSONReport = revokeJSON
+
 type revokeJSON struct {
 	AMI         string                 `json:"ami"`
 	Reason      string                 `json:"reason"`

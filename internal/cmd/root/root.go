@@ -80,6 +80,8 @@ func LoadAWSConfig(ctx context.Context, g cmdutil.AWSGlobals) (aws.Config, error
 // NewApp builds the command tree around f.
 func NewApp(f *cmdutil.Factory) *cli.App {
 	ios := f.IOStreams
+	cmds := commands(f)
+	stampSchemas(f, cmds)
 	app := &cli.App{
 		Name:                 "amibake",
 		Usage:                "bake and patch layered golden AMIs with Packer",
@@ -102,7 +104,7 @@ func NewApp(f *cmdutil.Factory) *cli.App {
 			&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "answer yes to the confirmation --apply asks for on a terminal"},
 		},
 		Before:   func(c *cli.Context) error { return applyGlobals(c, f) },
-		Commands: commands(f),
+		Commands: cmds,
 		// Without a command, show help; an unknown one is a usage error
 		// (exit 1), not urfave's "No help topic" exit 3, which pipelines
 		// would read as a partial failure.

@@ -40,6 +40,9 @@ func NewCmdStatus(f *cmdutil.Factory, runF func(context.Context, *StatusOptions)
 	}
 }
 
+// JSONReport is the --output json document (docs/reference/json/).
+type JSONReport = statusJSON
+
 type statusJSON struct {
 	Locked  bool        `json:"locked"`
 	Name    string      `json:"name"`
