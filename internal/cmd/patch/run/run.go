@@ -43,12 +43,17 @@ type RunOptions struct {
 	Apply       bool
 	// Fleets also scans every fleet with a patch group or targets (report
 	// only: fleets do not change what is rebaked).
-	Fleets      bool
+	Fleets bool
+	// Rollout hands each fleet whose layer was rebaked and whose channel
+	// moved to the rollout module (as `rollout FLEET --apply`).
+	Rollout     bool
 	LockTimeout time.Duration
 	Poll        time.Duration
 	Timeout     time.Duration
 	Parallel    int
 	PackerBin   string
+	// Engine is packer (default) or automation (--engine).
+	Engine string
 	PluginDir   string
 	// Getenv and Environ read the process environment (os's when nil).
 	Getenv  func(string) string
@@ -68,16 +73,22 @@ func NewCmdRun(f *cmdutil.Factory, runF func(context.Context, *RunOptions) error
 			"scanned and published on latest only when it is compliant; otherwise the layer\n" +
 			"fails with what is still missing and its descendants are skipped. Without\n" +
 			"--apply it prints what it would rebake and why. A run with nothing newly\n" +
-			"released does nothing and says so. Exit 0: done (or nothing to do), 1: failed,\n" +
-			"3: some layers failed, 4: the lock is held.\n\n" +
+			"released does nothing and says so. With --rollout, each fleet whose layer was\n" +
+			"rebaked and published and whose channel moved (fleets on latest; other channels\n" +
+			"are promoted by hand) is then rolled out as `amibake rollout FLEET --apply` does,\n" +
+			"one fleet at a time under this run's lock; fleets on other layers are not touched.\n" +
+			"Exit 0: done (or nothing to do), 1: failed, 3: some layers or fleets failed,\n" +
+			"4: the lock is held, 5: a rollout paused for an operator.\n\n" +
 			"   amibake patch run            # dry run\n" +
-			"   amibake -o json patch run --apply",
+			"   amibake -o json patch run --apply --rollout",
 		Flags: append(append([]cli.Flag{
 			&cli.BoolFlag{Name: "apply", Usage: "rebake, verify and publish (default: dry run)"},
 			&cli.BoolFlag{Name: "fleets", Usage: "also scan every fleet with a patch group or targets and report it"},
+			&cli.BoolFlag{Name: "rollout", Usage: "then roll out each fleet whose layer was rebaked and whose channel moved (as rollout FLEET --apply)"},
 			&cli.IntFlag{Name: "parallel", Value: 4, Usage: "build at most `N` layers at once"},
 			&cli.StringFlag{Name: "packer", Usage: "the packer `BINARY` (default: $AMIBAKE_PACKER, else packer on PATH)"},
 			&cli.StringFlag{Name: "plugin-dir", Usage: "packer plugin `DIR` (default: $PACKER_PLUGIN_PATH)"},
+			engineFlag(),
 		}, pscancmd.Flags()...), cmdutil.VarFlags()...),
 		Action: func(c *cli.Context) error {
 			args, err := cmdutil.Args(c)
@@ -90,9 +101,13 @@ func NewCmdRun(f *cmdutil.Factory, runF func(context.Context, *RunOptions) error
 			if c.Int("parallel") < 1 {
 				return cmdutil.FlagErrorf("--parallel must be at least 1, got %d", c.Int("parallel"))
 			}
+			if err := checkEngine(c.String("engine")); err != nil {
+				return err
+			}
 			opts := &RunOptions{Factory: f, LoadOptions: cmdutil.LoadOptionsFrom(c, f), Apply: c.Bool("apply"), Fleets: c.Bool("fleets"),
+				Rollout:     c.Bool("rollout"),
 				LockTimeout: c.Duration("lock-timeout"), Poll: c.Duration("poll"), Timeout: c.Duration("timeout"),
-				Parallel: c.Int("parallel"), PackerBin: c.String("packer"), PluginDir: c.String("plugin-dir")}
+				Parallel: c.Int("parallel"), PackerBin: c.String("packer"), PluginDir: c.String("plugin-dir"), Engine: c.String("engine")}
 			if runF != nil {
 				return runF(c.Context, opts)
 			}
@@ -117,9 +132,12 @@ type Report struct {
 	// new AMIs, by layer.
 	Results  []*bake.Result           `json:"results,omitempty"`
 	Verified map[string]*pscan.Report `json:"verified,omitempty"`
-	Rebaked  int                      `json:"rebaked"`
-	Failed   int                      `json:"failed"`
-	Skipped  int                      `json:"skipped"`
+	// Rollouts are the fleets on rebaked layers and what --rollout did
+	// with each (a dry run: what it would do).
+	Rollouts []*FleetRollout `json:"rollouts,omitempty"`
+	Rebaked  int             `json:"rebaked"`
+	Failed   int             `json:"failed"`
+	Skipped  int             `json:"skipped"`
 	// Message is the one-line outcome.
 	Message string `json:"message"`
 }
@@ -242,10 +260,25 @@ func Run(parent context.Context, opts *RunOptions) (err error) {
 		return fmt.Errorf("patch run: %w", err)
 	}
 	rep.Plan = p
+	var rollouts []*FleetRollout
+	if opts.Rollout {
+		rollouts = affected(cfg, built(p))
+		rep.Rollouts = rollouts
+	}
 	if !opts.Apply {
+		planRollouts(rollouts)
 		rep.Message = fmt.Sprintf("Dry run: would rebake %d layer(s) from %s: %s; run with --apply to rebake, verify and publish.",
-			p.Changes(), strings.Join(d.Roots, ", "), strings.Join(built(p), ", "))
+			p.Changes(), strings.Join(d.Roots, ", "), strings.Join(built(p), ", ")) + engineNote(p, opts.Engine) + rolloutSummary(rollouts)
 		return write(f, rep, nil)
+	}
+	// What each affected fleet's channel holds before the rebake: a fleet
+	// rolls out only when its channel moved.
+	before, err := channelAMIs(ctx, clients, cfg, rollouts)
+	if err != nil {
+		return lost(fmt.Errorf("patch run: %w", err))
+	}
+	for fr, ami := range before {
+		fr.FromAMI = ami
 	}
 
 	// 4. Rebake, verifying each new AMI before it is published.
@@ -254,11 +287,9 @@ func Run(parent context.Context, opts *RunOptions) (err error) {
 		PatchLevel: patch.LevelFunc(cfg, g, clients.SSM, now, false)}
 	cmdbake.ConfigureEndpoint(baker, opts.getenv)
 	rep.RunID = baker.RunID
-	runner, err := cmdbake.Packer{Bin: opts.PackerBin, PluginDir: opts.PluginDir, Getenv: opts.getenv, Environ: opts.environ()}.Runner(baker.RunDir())
-	if err != nil {
+	if err := setEngine(baker, opts, clients); err != nil {
 		return fmt.Errorf("patch run: %w", err)
 	}
-	baker.Runner = runner
 	var mu sync.Mutex
 	rep.Verified = map[string]*pscan.Report{}
 	baker.Verify = func(ctx context.Context, layer string, amis map[string]string) error {
@@ -316,10 +347,25 @@ func Run(parent context.Context, opts *RunOptions) (err error) {
 	default:
 		rep.Message = fmt.Sprintf("Rebaked %d layer(s); %d failed, %d skipped (not published).", rep.Rebaked, rep.Failed, rep.Skipped)
 	}
+	// 5. Roll out the fleets whose channel moved (--rollout).
+	rolloutCode := 0
+	if opts.Rollout {
+		rolloutCode = rolloutFleets(ctx, f, cfg, clients, opts, rollouts, results, f.IOStreams.ErrOut)
+		rep.Message += rolloutSummary(rollouts)
+	}
 	if err := write(f, rep, obsv); err != nil {
 		return err
 	}
 	if rep.Failed+rep.Skipped == 0 {
+		if cause := context.Cause(ctx); cause != nil && opts.Rollout {
+			if errors.Is(cause, context.Canceled) && parent.Err() != nil {
+				return cmdutil.SilentExit(cmdutil.ExitInterrupted)
+			}
+			return cmdutil.Exit(cmdutil.ExitFailure, cause)
+		}
+		if rolloutCode != 0 {
+			return cmdutil.SilentExit(rolloutCode)
+		}
 		return nil
 	}
 	if cause := context.Cause(ctx); cause != nil {
@@ -390,6 +436,9 @@ func write(f *cmdutil.Factory, rep *Report, obs bake.Observer) error {
 		if err := cmdbake.Summary(f.IOStreams, obs, rep.Results); err != nil {
 			return err
 		}
+	}
+	if err := printRollouts(w, rep.Rollouts); err != nil {
+		return err
 	}
 	_, err := fmt.Fprintf(w, "\n%s\n", rep.Message)
 	return err
