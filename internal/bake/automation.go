@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -354,7 +355,7 @@ func (a *Automation) run(ctx context.Context, b *Baker, layer, region, buildID, 
 			Type: ssmtypes.StopTypeCancel})
 	}
 	deadline := time.Now().Add(a.timeout())
-	lastStep := ""
+	seen := map[string]ssmtypes.AutomationExecutionStatus{} // step → last status reported
 	for {
 		g, err := client.GetAutomationExecution(ctx, &ssm.GetAutomationExecutionInput{AutomationExecutionId: aws.String(id)})
 		if err != nil {
@@ -366,9 +367,13 @@ func (a *Automation) run(ctx context.Context, b *Baker, layer, region, buildID, 
 			return "", fmt.Errorf("automation %s: %w", id, err)
 		}
 		ex := g.AutomationExecution
-		if step := aws.ToString(ex.CurrentStepName); step != "" && step != lastStep {
-			b.message(layer, "automation %s: %s (%s)", id, step, aws.ToString(ex.CurrentAction))
-			lastStep = step
+		for _, s := range ex.StepExecutions {
+			name, status := aws.ToString(s.StepName), s.StepStatus
+			if status == ssmtypes.AutomationExecutionStatusPending || seen[name] == status {
+				continue
+			}
+			seen[name] = status
+			b.message(layer, "automation %s: %s (%s) %s", id, name, aws.ToString(s.Action), strings.ToLower(string(status)))
 		}
 		switch ex.AutomationExecutionStatus {
 		case ssmtypes.AutomationExecutionStatusSuccess:
