@@ -52,9 +52,9 @@ type RunOptions struct {
 	Timeout     time.Duration
 	Parallel    int
 	PackerBin   string
+	PluginDir   string
 	// Engine is packer (default) or automation (--engine).
 	Engine string
-	PluginDir   string
 	// Getenv and Environ read the process environment (os's when nil).
 	Getenv  func(string) string
 	Environ func() []string
