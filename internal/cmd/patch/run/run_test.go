@@ -19,10 +19,11 @@ func TestFlags(t *testing.T) {
 	var got *run.RunOptions
 	app := &cli.App{Commands: []*cli.Command{run.NewCmdRun(f, func(_ context.Context, o *run.RunOptions) error { got = o; return nil })},
 		ExitErrHandler: func(*cli.Context, error) {}}
-	require.NoError(t, app.Run([]string{"amibake", "run", "--apply", "--fleets", "--lock-timeout", "2m", "--parallel", "2", "--packer", "/bin/packer"}))
+	require.NoError(t, app.Run([]string{"amibake", "run", "--apply", "--fleets", "--rollout", "--lock-timeout", "2m", "--parallel", "2", "--packer", "/bin/packer"}))
 	require.NotNil(t, got)
 	assert.True(t, got.Apply)
 	assert.True(t, got.Fleets)
+	assert.True(t, got.Rollout)
 	assert.Equal(t, "2m0s", got.LockTimeout.String())
 	assert.Equal(t, 2, got.Parallel)
 	assert.Equal(t, "/bin/packer", got.PackerBin)
@@ -31,6 +32,7 @@ func TestFlags(t *testing.T) {
 	require.NoError(t, app.Run([]string{"amibake", "run"}))
 	require.NotNil(t, got)
 	assert.False(t, got.Apply, "dry run by default")
+	assert.False(t, got.Rollout)
 
 	got = nil
 	err := app.Run([]string{"amibake", "run", "linux"})
