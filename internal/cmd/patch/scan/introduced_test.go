@@ -62,6 +62,9 @@ func TestIntroducedByFromInventory(t *testing.T) {
 	require.NotNil(t, f)
 	assert.Equal(t, "base", f.IntroducedBy)
 	assert.Equal(t, pscan.SourceInventory, f.IntroducedFrom)
+	code, out, errOut := w.run(t, "patch", "scan", "--layer", "app-worker")
+	require.Equal(t, 0, code, errOut)
+	assert.Contains(t, out, "introduced by base (inventory)")
 	for _, r := range res.Images {
 		if r.Layer != "app-worker" {
 			assert.Nil(t, missing(r, "python3.11"), "%s does not hold python3.11 (its scan decides what it misses)", r.Layer)

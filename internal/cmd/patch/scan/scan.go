@@ -230,6 +230,8 @@ func PrintReport(w io.Writer, res *patch.ScanResult) error {
 			intro := fd.IntroducedBy
 			if intro == "" {
 				intro = "?"
+			} else if fd.IntroducedFrom != "" {
+				intro += " (" + fd.IntroducedFrom + ")"
 			}
 			fmt.Fprintf(tw, "  %s\t%s@%s\t%s\t%s\treleased %s\tintroduced by %s\t%s\n", strings.ToLower(fd.State), fd.Package, fd.Version,
 				fd.Severity, fd.Classification, rel, intro, strings.Join(fd.CVEs, ","))
