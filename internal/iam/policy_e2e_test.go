@@ -24,7 +24,7 @@ var familyOf = map[string]iam.Family{
 
 // interfacePrefix maps internal/awsapi's interfaces to IAM prefixes.
 var interfacePrefix = map[string]string{
-	"EC2": "ec2", "SSM": "ssm", "SSMInventory": "ssm", "SSMAssociations": "ssm", "SSMWindows": "ssm", "S3": "s3",
+	"EC2": "ec2", "SSM": "ssm", "SSMInventory": "ssm", "SSMAssociations": "ssm", "SSMWindows": "ssm", "SSMAutomation": "ssm", "S3": "s3",
 	"AutoScaling": "autoscaling", "STS": "sts", "CloudWatch": "cloudwatch",
 }
 

@@ -281,6 +281,30 @@ var Rules = []Rule{
 			"these reads support no resource-level permissions",
 	},
 	{
+		Sid:      "PatchRebakeRunbook",
+		Families: []Family{Patch},
+		Actions: []string{
+			"ssm:DescribeDocument", "ssm:CreateDocument", "ssm:UpdateDocument", "ssm:UpdateDocumentDefaultVersion",
+			"ssm:StartAutomationExecution",
+		},
+		Resources: []string{
+			"arn:{partition}:ssm:*:{account}:document/amibake-{project}-patch-rebake",
+			"arn:{partition}:ssm:*:{account}:automation-definition/amibake-{project}-patch-rebake:*",
+		},
+		Why: "patch run --engine automation keeps the project's own runbook current and runs it; the runbook " +
+			"acts with the caller's permissions (the build instance, image and tag statements)",
+	},
+	{
+		Sid:      "PatchRebakeExecutions",
+		Families: []Family{Patch},
+		Actions: []string{
+			"ssm:GetAutomationExecution", "ssm:DescribeAutomationExecutions", "ssm:DescribeAutomationStepExecutions",
+			"ssm:StopAutomationExecution",
+		},
+		Resources: []string{"*"},
+		Why:       "follow and stop the runbook's executions; execution ids are not known before they start",
+	},
+	{
 		Sid:      "StateManager",
 		Families: []Family{Patch},
 		Actions: []string{
