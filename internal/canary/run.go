@@ -465,10 +465,16 @@ func (a *Analysis) judgeMetric(ctx context.Context, mi int, m *config.CanaryMetr
 		if err != nil {
 			return nil, fmt.Errorf("canary: metric %s: GetMetricData: %w", m.Name, err)
 		}
+		perPage := map[string]int{}
 		for _, r := range out.MetricDataResults {
 			k, ok := keys[aws.ToString(r.Id)]
 			if !ok {
 				continue
+			}
+			// Pages split one series, but one page holds an id twice only
+			// when an expression returns several series ([a, b]).
+			if perPage[aws.ToString(r.Id)]++; perPage[aws.ToString(r.Id)] > 1 {
+				return nil, fmt.Errorf("canary: metric %s: the expression returns more than one time series per instance; a canary compares one (aggregate an array with SUM, AVG, MIN or MAX)", m.Name)
 			}
 			if r.StatusCode == cwtypes.StatusCodeInternalError || r.StatusCode == cwtypes.StatusCodeForbidden {
 				return nil, fmt.Errorf("canary: metric %s: query %s: %s", m.Name, aws.ToString(r.Id), r.StatusCode)

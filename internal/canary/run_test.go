@@ -256,6 +256,19 @@ func TestExpressionMetricGoodAMIPasses(t *testing.T) {
 	assert.Contains(t, text.String(), "error_rate (100 * errors / requests)")
 }
 
+func TestExpressionMetricOfSeveralSeriesFails(t *testing.T) {
+	sb := sandbox.Start(t, fixedStart)
+	base, next := images(t, sb)
+	a := analysis(sb, next, base)
+	m := errorRate()
+	m.Expression = "[errors, requests] * 2"
+	a.Fleet.Canary.Metrics = []*config.CanaryMetric{m}
+	rep, err := a.Run(context.Background())
+	require.ErrorContains(t, err, "more than one time series")
+	assert.Len(t, rep.Terminated, 2)
+	assert.Empty(t, live(t, sb))
+}
+
 // A noisy AMI — twice the errors, three times the per-period spread —
 // fails on the error rate though its latency is fine.
 func TestExpressionMetricNoisyAMIFails(t *testing.T) {
