@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -22,8 +23,9 @@ import (
 )
 
 // Fleets of the --rollout test: jobs (replace) and worker (in-place) on
-// app-worker's latest channel, batch (in-place) on its stable channel,
-// web (replace) on app-web.
+// app-worker's latest channel, nightly (in-place, latest) whose maintenance
+// window is closed (DAY is three days from now), batch (in-place) on its
+// stable channel, web (replace) on app-web.
 var rolloutFleets = map[string]string{
 	"web.hcl": `fleet "web" {
   layer    = layer.app-web
@@ -63,6 +65,18 @@ var rolloutFleets = map[string]string{
   rollout {
     max_concurrency = "50%"
     max_errors      = "1"
+  }
+}
+`,
+	"nightly.hcl": `fleet "nightly" {
+  layer    = layer.app-worker
+  channel  = "latest"
+  strategy = "in-place"
+  targets {
+    tags = { role = "nightly" }
+  }
+  rollout {
+    maintenance_window = "DAY-02:00-03:00"
   }
 }
 `,
@@ -168,7 +182,9 @@ func TestPatchRunRollout(t *testing.T) {
 	baked := h.latest()
 
 	require.NoError(t, os.Remove(filepath.Join(h.dir, "fleets", "worker.hcl")))
+	closed := strings.ToLower(h.sb.Clock().Now().UTC().AddDate(0, 0, 3).Weekday().String()[:3])
 	for name, src := range rolloutFleets {
+		src = strings.Replace(src, "DAY", closed, 1)
 		require.NoError(t, os.WriteFile(filepath.Join(h.dir, "fleets", name), []byte(src), 0o644))
 	}
 	h.group("web-a", baked["app-web"], 2)
@@ -209,11 +225,12 @@ func TestPatchRunRollout(t *testing.T) {
 	dry := runJSON(0)
 	assert.Equal(t, []string{"app-worker"}, dry.Decision.Stale)
 	got := byFleet(dry.Rollouts)
-	assert.Len(t, got, 3, "web's layer is not rebaked: not listed")
+	assert.Len(t, got, 4, "web's layer is not rebaked: not listed")
 	assert.Equal(t, "would-roll-out", got["jobs"].Status)
 	assert.Equal(t, "would-roll-out", got["worker"].Status)
+	assert.Equal(t, "would-roll-out", got["nightly"].Status)
 	assert.Equal(t, "channel-not-moved", got["batch"].Status)
-	assert.Contains(t, dry.Message, "Fleets: 2 would-roll-out, 1 channel-not-moved.")
+	assert.Contains(t, dry.Message, "Fleets: 3 would-roll-out, 1 channel-not-moved.")
 	assert.Equal(t, baked, h.latest())
 
 	// --apply: app-worker rebaked and published; jobs and worker follow it.
@@ -224,7 +241,7 @@ func TestPatchRunRollout(t *testing.T) {
 	require.NotEqual(t, baked["app-worker"], newAMI)
 	assert.Equal(t, baked["app-web"], now["app-web"])
 	got = byFleet(rep.Rollouts)
-	require.Len(t, got, 3)
+	require.Len(t, got, 4)
 	for _, name := range []string{"jobs", "worker"} {
 		fr := got[name]
 		assert.Equal(t, "rolled-out", fr.Status, "%s: %s", name, fr.Reason)
@@ -236,6 +253,9 @@ func TestPatchRunRollout(t *testing.T) {
 	}
 	assert.Equal(t, "channel-not-moved", got["batch"].Status)
 	assert.Contains(t, got["batch"].Reason, "amibake promote app-worker --to stable")
+	// Outside its window an in-place fleet is deferred, not failed (exit 0).
+	assert.Equal(t, "deferred", got["nightly"].Status)
+	assert.Contains(t, got["nightly"].Reason, "outside its maintenance window")
 
 	// jobs runs the new AMI; web still runs the old app-web AMI.
 	assert.True(t, each(h.groupAMIs("jobs-a"), newAMI), "jobs-a: %v", h.groupAMIs("jobs-a"))
