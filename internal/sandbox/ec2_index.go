@@ -158,6 +158,12 @@ func ec2ImageCandidates(e *EC2State, region string, ms []ec2ImageMatcher) []*Ima
 			if found && n >= len(best) {
 				continue
 			}
+			if len(m.exact) == 1 {
+				for v := range m.exact {
+					best, found = x.tagged(m.tag, region, v), true // sorted already
+				}
+				continue
+			}
 			cand = make([]*Image, 0, n)
 			// An image has one value per key: the buckets are disjoint.
 			for v := range m.exact {
