@@ -20,6 +20,15 @@ func ceilDiv(a, b int) int { return (a + b - 1) / b }
 
 func numCPU() int { return runtime.NumCPU() }
 
+// retryNote says how many SDK retries the log held besides the counted
+// calls ("" for none).
+func retryNote(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (+%d SDK retries in the log, not counted as calls: loopback closed-connection race, aws-sdk-go-v2#2737)", n)
+}
+
 func mb(b int64) string { return fmt.Sprintf("%.0fMB", float64(b)/(1<<20)) }
 
 func secs(d time.Duration) string {
@@ -92,7 +101,7 @@ func planAtScale(e *env) []result {
 	// latest channels and the SSM sources, 10 names a call, in the build
 	// region (docs/plan.md, "Call budget").
 	total := regions*ceilDiv(layers, filterValuesPerCall) + ceilDiv(layers, plan.NamesPerCall) + ceilDiv(sources, plan.NamesPerCall) + 2
-	target := fmt.Sprintf("DescribeImages ≤ %d (%d regions × ceil(%d/%d) + %d sources + 2), all calls ≤ %d (+ ceil(%d/10) channels + ceil(%d/10) sources), amibake wall (minus sandbox service time) < 1s, RSS < 200MB, 0 to build",
+	target := fmt.Sprintf("DescribeImages ≤ %d (%d regions × ceil(%d/%d) + %d sources + 2), all calls ≤ %d (+ ceil(%d/10) channels + ceil(%d/10) sources), wall < 1s (raw: amibake and the sandbox together, median of the runs), RSS < 200MB, 0 to build",
 		budget, regions, layers, filterValuesPerCall, sources, total, layers, sources)
 	fail := func(err error) []result { return []result{failedResult(name, target, err)} }
 
@@ -126,7 +135,7 @@ func planAtScale(e *env) []result {
 	e.log("sweep baseline (one region): %s, %s, %d images", secs(sweep.Wall), sweep.Calls, sweep.Images/sweep.Scale)
 
 	di := r.Calls.describeImages()
-	ok := di <= budget && r.Calls.total() <= total && r.Own() < time.Second && r.MaxRSS < 200<<20 && doc.Changes == 0 && len(doc.Layers) == layers
+	ok := di <= budget && r.Calls.total() <= total && r.Wall < time.Second && r.MaxRSS < 200<<20 && doc.Changes == 0 && len(doc.Layers) == layers
 	planDI := float64(di)
 	res := result{
 		Name: name,
@@ -141,8 +150,8 @@ func planAtScale(e *env) []result {
 	if gp := r.Calls["ssm:GetParameters"]; gp > 0 {
 		res.Notes = append(res.Notes, fmt.Sprintf("ssm:GetParameters=%d: ceil(%d/10) latest-channel reads (10 names a call) + ceil(%d/10) for the sources: most of plan's calls, one per 10 layers", gp, layers, sources))
 	}
-	res.Notes = append(res.Notes, fmt.Sprintf("wall %s including the sandbox's own service time (%s for %d calls; each request walks every image, and its EC2 ticker every image and snapshot); the target is on amibake's share, the wall against an instant sandbox",
-		secs(r.Wall), secs(r.Served), r.Calls.total()))
+	res.Notes = append(res.Notes, fmt.Sprintf("the target is on the raw wall %s: the sandbox served the %d calls in %s (a filtered DescribeImages reads only the images it matches; ticks look at pending images only), amibake's share is %s%s",
+		secs(r.Wall), r.Calls.total(), secs(r.Served), secs(r.Own()), retryNote(r.Retries)))
 	res.Notes = append(res.Notes, fmt.Sprintf("baselines sampled and scaled: per-layer on 1 layer in %d (%d DescribeImages in %s), sweep on 1 region of %d (%d DescribeImages reading %d AMIs in %s)",
 		perLayerSample, per.Calls.describeImages(), secs(per.Wall), sweep.Scale, sweep.Calls.describeImages(), sweep.Images/sweep.Scale, secs(sweep.Wall)))
 	if doc.Changes != 0 || len(doc.Layers) != layers {
@@ -158,7 +167,7 @@ const perLayerSample = 20
 // noopRerun is figure 3 of the issue: nothing changed, 200 layers.
 func noopRerun(e *env) []result {
 	const name, amis = "noop-rerun", 10_000
-	const target = "0 to build, 0 to publish, exit 0 with -detailed-exitcode, amibake wall (minus sandbox service time) < 2s"
+	const target = "0 to build, 0 to publish, exit 0 with -detailed-exitcode, wall < 2s (raw, median of the runs)"
 	fail := func(err error) []result { return []result{failedResult(name, target, err)} }
 	p, state, err := e.world200(amis)
 	if err != nil {
@@ -178,7 +187,7 @@ func noopRerun(e *env) []result {
 	if err != nil {
 		return fail(err)
 	}
-	ok := doc.Changes == 0 && doc.Publish == 0 && r.Exit == 0 && r.Own() < 2*time.Second
+	ok := doc.Changes == 0 && doc.Publish == 0 && r.Exit == 0 && r.Wall < 2*time.Second
 	res := []result{{
 		Name: name,
 		Values: fmt.Sprintf("200 layers, %d AMIs: %d to build, %d to publish, %d up to date, exit %d, wall=%s (sandbox serving %s, amibake %s; cpu %s), %s, RSS=%s",
