@@ -143,7 +143,7 @@ func (rc *Context) hold(ctx context.Context, kind, why string) error {
 			cps = rc.Fleet.Rollout.Checkpoints
 		}
 		g.Remaining = remainingCheckpoints(cps, g.Checkpoint, g.OnNewPercent)
-		g.State, g.Status = StatePaused, StatePaused
+		g.State = StatePaused
 		tags := map[string]string{
 			TagState: StatePaused, TagVersion: fmt.Sprintf("%s:%d", g.TemplateID, g.ToVersion),
 			TagCheckpoint: strconv.Itoa(g.Checkpoint), TagRemaining: formatInts(g.Remaining), TagReason: trunc(reason, maxTagValue),
