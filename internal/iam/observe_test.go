@@ -150,6 +150,8 @@ func runFlows(t *testing.T) *observer {
 		{"plan", "-detailed-exitcode"},
 		{"patch", "apply"},
 		{"patch", "apply", "--apply"},
+		{"patch", "window", "apply", "--apply"},
+		{"patch", "window", "apply", "--apply"}, // no change: reads only
 		{"patch", "scan", "--layer", "linux", "--poll", "10ms", "--timeout", "1m"},
 		{"patch", "plan", "--poll", "10ms"},
 		{"retire"},
