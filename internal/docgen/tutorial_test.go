@@ -58,3 +58,47 @@ func TestAdoptPackerTutorial(t *testing.T) {
 	assert.Contains(t, string(root), "al2023-ami-2023.*-x86_64")
 	assert.Contains(t, string(root), "dnf -y update")
 }
+
+// TestCodeBuildTutorial runs the commands of
+// docs/tutorials/codebuild-patch-pipeline.md that need no AWS account on
+// the example project.
+func TestCodeBuildTutorial(t *testing.T) {
+	repo := repoRoot()
+	doc, err := os.ReadFile(filepath.Join(repo, "docs/tutorials/codebuild-patch-pipeline.md"))
+	require.NoError(t, err)
+	dir := t.TempDir()
+	require.NoError(t, os.CopyFS(dir, os.DirFS(repo+"/testdata/tutorials/adopt-packer")))
+	sb := sandbox.Start(t)
+	steps := []struct {
+		cmd  []string
+		want string
+	}{
+		{[]string{"iam-policy", "--for", "all", "--explain"}, "IAM policy for amibake --for all"},
+		{[]string{"ci", "buildspec", "--out", "buildspec.yml"}, "buildspec.yml"},
+		{[]string{"deploy", "render", "--out", "amibake.cfn.yaml"}, ""},
+		{[]string{"deploy", "render", "--out", "amibake.cfn.yaml", "--patch-command", "patch run --rollout --apply"}, ""},
+		{[]string{"ci", "buildspec", "--batch", "--out", "buildspec.yml"}, "buildspec.yml"},
+	}
+	for _, s := range steps {
+		shown := "amibake " + strings.Join(s.cmd, " ")
+		shown = strings.Replace(shown, "patch run --rollout --apply", `"patch run --rollout --apply"`, 1)
+		assert.Contains(t, string(doc), shown, "the tutorial shows it")
+		// --out is relative to the working directory, which a test cannot
+		// change: the files go to the project directory by absolute path.
+		args := append([]string(nil), s.cmd...)
+		for i, a := range args {
+			if i > 0 && args[i-1] == "--out" {
+				args[i] = filepath.Join(dir, a)
+			}
+		}
+		code, out, errOut := clitest.Run(t, sb, dir, args...)
+		require.Equal(t, 0, code, "%s: %s", shown, errOut)
+		assert.Contains(t, out+errOut, s.want)
+	}
+	cfn, err := os.ReadFile(filepath.Join(dir, "amibake.cfn.yaml"))
+	require.NoError(t, err)
+	assert.Contains(t, string(cfn), "patch run --rollout --apply")
+	spec, err := os.ReadFile(filepath.Join(dir, "buildspec.yml"))
+	require.NoError(t, err)
+	assert.Contains(t, string(spec), "amibake ci lease acquire")
+}
