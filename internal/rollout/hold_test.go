@@ -225,6 +225,11 @@ func mixedPolicy(t *testing.T, sb *sandbox.Sandbox) *astypes.MixedInstancesPolic
 func TestMixedInstancesGroupRollsOut(t *testing.T) {
 	sb, r, old, newAMI := mixedWorld(t)
 	require.Equal(t, map[string]int{old: 4}, groupImages(sb, "web-m"))
+	r.Apply = false
+	plan, err := r.Replace(context.Background())
+	require.NoError(t, err)
+	assert.Contains(t, plan.Calls[1], "DesiredConfiguration.MixedInstancesPolicy.LaunchTemplate.LaunchTemplateSpecification=")
+	r.Apply = true
 	rep, err := r.Replace(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, rollout.OutcomeSucceeded, rep.Outcome)

@@ -317,8 +317,12 @@ func (showPlan) Run(ctx context.Context, rc *Context) error {
 		}
 		rc.logf("  %s: %s version %d (%s) → new version with ImageId %s; checkpoints %s", g.Name, g.TemplateName, g.FromVersion, g.FromAMI, rc.Report.Target, strings.Join(bs, ", "))
 		rc.call("ec2:CreateLaunchTemplateVersion LaunchTemplateId=%s SourceVersion=%d LaunchTemplateData.ImageId=%s", g.TemplateID, g.FromVersion, rc.Report.Target)
-		rc.call("autoscaling:StartInstanceRefresh AutoScalingGroupName=%s DesiredConfiguration.LaunchTemplate=%s:<new version> CheckpointPercentages=%v CheckpointDelay=%d MinHealthyPercentage=%d SkipMatching=true AutoRollback=true Alarms=%v",
-			g.Name, g.TemplateID, ro.Checkpoints, int(ro.CheckpointWait.Seconds()), ro.MinHealthyPercent, ro.AbortOnAlarms)
+		desired := "LaunchTemplate"
+		if g.Mixed {
+			desired = "MixedInstancesPolicy.LaunchTemplate.LaunchTemplateSpecification"
+		}
+		rc.call("autoscaling:StartInstanceRefresh AutoScalingGroupName=%s DesiredConfiguration.%s=%s:<new version> CheckpointPercentages=%v CheckpointDelay=%d MinHealthyPercentage=%d SkipMatching=true AutoRollback=true Alarms=%v",
+			g.Name, desired, g.TemplateID, ro.Checkpoints, int(ro.CheckpointWait.Seconds()), ro.MinHealthyPercent, ro.AbortOnAlarms)
 		rc.call("autoscaling:DescribeInstanceRefreshes AutoScalingGroupName=%s (every %s, backing off to %s)", g.Name, rc.Poll, rc.Poll*maxPollFactor)
 	}
 	rc.call("ec2:ModifyLaunchTemplate DefaultVersion=<new version> (after success)")

@@ -64,7 +64,7 @@ func NewCmdRollout(f *cmdutil.Factory, runF func(context.Context, *RolloutOption
 			)
 		}
 		fl = append(fl,
-			&cli.DurationFlag{Name: "wait", Usage: "return paused (exit 5) after waiting `D` at a checkpoint (default: wait it out)"},
+			&cli.DurationFlag{Name: "wait", Usage: "pause after waiting `D` at a checkpoint: the refreshes are cancelled so the fleet holds until resume or abort, exit 5 (default: go on after checkpoint_wait)"},
 			&cli.BoolFlag{Name: "canary-no-wait", Usage: "judge a fleet's canary on the metric window ending now instead of waiting it out (metrics that exist at launch, e.g. the sandbox's)"},
 		)
 		return append(fl, cmdutil.VarFlags()...)
