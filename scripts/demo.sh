@@ -17,6 +17,16 @@ trap cleanup EXIT
 
 tools="$(scripts/tools.sh)"
 
+# The demo works on a copy of the example project that records every AMI's
+# software inventory (inventory_bucket); the bucket is created in the sandbox below.
+project="$work/project"
+mkdir -p "$project"
+cp ./*.hcl "$project/"
+cp -R layers recipes fleets "$project/"
+sed -i 's/^\(  provisioner = "ssm"\)$/\1\n  inventory_bucket = "acme-amibake-inventory"/' "$project/amibake.hcl"
+grep -q 'inventory_bucket' "$project/amibake.hcl"
+amibake="$PWD/bin/amibake --chdir $project"
+
 step "validate the example project (amibake.hcl, layers/, recipes/, fleets/)"
 $amibake validate
 
@@ -37,6 +47,10 @@ done
 grep '^export ' "$work/sandbox.out"
 eval "$(grep '^export ' "$work/sandbox.out")"
 unset AWS_CA_BUNDLE AWS_PROFILE
+# S3 CreateBucket, signed like any SDK call (the sandbox serves S3 path-style).
+curl -fsS -o /dev/null -X PUT --aws-sigv4 "aws:amz:$AWS_REGION:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
+  "$AWS_ENDPOINT_URL/acme-amibake-inventory"
+echo "created the inventory bucket s3://acme-amibake-inventory"
 
 step "plan: what must be baked, and why"
 $amibake plan || true
@@ -66,6 +80,10 @@ step "lineage of the app-web AMI: ancestors up to the JeOS source"
 ami="$($amibake -o json plan app-web | sed -n 's/.*"us-east-1": "\(ami-[0-9a-f]*\)".*/\1/p' | head -n1)"
 if [[ -n "$ami" ]]; then $amibake lineage "$ami"; fi
 
+step "inventory of the app-web AMI: packages, recipes, lineage (recorded by the bake)"
+# (sed, not head: the command writes its whole output, so pipefail holds)
+$amibake inventory app-web@latest | sed -n '1,30p'
+
 step "promote base from latest to stable, and its channel history"
 $amibake promote base --to stable
 $amibake history base --channel stable
@@ -76,6 +94,9 @@ echo "released: openssl (Critical, CVE-2026-4242)"
 
 step "patch run: scan every image, rebake the lowest affected layer and everything above it, verify, publish"
 $amibake patch run --apply
+
+step "what the patch rebake changed in app-web (inventory diff)"
+if [[ -n "$ami" ]]; then $amibake diff "$ami" app-web@latest; fi
 
 step "patch run again: nothing new released, nothing to do"
 $amibake patch run --apply
