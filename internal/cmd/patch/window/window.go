@@ -130,6 +130,10 @@ func applyRun(ctx context.Context, opts *ApplyOptions) (err error) {
 	}
 	res := Result{Windows: desired, Skipped: skipped, Changes: Diff(desired, current)}
 	if opts.Apply && len(res.Changes) > 0 {
+		if err := cmdutil.ConfirmApply(ctx, f, cmdutil.ApplyPrompt{Changes: len(res.Changes), Regions: []string{awsCfg.Region}, STS: clients.STS(),
+			Preview: func(w io.Writer) error { return printChanges(w, res.Changes) }}); err != nil {
+			return err
+		}
 		if err := Apply(ctx, api, cfg.Project.Name, res.Changes); err != nil {
 			return fmt.Errorf("patch window apply: %w", err)
 		}
@@ -183,8 +187,21 @@ func printDiff(w io.Writer, res Result, apply bool) error {
 		_, err := fmt.Fprintf(w, "No changes: %d maintenance window(s) match the in-place fleets.\n", len(res.Windows))
 		return err
 	}
+	if err := printChanges(w, res.Changes); err != nil {
+		return err
+	}
+	var err error
+	if apply {
+		_, err = fmt.Fprintf(w, "Applied %d change(s).\n", len(res.Changes))
+	} else {
+		_, err = fmt.Fprintf(w, "%d change(s). Dry run: run with --apply to make them.\n", len(res.Changes))
+	}
+	return err
+}
+
+func printChanges(w io.Writer, changes []Change) error {
 	header := ""
-	for _, c := range res.Changes {
+	for _, c := range changes {
 		if c.Kind == KindWindow {
 			header = c.Window
 		} else if header != c.Window {
@@ -218,11 +235,5 @@ func printDiff(w io.Writer, res Result, apply bool) error {
 			}
 		}
 	}
-	var err error
-	if apply {
-		_, err = fmt.Fprintf(w, "Applied %d change(s).\n", len(res.Changes))
-	} else {
-		_, err = fmt.Fprintf(w, "%d change(s). Dry run: run with --apply to make them.\n", len(res.Changes))
-	}
-	return err
+	return nil
 }
