@@ -99,7 +99,7 @@ func NewApp(f *cmdutil.Factory) *cli.App {
 			// No EnvVars: the SDK reads AWS_PROFILE, AWS_REGION and
 			// AWS_ENDPOINT_URL itself, with its own precedence rules.
 			&cli.StringFlag{Name: "profile", Usage: "AWS shared config `PROFILE` (default: $AWS_PROFILE, else the SDK default chain)"},
-			&cli.StringFlag{Name: "region", Usage: "the SDK's default `REGION` (default: $AWS_REGION / the profile's); the project's regions still decide where amibake works"},
+			&cli.StringFlag{Name: "region", Usage: "the SDK's default `REGION` (default: $AWS_REGION / the profile's): the project lock's region; the project's regions still decide where amibake builds and copies"},
 			&cli.StringFlag{Name: "endpoint-url", Usage: "send every AWS call to `URL` (the sandbox; default: $AWS_ENDPOINT_URL)"},
 			&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "answer yes to the confirmation --apply asks for on a terminal"},
 		},
