@@ -42,6 +42,11 @@ var (
 	cfg  *config // nil: both variables unset
 )
 
+// BeforeKill, when set, runs just before Hit kills the process. The
+// simulated packer (internal/testutil/fakepacker) records its death and
+// takes amibake with it: a lost machine, not only a dead amibake.
+var BeforeKill func()
+
 func load() {
 	target, trace := os.Getenv(EnvCrashAfter), os.Getenv(EnvTrace)
 	if target == "" && trace == "" {
@@ -84,6 +89,9 @@ func (c *config) hit(name string) {
 	}
 	c.seen++
 	if c.seen == c.nth {
+		if BeforeKill != nil {
+			BeforeKill()
+		}
 		kill()
 	}
 }

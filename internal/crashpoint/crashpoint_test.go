@@ -30,6 +30,7 @@ func TestMain(m *testing.M) {
 // child hits a, b, b, c, writing "after NAME" to stdout after each hit, and
 // defers a line that a SIGKILL must never let print.
 func child() {
+	crashpoint.BeforeKill = func() { os.Stdout.WriteString("before kill\n") }
 	defer os.Stdout.WriteString("deferred\n")
 	for _, name := range []string{"a", "b", "b", "c"} {
 		crashpoint.Hit(name)
@@ -70,13 +71,13 @@ func TestUnsetRunsThrough(t *testing.T) {
 func TestCrashAfterKillsAtTheFirstHit(t *testing.T) {
 	r := runChild(t, crashpoint.EnvCrashAfter+"=b")
 	assert.True(t, r.killed, "SIGKILL, not an exit: %+v", r)
-	assert.Equal(t, "after a\n", r.out, "killed inside the first Hit(b), no defer ran")
+	assert.Equal(t, "after a\nbefore kill\n", r.out, "killed inside the first Hit(b) after BeforeKill, no defer ran")
 }
 
 func TestCrashAfterNthHit(t *testing.T) {
 	r := runChild(t, crashpoint.EnvCrashAfter+"=b#2")
 	assert.True(t, r.killed, "%+v", r)
-	assert.Equal(t, "after a\nafter b\n", r.out)
+	assert.Equal(t, "after a\nafter b\nbefore kill\n", r.out)
 
 	r = runChild(t, crashpoint.EnvCrashAfter+"=b#3")
 	assert.False(t, r.killed, "b is hit twice only: %+v", r)

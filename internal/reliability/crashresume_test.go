@@ -273,7 +273,7 @@ func (w *world) waitPackers(t testing.TB) {
 			switch strings.SplitN(line, " ", 2)[0] {
 			case "start":
 				running++
-			case "end", "fail", "interrupted":
+			case "end", "fail", "interrupted", "killed":
 				running--
 			}
 		}
@@ -489,7 +489,7 @@ func bakeFlow() crashFlow {
 		world: func(t *testing.T) *world { return servedWorld(t, nil, nil) },
 		args:  []string{"bake"},
 		env:   fakePackerEnv,
-		every: 1,
+		every: 2,
 	}
 }
 

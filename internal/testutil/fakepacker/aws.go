@@ -5,6 +5,11 @@ package main
 // builder and the amibake-lineage post-processor, so that a killed or
 // interrupted run leaves what packer would leave: a tagged build instance,
 // an AMI without tags, a copy in flight, a channel not yet moved.
+//
+// Its steps are crash points (internal/crashpoint) named
+// packer.<layer>.{instance-launched,image-created,copy-started,tagged,
+// channel-moved}; a crash there kills amibake too (main sets
+// crashpoint.BeforeKill): the machine running both is lost.
 
 import (
 	"context"
@@ -25,6 +30,8 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/amibake/amibake/internal/crashpoint"
 )
 
 // awsTemplate is what the sandbox build needs from a rendered template.
@@ -178,6 +185,7 @@ type sandboxBuild struct {
 	sigs     <-chan os.Signal
 	instance string
 	source   string
+	layer    string
 }
 
 var errInterrupted = errors.New("interrupted")
@@ -206,6 +214,10 @@ func (s *sandboxBuild) ssm(region string) *ssm.Client {
 
 func (s *sandboxBuild) say(text string)     { s.u.say("say", "==> "+s.target+": "+text) }
 func (s *sandboxBuild) message(text string) { s.u.say("message", "    "+s.target+": "+text) }
+
+// hit is a crash point of this build: packer.<layer>.<step>, one name
+// per layer because every layer's packer is a process of its own.
+func (s *sandboxBuild) hit(step string) { crashpoint.Hit("packer." + s.layer + "." + step) }
 
 // step waits the per-step pause, or returns errInterrupted on a signal.
 func (s *sandboxBuild) step() error {
@@ -257,6 +269,7 @@ func (s *sandboxBuild) build(ctx context.Context) (map[string]string, error) {
 		return nil, fmt.Errorf("RunInstances: %w", err)
 	}
 	s.instance = aws.ToString(ri.Instances[0].InstanceId)
+	s.hit("instance-launched")
 	s.message("Instance ID: " + s.instance)
 	s.say("Waiting for instance (" + s.instance + ") to become ready...")
 	if err := s.waitInstance(ctx, "running"); err != nil {
@@ -283,6 +296,7 @@ func (s *sandboxBuild) build(ctx context.Context) (map[string]string, error) {
 		return nil, fmt.Errorf("CreateImage: %w", err)
 	}
 	amis := map[string]string{t.region: aws.ToString(ci.ImageId)}
+	s.hit("image-created")
 	s.message("AMI: " + amis[t.region])
 	s.say("Waiting for AMI to become ready...")
 	if err := s.waitImage(ctx, t.region, amis[t.region]); err != nil {
@@ -312,6 +326,7 @@ func (s *sandboxBuild) build(ctx context.Context) (map[string]string, error) {
 		}
 		amis[r] = aws.ToString(out.ImageId)
 		s.message("Copying AMI to " + r + ": " + amis[r])
+		s.hit("copy-started")
 	}
 	for _, r := range sortedRegions(amis) {
 		if err := s.waitImage(ctx, r, amis[r]); err != nil {
@@ -336,6 +351,7 @@ func (s *sandboxBuild) build(ctx context.Context) (map[string]string, error) {
 			return amis, err
 		}
 	}
+	s.hit("tagged")
 	if t.deprecateAt != "" {
 		at, err := time.Parse(time.RFC3339, t.deprecateAt)
 		if err == nil {
@@ -373,6 +389,7 @@ func (s *sandboxBuild) postProcess(ctx context.Context, amis map[string]string) 
 			return fmt.Errorf("move channel %s: %w", ch, err)
 		}
 		s.u.say("say", fmt.Sprintf("==> %s (amibake-lineage): Channel %s -> %s", s.target, ch, amis[s.t.region]))
+		s.hit("channel-moved")
 	}
 	return nil
 }

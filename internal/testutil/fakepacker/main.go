@@ -20,8 +20,8 @@
 //	                                 would (tests of secret redaction)
 //	FAKEPACKER_NOISE=1               also print lines that are not
 //	                                 machine-readable, CRLF and stderr output
-//	FAKEPACKER_RECORD=FILE           append "start|end|fail|interrupted LAYER
-//	                                 UNIXNANO" lines to FILE
+//	FAKEPACKER_RECORD=FILE           append "start|end|fail|interrupted|killed
+//	                                 LAYER UNIXNANO pid=PID" lines to FILE
 //
 // On SIGINT or SIGTERM it prints packer's cleanup messages, waits
 // FAKEPACKER_CLEANUP, prints "Cleanly cancelled builds after being
@@ -56,6 +56,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/amibake/amibake/internal/crashpoint"
 )
 
 const version = "1.11.2"
@@ -370,6 +372,13 @@ func buildAWS(o options, li layerInfo, u ui, target string, total, cleanup time.
 	}
 	u.say("say", "==> "+target+": Prevalidating AMI Name: "+t.amiName)
 	b := newSandboxBuild(t, endpoint, u, target, total/5, sigs)
+	b.layer = li.name
+	// A crash point here is the machine lost: amibake dies with packer,
+	// and the record says this build will never end.
+	crashpoint.BeforeKill = func() {
+		rec.log("killed", li.name)
+		_ = syscall.Kill(os.Getppid(), syscall.SIGKILL)
+	}
 	ctx := context.Background()
 	amis, err := b.run(ctx)
 	if err == nil {
@@ -487,5 +496,5 @@ func (r recorder) log(what, layer string) {
 		return
 	}
 	defer f.Close()
-	fmt.Fprintf(f, "%s %s %d\n", what, layer, time.Now().UnixNano())
+	fmt.Fprintf(f, "%s %s %d pid=%d\n", what, layer, time.Now().UnixNano(), os.Getpid())
 }
