@@ -25,26 +25,31 @@ type Recovery struct {
 	TerminatedInstances map[string][]string `json:"terminated_instances,omitempty"`
 	// DeletedSecrets lists leftover build secret parameters removed.
 	DeletedSecrets []string `json:"deleted_secrets,omitempty"`
+	// DeregisteredImages maps a region to the unfinished AMIs (not yet
+	// tagged by packer) of orphaned build instances deregistered there.
+	DeregisteredImages map[string][]string `json:"deregistered_images,omitempty"`
 }
 
 // Empty reports whether there was nothing to clean.
 func (r *Recovery) Empty() bool {
-	return r == nil || (len(r.TerminatedInstances) == 0 && len(r.DeletedSecrets) == 0)
+	return r == nil || (len(r.TerminatedInstances) == 0 && len(r.DeletedSecrets) == 0 && len(r.DeregisteredImages) == 0)
 }
 
 // orphanStates are the states of an instance that still costs money or
 // holds a volume; shutting-down and terminated ones are already going.
 var orphanStates = []string{"pending", "running", "stopping", "stopped"}
 
-// Recover cleans up what a crashed bake (kill -9, a lost machine) left:
-// build instances of this project (tags amibake:project and
-// amibake:role=build) in every region the project builds in, and build
-// secrets under <prefix>/<project>/builds/. Call it only while holding the
+// Recover cleans up what a crashed bake or patch run (kill -9, a lost
+// machine) left: build and scan instances of this project (tags
+// amibake:project and amibake:role=build or scan) in every region the
+// project builds in, the AMIs an orphaned build instance was imaged into
+// that packer never tagged (and their copies), and build secrets under
+// <prefix>/<project>/builds/. Call it only while holding the
 // project lock: then no live run owns any of them. An AMI that finished
 // after the crash needs no cleanup: the plan finds it by fingerprint and
 // adopts it.
 func Recover(ctx context.Context, clients plan.Clients, cfg *config.Config) (*Recovery, error) {
-	rec := &Recovery{TerminatedInstances: map[string][]string{}}
+	rec := &Recovery{TerminatedInstances: map[string][]string{}, DeregisteredImages: map[string][]string{}}
 	if cfg == nil || cfg.Project == nil {
 		return rec, nil
 	}
@@ -72,6 +77,13 @@ func Recover(ctx context.Context, clients plan.Clients, cfg *config.Config) (*Re
 		if err != nil {
 			return rec, fmt.Errorf("recover: find orphaned build instances in %s: %w", region, err)
 		}
+		gone, err := deregisterUnfinished(ctx, clients, cfg, region, ids)
+		for r, amis := range gone {
+			rec.DeregisteredImages[r] = append(rec.DeregisteredImages[r], amis...)
+		}
+		if err != nil {
+			return rec, fmt.Errorf("recover: %w", err)
+		}
 		if len(ids) > 0 {
 			if _, err := clients.EC2(region).TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: ids}); err != nil {
 				return rec, fmt.Errorf("recover: terminate orphaned build instances %v in %s: %w", ids, region, err)
@@ -92,7 +104,7 @@ func orphanInstances(ctx context.Context, clients plan.Clients, project, region 
 	in := &ec2.DescribeInstancesInput{
 		Filters: []ec2types.Filter{
 			{Name: aws.String("tag:" + lineage.TagProject), Values: []string{project}},
-			{Name: aws.String("tag:" + lineage.TagRole), Values: []string{lineage.RoleBuild}},
+			{Name: aws.String("tag:" + lineage.TagRole), Values: []string{lineage.RoleBuild, lineage.RoleScan}},
 			{Name: aws.String("instance-state-name"), Values: orphanStates},
 		},
 		MaxResults: aws.Int32(1000),

@@ -390,6 +390,10 @@ func printRecovery(ios *iostreams.IOStreams, rec *bake.Recovery) {
 	if n := len(rec.DeletedSecrets); n > 0 {
 		fmt.Fprintf(ios.ErrOut, "Recovered: deleted %d leftover build secret parameter(s)\n", n)
 	}
+	for _, region := range sortedKeys(rec.DeregisteredImages) {
+		fmt.Fprintf(ios.ErrOut, "Recovered: deregistered unfinished AMIs (never tagged) in %s: %s\n",
+			region, strings.Join(rec.DeregisteredImages[region], ", "))
+	}
 }
 
 // writeSummary prints the table (layer, status, AMI per region, duration,
