@@ -103,6 +103,19 @@ func TestDocumentsLifecycle(t *testing.T) {
 	require.Len(t, versions.DocumentVersions, 2)
 	assert.True(t, versions.DocumentVersions[1].IsDefaultVersion)
 
+	// A YAML runbook runs: the default version's default parameter.
+	src, _ := latestAL2023(t, sb)
+	ex, err := cl.StartAutomationExecution(ctx, &ssm.StartAutomationExecutionInput{DocumentName: aws.String("team-runbook"),
+		Parameters: map[string][]string{"SourceAmiId": {src}}})
+	require.NoError(t, err)
+	g, err := cl.GetAutomationExecution(ctx, &ssm.GetAutomationExecutionInput{AutomationExecutionId: ex.AutomationExecutionId})
+	require.NoError(t, err)
+	require.Equal(t, ssmtypes.AutomationExecutionStatusSuccess, g.AutomationExecution.AutomationExecutionStatus, aws.ToString(g.AutomationExecution.FailureMessage))
+	assert.Equal(t, "2", aws.ToString(g.AutomationExecution.DocumentVersion))
+	ids := g.AutomationExecution.Outputs["launch.InstanceIds"]
+	require.Len(t, ids, 1)
+	sb.Do(func(w *World) { assert.Equal(t, "t3.micro", w.EC2.Instances[ids[0]].InstanceType) })
+
 	_, err = cl.DeleteDocument(ctx, &ssm.DeleteDocumentInput{Name: aws.String("team-runbook")})
 	require.NoError(t, err)
 	_, err = cl.DescribeDocument(ctx, &ssm.DescribeDocumentInput{Name: aws.String("team-runbook")})
