@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -81,7 +83,7 @@ func rolloutFigure(e *env) []result {
 // rolloutReplace: 10,000 instances in 100 ASGs, replace strategy.
 func rolloutReplace(e *env) result {
 	const name = "rollout-replace"
-	target := fmt.Sprintf("calls other than status polls ≤ 5 per ASG + 10 for the fleet (%d); status polls ≤ one DescribeInstanceRefreshes per ASG per poll round, + one per ASG at preflight (poll %s, backing off to 4×)", 5*rolloutASGs+10, rolloutPoll)
+	target := fmt.Sprintf("calls ≤ 5 per ASG + 10 for the fleet (%d), preflight's DescribeInstanceRefreshes included; status polls (the follow loop's DescribeInstanceRefreshes) ≤ one per ASG per poll round (poll %s, backing off to 4×); default retire.keep (%d)", 5*rolloutASGs+10, rolloutPoll, config.DefaultRetireKeep)
 	fail := func(err error) result { return failedResult(name, target, err) }
 	ctx := e.ctx
 	started := time.Now()
@@ -130,7 +132,7 @@ func rolloutReplace(e *env) result {
 	virtStart := sb.Clock().Now()
 	r := &rollout.Rollout{
 		Fleet: &config.Fleet{Name: "web", Layer: "app", Channel: "stable", Strategy: config.StrategyReplace, ASGs: groups,
-			Rollout: config.Rollout{Checkpoints: []int{20, 100}, CheckpointWait: 5 * time.Minute, MinHealthyPercent: 90}, Retire: config.Retire{Keep: 2}},
+			Rollout: config.Rollout{Checkpoints: []int{20, 100}, CheckpointWait: 5 * time.Minute, MinHealthyPercent: 90}, Retire: config.Retire{Keep: config.DefaultRetireKeep}},
 		Region: rolloutRegion, EC2: c.EC2(rolloutRegion), AutoScaling: c.AutoScaling(rolloutRegion), SSM: c.SSM(rolloutRegion), Paths: rolloutPaths,
 		Apply: true, Poll: rolloutPoll, Now: sb.Clock().Now, Out: io.Discard,
 		Sleep: func(ctx context.Context, d time.Duration) error { rounds++; sb.AdvanceClock(d); return ctx.Err() },
@@ -153,13 +155,23 @@ func rolloutReplace(e *env) result {
 			}
 		}
 	})
-	polls := calls["autoscaling:DescribeInstanceRefreshes"]
+	// The status polls are the follow loop's DescribeInstanceRefreshes:
+	// one per group per round, the rounds being its sleeps plus the first
+	// poll. Preflight's DescribeInstanceRefreshes per group (no refresh may
+	// be running) is a call like any other: it is read off the log by its
+	// position, before the first StartInstanceRefresh.
+	preflight := 0
+	for _, l := range sb.Log() {
+		if l.Action == "StartInstanceRefresh" {
+			break
+		}
+		if l.Action == "DescribeInstanceRefreshes" && l.FirstAttempt() {
+			preflight++
+		}
+	}
+	polls := calls["autoscaling:DescribeInstanceRefreshes"] - preflight
 	other := calls.total() - polls
-	// The follow loop polls every group once per round; the rounds are its
-	// sleeps plus the first poll.
-	// Preflight reads each group's latest refresh once (none may be in
-	// progress): counted with the polls, as a status read.
-	pollBudget := rolloutASGs * (rounds + 1 + 1)
+	pollBudget := rolloutASGs * (rounds + 1)
 	ok := rep.Outcome == rollout.OutcomeSucceeded && onNew == instances && other <= 5*rolloutASGs+10 && polls <= pollBudget
 	// Per instance: terminate it in its group and wait for its replacement
 	// (TerminateInstanceInAutoScalingGroup + one DescribeAutoScalingInstances
@@ -171,17 +183,48 @@ func rolloutReplace(e *env) result {
 	}
 	return result{
 		Name: name,
-		Values: fmt.Sprintf("%d instances in %d ASGs%s → new AMI: outcome %s, %d/%d on the new AMI; %s; %d calls besides polls (%.1f per ASG), %d status reads (%d preflight + %d polls in %d poll rounds over %s virtual: %.2f per ASG per round); %.3f calls per instance; wall %s",
-			instances, rolloutASGs, sampled, rep.Outcome, onNew, instances, calls, other, float64(other)/rolloutASGs, polls, rolloutASGs, polls-rolloutASGs, rounds+1, virt.Round(time.Second),
-			float64(polls-rolloutASGs)/float64(rolloutASGs*(rounds+1)), float64(calls.total())/float64(instances), secs(wall)),
+		Values: fmt.Sprintf("%d instances in %d ASGs%s → new AMI: outcome %s, %d/%d on the new AMI; %s; %d calls besides the status polls (%.2f per ASG, %d of them preflight's DescribeInstanceRefreshes), %d status polls in %d poll rounds over %s virtual (%.2f per ASG per round); %.3f calls per instance; wall %s",
+			instances, rolloutASGs, sampled, rep.Outcome, onNew, instances, calls, other, float64(other)/rolloutASGs, preflight, polls, rounds+1, virt.Round(time.Second),
+			float64(polls)/float64(rolloutASGs*(rounds+1)), float64(calls.total())/float64(instances), secs(wall)),
 		Target: target,
 		Ratio:  fmt.Sprintf("vs per instance (terminate + check each, 2 calls per instance = %d, computed): %s fewer calls", perInstance, ratio(float64(perInstance), float64(calls.total()))),
 		Status: status(ok),
 		Notes: []string{
-			"in-process sandbox on a manual clock: the rollout's sleeps advance virtual time; calls counted from the sandbox's request log; checkpoints 20%,100% (wait 5m), min healthy 90%, retire.keep 2 (the previous launch-template version stays as the rollback target), no AMI retire",
-			"per ASG: DescribeLaunchTemplateVersions (read), CreateLaunchTemplateVersion, StartInstanceRefresh, ModifyLaunchTemplate (default), DescribeLaunchTemplateVersions (prune); with retire.keep 1 a DeleteLaunchTemplateVersions per ASG makes 6; counting preflight's DescribeInstanceRefreshes as a call rather than a status read also makes 6",
+			fmt.Sprintf("in-process sandbox on a manual clock: the rollout's sleeps advance virtual time; calls are the first attempts in the sandbox's request log; checkpoints 20%%,100%% (wait 5m), min healthy 90%%, retire.keep %d (the default), no AMI retire", config.DefaultRetireKeep),
+			"counted per ASG: " + perASGBreakdown(calls, preflight, polls, rolloutASGs),
+			"each launch template starts with one version (a fleet's first rollout), so the prune has nothing beyond retire.keep to delete; a template already holding retire.keep versions adds one DeleteLaunchTemplateVersions per ASG (the prune), not measured here",
 		},
 	}
+}
+
+// perASGBreakdown lists the calls made about once per group (count/ASGs
+// each, the status polls left out) and the fleet-wide rest.
+func perASGBreakdown(calls callCounts, preflight, polls, asgs int) string {
+	var per, fleet []string
+	total := 0
+	for _, k := range sortedKeys(calls) {
+		n := calls[k]
+		if k == "autoscaling:DescribeInstanceRefreshes" {
+			n -= polls
+			k += " (preflight)"
+		}
+		if n >= asgs {
+			per = append(per, fmt.Sprintf("%s %.2f", k, float64(n)/float64(asgs)))
+			total += n
+		} else if n > 0 {
+			fleet = append(fleet, fmt.Sprintf("%s %d", k, n))
+		}
+	}
+	return fmt.Sprintf("%s = %.2f; fleet-wide: %s", strings.Join(per, ", "), float64(total)/float64(asgs), strings.Join(fleet, ", "))
+}
+
+func sortedKeys(m callCounts) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // rolloutInPlace: 10,000 tagged instances patched in place.
