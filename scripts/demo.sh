@@ -68,7 +68,8 @@ CHECKPOINT_DISABLE=1 PACKER_PLUGIN_PATH="$plugins" "$tools/packer" plugins insta
 export AMIBAKE_PACKER="$tools/packer" PACKER_PLUGIN_PATH="$plugins" CHECKPOINT_DISABLE=1
 
 step "patch baselines as code: create the SSM baseline and register its patch groups"
-$amibake patch apply --apply
+# --yes: at a terminal, --apply would first ask "Apply N changes to …? [y/N]".
+$amibake --yes patch apply --apply
 
 step "bake every layer through real packer, parents first, siblings in parallel"
 $amibake bake

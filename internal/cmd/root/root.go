@@ -101,7 +101,7 @@ func NewApp(f *cmdutil.Factory) *cli.App {
 			&cli.StringFlag{Name: "profile", Usage: "AWS shared config `PROFILE` (default: $AWS_PROFILE, else the SDK default chain)"},
 			&cli.StringFlag{Name: "region", Usage: "the SDK's default `REGION` (default: $AWS_REGION / the profile's): the project lock's region; the project's regions still decide where amibake builds and copies"},
 			&cli.StringFlag{Name: "endpoint-url", Usage: "send every AWS call to `URL` (the sandbox; default: $AWS_ENDPOINT_URL)"},
-			&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "answer yes to the confirmation --apply asks for on a terminal"},
+			&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "answer yes to the confirmation --apply asks for on a terminal", EnvVars: []string{"AMIBAKE_YES"}},
 		},
 		Before:   func(c *cli.Context) error { return applyGlobals(c, f) },
 		Commands: cmds,
