@@ -178,3 +178,37 @@ func TestRenderPatchStep(t *testing.T) {
 	assert.NotContains(t, out, "amibake:patch-level")
 	assert.Contains(t, out, "post-processor \"amibake-lineage\"")
 }
+
+// With an inventory_bucket every build ends with the amibake provisioner's
+// gather-and-stage step (ssh mode too, in its own amibake block after the
+// shell provisioners), and no post-processor moves latest: bake does, once
+// the document is stored.
+func TestRenderInventoryStep(t *testing.T) {
+	for _, mode := range []string{ProvisionerSSM, ProvisionerSSH} {
+		cfg, g, fps := loadExample(t, mode)
+		cfg.Project.InventoryBucket = "acme-amibake-inventory"
+		for _, l := range cfg.Layers {
+			l.Patch = nil // ssh mode: the amibake block holds the inventory step alone
+		}
+		for _, n := range g.Topo() {
+			out, d, _ := renderLayer(t, cfg, fps, n.Name())
+			require.NotNil(t, d.Inventory)
+			assert.Empty(t, d.Channels, "%s/%s", mode, n.Name())
+			assert.True(t, d.NeedsAmibakePlugin())
+			assert.Regexp(t, `inventory_bucket\s+= "acme-amibake-inventory"`, out)
+			assert.Regexp(t, `inventory_project\s+= "acme-golden"`, out)
+			assert.Regexp(t, `inventory_build_id = "b-test"`, out)
+			assert.NotContains(t, out, `post-processor "amibake-lineage"`)
+			assert.Equal(t, 1, strings.Count(out, `provisioner "amibake"`), "%s/%s", mode, n.Name())
+			if mode == ProvisionerSSH {
+				assert.Greater(t, strings.Index(out, `provisioner "amibake"`), strings.LastIndex(out, `provisioner "shell"`), "after the recipes")
+			}
+		}
+	}
+	// Without a bucket: no gather step, the post-processor publishes.
+	cfg, _, fps := loadExample(t, "")
+	out, d, _ := renderLayer(t, cfg, fps, "app-web")
+	assert.Nil(t, d.Inventory)
+	assert.NotContains(t, out, "inventory_bucket")
+	assert.Contains(t, out, `post-processor "amibake-lineage"`)
+}

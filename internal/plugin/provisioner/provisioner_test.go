@@ -3,6 +3,7 @@ package provisioner
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -118,6 +119,8 @@ func TestPrepareErrors(t *testing.T) {
 		{"bad secret", map[string]interface{}{"region": "r", "step": []map[string]interface{}{{"name": "a", "inline": inline, "secret_env": map[string]string{"S": "/x'; rm -rf /"}}}}, []string{"is not a Parameter Store name"}},
 		{"env and secret clash", map[string]interface{}{"region": "r", "step": []map[string]interface{}{{"name": "a", "inline": inline, "env": map[string]string{"S": "v"}, "secret_env": map[string]string{"S": "/p"}}}}, []string{"S is set in both env and secret_env"}},
 		{"multi-line name", map[string]interface{}{"region": "r", "step": []map[string]interface{}{{"name": "a\nrm -rf /", "inline": inline}}}, []string{"one line"}},
+		{"inventory bucket alone", map[string]interface{}{"region": "r", "inventory_bucket": "b"}, []string{"inventory_bucket needs inventory_project and inventory_build_id"}},
+		{"negative inventory timeout", map[string]interface{}{"region": "r", "inventory_bucket": "b", "inventory_project": "p", "inventory_build_id": "x", "inventory_timeout": "-1s"}, []string{"inventory_timeout must not be negative"}},
 		{"duplicate names", map[string]interface{}{"region": "r", "step": []map[string]interface{}{{"name": "a", "inline": inline}, {"name": "a", "inline": inline}}}, []string{`step 2: name "a" is already used by step 1`}},
 	}
 	for _, tc := range cases {
@@ -156,4 +159,24 @@ func TestInstanceID(t *testing.T) {
 		_, err := instanceID(gd)
 		assert.ErrorIs(t, err, errNoInstance)
 	}
+}
+
+// An inventory-only block (ssh mode, no patch step) is valid: the gather
+// step is the provisioner's whole job.
+func TestPrepareInventoryOnly(t *testing.T) {
+	v := decodeHCL(t, `
+region             = "us-east-1"
+inventory_bucket   = "acme-amibake-inventory"
+inventory_project  = "acme-golden"
+inventory_build_id = "b-1-app-web"
+`)
+	var p Provisioner
+	require.NoError(t, p.Prepare(v))
+	assert.Empty(t, p.config.Steps)
+	assert.Equal(t, "acme-amibake-inventory", p.config.InventoryBucket)
+	assert.Equal(t, "b-1-app-web", p.config.InventoryBuildID)
+	assert.Equal(t, 10*time.Minute, p.config.InventoryTimeout)
+	assert.Equal(t, "amibake-inventory-b-1-app-web", associationName("b-1-app-web"))
+	assert.Equal(t, "amibake-inventory-b-1-app-web-x", associationName("b 1/app-web x"))
+	assert.Len(t, associationName(strings.Repeat("x", 200)), 128)
 }
