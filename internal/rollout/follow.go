@@ -304,6 +304,10 @@ func (attach) Run(ctx context.Context, rc *Context) error {
 		gp.countOnNew(asg)
 		gp.State = gp.tags[TagState]
 		switch {
+		case gp.State == StatePaused && r != nil && active(r.Status):
+			// A resume started the refresh but could not clear the tags:
+			// the rollout runs again (finish clears them).
+			gp.State = ""
 		case gp.State == StatePaused:
 			gp.Checkpoint, _ = strconv.Atoi(gp.tags[TagCheckpoint])
 			gp.Remaining = parseInts(gp.tags[TagRemaining])
@@ -361,7 +365,7 @@ func (r *Rollout) Status(ctx context.Context) (*Report, error) {
 // needs an operator.
 var statusRank = map[string]int{
 	OutcomeNothing: 0, OutcomeSucceeded: 1, OutcomeAborted: 2, OutcomeRolledBack: 3, OutcomeInProgress: 4,
-	OutcomeAborting: 5, OutcomePaused: 6, OutcomeFailed: 7,
+	OutcomePaused: 5, OutcomeAborting: 6, OutcomeFailed: 7,
 }
 
 type statusView struct{}
@@ -379,7 +383,8 @@ func (statusView) Run(ctx context.Context, rc *Context) error {
 			continue
 		case g.State == StatePaused:
 			o = OutcomePaused
-		case g.State == StateAborted && active(st):
+		case g.State == StateAborted && (active(st) || st == astypes.InstanceRefreshStatusCancelled):
+			// Cancelled: the way back has not started (re-run abort).
 			o = OutcomeAborting
 		case g.State == StateAborted && (st == astypes.InstanceRefreshStatusSuccessful || st == astypes.InstanceRefreshStatusRollbackSuccessful):
 			o = OutcomeAborted

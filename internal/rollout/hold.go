@@ -2,6 +2,7 @@ package rollout
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"sort"
@@ -11,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	astypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
+	"github.com/aws/smithy-go"
 )
 
 // A paused rollout is held in AWS: its refreshes are cancelled (AWS would
@@ -118,6 +120,13 @@ func (rc *Context) hold(ctx context.Context, kind, why string) error {
 		}
 		g.Checkpoint = checkpointReached(g.StatusReason, g.checkpoints)
 		if _, err := rc.AutoScaling.CancelInstanceRefresh(ctx, &autoscaling.CancelInstanceRefreshInput{AutoScalingGroupName: aws.String(g.Name)}); err != nil {
+			// The refresh ended between the poll and the cancel: nothing
+			// left to hold in this group.
+			var ae smithy.APIError
+			if errors.As(err, &ae) && ae.ErrorCode() == "ActiveInstanceRefreshNotFound" {
+				rc.logf("  %-20s its refresh ended before the pause", g.Name)
+				continue
+			}
 			return fmt.Errorf("pause rollout of %s: cancel instance refresh %s of %s: %w", rc.Fleet.Name, g.RefreshID, g.Name, err)
 		}
 		rc.changed("cancelled instance refresh %s of %s to hold the pause (replaced instances stay on version %d)", g.RefreshID, g.Name, g.ToVersion)
@@ -357,10 +366,16 @@ func (back) Run(ctx context.Context, rc *Context) error {
 		switch {
 		case g.RefreshID == "":
 			continue
-		case g.State == StateAborted:
-			// A re-run: the refresh back is followed (again) below.
+		case g.State == StateAborted && (active(st) || st == astypes.InstanceRefreshStatusSuccessful || st == astypes.InstanceRefreshStatusRollbackSuccessful):
+			// A re-run: the way back is under way or done; follow it (again).
 			n++
 			continue
+		case g.State == StateAborted:
+			// The way back never started or did not finish: start it again.
+			if err := rc.refreshBack(ctx, g); err != nil {
+				return err
+			}
+			n++
 		case g.State == "" && rollbackable(st):
 			if _, err := rc.AutoScaling.RollbackInstanceRefresh(ctx, &autoscaling.RollbackInstanceRefreshInput{AutoScalingGroupName: aws.String(g.Name)}); err != nil {
 				return fmt.Errorf("roll back instance refresh %s of %s: %w", g.RefreshID, g.Name, err)
@@ -402,7 +417,10 @@ func (rc *Context) refreshBack(ctx context.Context, g *GroupPlan) error {
 	// Tag first: a refresh back without the tag would read as a rollout
 	// to the old version.
 	tags := map[string]string{TagState: StateAborted, TagVersion: fmt.Sprintf("%s:%d", g.TemplateID, g.ToVersion),
-		TagReason: trunc("aborted by an operator at "+strconv.Itoa(g.Checkpoint)+"%", maxTagValue)}
+		TagReason: "aborted by an operator"}
+	if g.Checkpoint > 0 {
+		tags[TagReason] += " at " + strconv.Itoa(g.Checkpoint) + "%"
+	}
 	if err := rc.setStateTags(ctx, g.Name, tags); err != nil {
 		return err
 	}

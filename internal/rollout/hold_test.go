@@ -257,3 +257,22 @@ func TestMixedInstancesGroupPauseAndAbort(t *testing.T) {
 	assert.Equal(t, "1", aws.ToString(m.LaunchTemplate.LaunchTemplateSpecification.Version))
 	assert.Len(t, m.LaunchTemplate.Overrides, 2)
 }
+
+// An abort that crashed after tagging the group aborted but before the
+// refresh back started is finished by the next abort.
+func TestAbortRecoversAHalfDoneAbort(t *testing.T) {
+	sb, r, old, _ := replaceWorld(t)
+	pause(t, r)
+	_, err := autoscaling.NewFromConfig(sb.Config).CreateOrUpdateTags(context.Background(), &autoscaling.CreateOrUpdateTagsInput{Tags: []astypes.Tag{{
+		Key: aws.String(rollout.TagState), Value: aws.String(rollout.StateAborted), ResourceId: aws.String("web-a"),
+		ResourceType: aws.String("auto-scaling-group"), PropagateAtLaunch: aws.Bool(false)}}})
+	require.NoError(t, err)
+	st, err := r.Status(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, rollout.OutcomeAborting, st.Outcome, "web-a's abort is not done")
+	rep, err := r.Abort(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, rollout.OutcomeAborted, rep.Outcome)
+	assert.Equal(t, map[string]int{old: 4}, groupImages(sb, "web-a"))
+	assert.Equal(t, map[string]int{old: 4}, groupImages(sb, "web-b"))
+}
