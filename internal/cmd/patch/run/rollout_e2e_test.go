@@ -222,6 +222,12 @@ func TestPatchRunRollout(t *testing.T) {
 	}
 
 	// Dry run: which fleets would roll out; nothing changes.
+	code, out, errOut = h.run("patch", "run", "--rollout", "--poll", "20ms")
+	require.Equal(t, 0, code, errOut)
+	assert.Regexp(t, `FLEET\s+STRATEGY\s+LAYER\s+CHANNEL\s+AMI\s+ROLLOUT\s+DETAIL\n`, out)
+	assert.Regexp(t, `\njobs\s+replace\s+app-worker\s+latest\s+-\s+would-roll-out\s+-\n`, out)
+	assert.Regexp(t, `\nbatch\s+in-place\s+app-worker\s+stable\s+-\s+channel-not-moved\s+patch run publishes on latest`, out)
+	assert.NotRegexp(t, `\nweb\s`, out)
 	dry := runJSON(0)
 	assert.Equal(t, []string{"app-worker"}, dry.Decision.Stale)
 	got := byFleet(dry.Rollouts)
