@@ -86,9 +86,14 @@ func TestPauseHoldsAndResumeFinishes(t *testing.T) {
 		assert.Contains(t, tags[rollout.TagReason], "operator: ")
 	}
 
-	// Status reads the pause from AWS alone.
+	// Status reads the pause from AWS alone, and only reads: one
+	// DescribeAutoScalingGroups for the fleet, per group one
+	// DescribeInstanceRefreshes and one DescribeLaunchTemplateVersions.
+	sb.ResetLog()
 	st, err := r.Status(context.Background())
 	require.NoError(t, err)
+	assert.Equal(t, map[string]int{"autoscaling:DescribeAutoScalingGroups": 1, "autoscaling:DescribeInstanceRefreshes": 2,
+		"ec2:DescribeLaunchTemplateVersions": 2}, sb.FirstAttemptCounts())
 	assert.Equal(t, rollout.OutcomePaused, st.Outcome)
 	assert.Equal(t, rollout.PauseOperator, st.PauseKind)
 	assert.Equal(t, newAMI, st.Target)
