@@ -146,7 +146,7 @@ func revokeRun(ctx context.Context, opts *RevokeOptions) (err error) {
 	}
 	actions := lineage.PlanRevoke(images, opts.Reason, f.Now())
 	if opts.Apply {
-		if err := cmdutil.ConfirmApply(ctx, f, cmdutil.ApplyPrompt{Changes: changeCount(actions), Regions: actionRegions(actions), STS: clients.STS(),
+		if err := cmdutil.ConfirmApply(ctx, f, cmdutil.ApplyPrompt{Changes: changeCount(actions), Regions: actionRegions(channel.ProjectRegions(cfg), actions), STS: clients.STS(),
 			Preview: func(w io.Writer) error { return writeActions(w, actions, false) }}); err != nil {
 			return err
 		}
@@ -218,8 +218,14 @@ func changeCount(actions []lineage.RevokeAction) int {
 	return n
 }
 
-func actionRegions(actions []lineage.RevokeAction) []string {
+// actionRegions are the regions actions touch, in the project's order.
+func actionRegions(project []string, actions []lineage.RevokeAction) []string {
 	var regions []string
+	for _, r := range project {
+		if slices.ContainsFunc(actions, func(a lineage.RevokeAction) bool { return a.Region == r }) {
+			regions = append(regions, r)
+		}
+	}
 	for _, a := range actions {
 		if !slices.Contains(regions, a.Region) {
 			regions = append(regions, a.Region)
