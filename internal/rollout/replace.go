@@ -52,6 +52,7 @@ type GroupPlan struct {
 
 	checkpointSince int64 // unix nanos when the current checkpoint wait was first seen; 0 when not waiting
 	lastSeen        string
+	versions        []int64                       // the template's version numbers when read (readGroups); nil: not read
 	checkpoints     []int                         // the running refresh's checkpoints
 	mixed           *astypes.MixedInstancesPolicy // the group's, when Mixed
 	tags            map[string]string             // the group's amibake:rollout-* tags
@@ -224,11 +225,11 @@ func (readGroups) Run(ctx context.Context, rc *Context) error {
 	for _, name := range rc.Fleet.ASGs {
 		g := groups[name]
 		lt, mixed := groupTemplate(g)
-		v, err := rc.templateVersion(ctx, aws.ToString(lt.LaunchTemplateId), aws.ToString(lt.LaunchTemplateName), orDefault(aws.ToString(lt.Version)))
+		v, all, err := rc.templateVersions(ctx, aws.ToString(lt.LaunchTemplateId), aws.ToString(lt.LaunchTemplateName), orDefault(aws.ToString(lt.Version)))
 		if err != nil {
 			return fmt.Errorf("Auto Scaling group %s: %w", name, err)
 		}
-		gp := &GroupPlan{Name: name, Desired: aws.ToInt32(g.DesiredCapacity), TemplateID: aws.ToString(v.LaunchTemplateId),
+		gp := &GroupPlan{versions: all, Name: name, Desired: aws.ToInt32(g.DesiredCapacity), TemplateID: aws.ToString(v.LaunchTemplateId),
 			TemplateName: aws.ToString(v.LaunchTemplateName), FromVersion: aws.ToInt64(v.VersionNumber),
 			Mixed: mixed != nil, mixed: mixed, tags: groupTags(g)}
 		if v.LaunchTemplateData != nil {
@@ -282,6 +283,43 @@ func (rc *Context) templateVersion(ctx context.Context, id, name, version string
 		return nil, fmt.Errorf("launch template %s%s has no version %s", id, name, version)
 	}
 	return &out.LaunchTemplateVersions[0], nil
+}
+
+// templateVersions reads every version of a template (paged) and picks the
+// one version names ($Default, $Latest or a number): one read serves both
+// the group's current version and, after the rollout, the prune
+// (pruneVersions), instead of one describe each (bench: ≤ 5 calls per ASG).
+func (rc *Context) templateVersions(ctx context.Context, id, name, version string) (*ec2types.LaunchTemplateVersion, []int64, error) {
+	in := &ec2.DescribeLaunchTemplateVersionsInput{MaxResults: aws.Int32(200)}
+	if id != "" {
+		in.LaunchTemplateId = aws.String(id)
+	} else {
+		in.LaunchTemplateName = aws.String(name)
+	}
+	var picked *ec2types.LaunchTemplateVersion
+	var all []int64
+	p := ec2.NewDescribeLaunchTemplateVersionsPaginator(rc.EC2, in)
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, nil, fmt.Errorf("describe launch template %s%s versions: %w", id, name, err)
+		}
+		for i := range page.LaunchTemplateVersions {
+			v := &page.LaunchTemplateVersions[i]
+			n := aws.ToInt64(v.VersionNumber)
+			all = append(all, n)
+			switch {
+			case version == "$Default" && aws.ToBool(v.DefaultVersion),
+				version == "$Latest" && (picked == nil || n > aws.ToInt64(picked.VersionNumber)),
+				version == strconv.FormatInt(n, 10):
+				picked = v
+			}
+		}
+	}
+	if picked == nil {
+		return nil, nil, fmt.Errorf("launch template %s%s has no version %s", id, name, version)
+	}
+	return picked, all, nil
 }
 
 // batches: how many instances run the new AMI at each checkpoint.
@@ -473,10 +511,13 @@ func (finish) Run(ctx context.Context, rc *Context) error {
 // for ever.
 func (rc *Context) pruneVersions(ctx context.Context, g *GroupPlan, inUse map[int64]bool) error {
 	keep := max(rc.Fleet.Retire.Keep, 1)
-	var versions []int64
+	// The versions read with the group (readGroups): all of them but the
+	// new one, which is now the default. A version someone else made since
+	// is not among them, so it is kept.
+	versions := append([]int64(nil), g.versions...)
 	p := ec2.NewDescribeLaunchTemplateVersionsPaginator(rc.EC2, &ec2.DescribeLaunchTemplateVersionsInput{
 		LaunchTemplateId: aws.String(g.TemplateID), MaxResults: aws.Int32(200)})
-	for p.HasMorePages() {
+	for g.versions == nil && p.HasMorePages() { // not read this run (resume): read them now
 		page, err := p.NextPage(ctx)
 		if err != nil {
 			return fmt.Errorf("versions of launch template %s: %w", g.TemplateName, err)
