@@ -140,7 +140,7 @@ func run(ctx context.Context, opts *Options) error {
 	}
 	// It launches 2N instances that cost money while the window runs.
 	if err := cmdutil.ConfirmApply(ctx, f, cmdutil.ApplyPrompt{Changes: 2 * max(fleet.Canary.Instances, 1), Regions: []string{region}, STS: clients.STS(),
-		Preview: func(w io.Writer) error { printPlan(w, a, region); return nil }}); err != nil {
+		Preview: func(w io.Writer) error { printCalls(w, a, region); return nil }}); err != nil {
 		return err
 	}
 	// Launching and terminating instances changes AWS: the project lock,
@@ -193,6 +193,12 @@ func run(ctx context.Context, opts *Options) error {
 }
 
 func printPlan(w io.Writer, a *canary.Analysis, region string) {
+	printCalls(w, a, region)
+	fmt.Fprintln(w, "Dry run: nothing launched. Run with --apply.")
+}
+
+// printCalls is what --apply does, call by call.
+func printCalls(w io.Writer, a *canary.Analysis, region string) {
 	c := a.Fleet.Canary
 	n := max(c.Instances, 1)
 	window := a.Window
@@ -214,7 +220,6 @@ func printPlan(w io.Writer, a *canary.Analysis, region string) {
 		fmt.Fprintf(w, "    %s: %s, %s, tolerance %s\n", m.Name, src, m.Direction, orDefault(m.Tolerance, "10%"))
 	}
 	fmt.Fprintf(w, "  ec2:TerminateInstances (always)\n")
-	fmt.Fprintln(w, "Dry run: nothing launched. Run with --apply.")
 }
 
 func orDefault(s, d string) string {
