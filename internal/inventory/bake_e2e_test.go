@@ -20,6 +20,8 @@ import (
 
 	"github.com/amibake/amibake/internal/awsapi"
 	"github.com/amibake/amibake/internal/cmd/root"
+	"github.com/amibake/amibake/internal/config"
+	"github.com/amibake/amibake/internal/iam"
 	"github.com/amibake/amibake/internal/inventory"
 	"github.com/amibake/amibake/internal/iostreams"
 	"github.com/amibake/amibake/internal/lineage"
@@ -93,8 +95,21 @@ type e2eBake struct {
 
 func bakeE2E(t *testing.T, sb *sandbox.Sandbox, dir string) map[string]string {
 	t.Helper()
+	sb.ResetLog()
 	code, out, errOut := runCLI(t, sb, dir, "-o", "json", "bake")
 	require.Equal(t, 0, code, "stdout: %s\nstderr: %s", out, errOut)
+	// The bake policy of a project with an inventory bucket allows every
+	// call the bake (amibake, packer, the plugin) made.
+	cfg, diags := config.Load(dir, config.LoadOptions{})
+	require.False(t, diags.HasErrors(), diags.Error())
+	allowed := map[string]bool{}
+	for _, a := range iam.Policy(iam.Bake, iam.ScopeFor(cfg, "aws", "123456789012")).Actions() {
+		allowed[a] = true
+	}
+	for _, e := range sb.Log() {
+		a := iam.IAMAction(iam.ServicePrefix(e.Service) + ":" + e.Action)
+		assert.True(t, allowed[a], "the bake policy lacks %s", a)
+	}
 	var rep e2eBake
 	require.NoError(t, json.Unmarshal([]byte(out), &rep), out)
 	built := map[string]string{}
