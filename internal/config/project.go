@@ -95,6 +95,18 @@ func decodeProjectBlock(block *hcl.Block, sc *scope) (*Project, hcl.Diagnostics)
 		diags = append(diags, checkPattern(attrs, "subnet_id", p.SubnetID, subnetIDRe, "subnet ID", `use an ID like "subnet-0123abcd", or "" for the default VPC`)...)
 	}
 	diags = append(diags, sc.setString(attrs, "inventory_bucket", &p.InventoryBucket)...)
+	if p.InventoryBucket != "" && p.Provisioner == "ssh" && p.IAMInstanceProfile == "" {
+		// The inventory is gathered through Systems Manager on the build
+		// instance; without a profile it is not managed and every build fails late.
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagWarning,
+			Summary:  "Inventory needs an SSM-managed build instance",
+			Detail: `inventory_bucket records each AMI's inventory through Systems Manager Inventory on the build instance. ` +
+				`With provisioner = "ssh" it is reached over Session Manager and needs an instance profile with ` +
+				`AmazonSSMManagedInstanceCore: set iam_instance_profile, or use provisioner = "ssm".`,
+			Subject: attrs["inventory_bucket"].Expr.Range().Ptr(),
+		})
+	}
 	diags = append(diags, sc.setString(attrs, "kms_key_id", &p.KMSKeyID)...)
 	diags = append(diags, sc.setDuration(attrs, "deprecate_after", &p.DeprecateAfter)...)
 
