@@ -137,6 +137,37 @@ func (s *server) awsConfig() aws.Config {
 	}
 }
 
+// cpu is the server process's user+system time so far, from
+// /proc/PID/stat (Linux; false elsewhere): unlike its serving time, it does
+// not grow when other work shares the machine.
+func (s *server) cpu() (time.Duration, bool) {
+	if s == nil || s.cmd == nil || s.cmd.Process == nil {
+		return 0, false
+	}
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
+	if err != nil {
+		return 0, false
+	}
+	// Fields after "(comm)": state is the first, utime the 12th, stime the 13th.
+	i := bytes.LastIndexByte(data, ')')
+	if i < 0 {
+		return 0, false
+	}
+	f := strings.Fields(string(data[i+1:]))
+	if len(f) < 13 {
+		return 0, false
+	}
+	var ut, st int64
+	if _, err := fmt.Sscan(f[11], &ut); err != nil {
+		return 0, false
+	}
+	if _, err := fmt.Sscan(f[12], &st); err != nil {
+		return 0, false
+	}
+	const userHZ = 100 // clock ticks per second in /proc on Linux
+	return time.Duration(ut+st) * time.Second / userHZ, true
+}
+
 func (s *server) resetLog() error {
 	req, _ := http.NewRequest(http.MethodDelete, s.url+"/_sandbox/log", nil)
 	resp, err := http.DefaultClient.Do(req)
@@ -302,6 +333,10 @@ type runResult struct {
 	// retries of them in the log, not counted in Calls.
 	Calls   callCounts
 	Retries int
+	// SandboxCPU is the sandbox process's CPU time during the run
+	// (SandboxCPUOK: measured; /proc is Linux's).
+	SandboxCPU   time.Duration
+	SandboxCPUOK bool
 	// Served is how long the sandbox had at least one of this run's
 	// requests in hand (the union of its log's request intervals):
 	// Wall-Served is the time amibake ran with no request outstanding, its
@@ -334,6 +369,7 @@ func runAmibake(bin string, srv *server, args ...string) (*runResult, error) {
 	}
 	report.Close()
 	defer os.Remove(report.Name())
+	cpu0, cpuOK := srv.cpu()
 	cmd := exec.Command(self, append([]string{bin}, args...)...)
 	cmd.Env = append(baseEnv(), wrapEnv+"="+report.Name())
 	for k, v := range srv.env {
@@ -343,6 +379,9 @@ func runAmibake(bin string, srv *server, args ...string) (*runResult, error) {
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err = cmd.Run()
 	r := &runResult{Stdout: stdout.Bytes(), Stderr: stderr.Bytes()}
+	if cpu1, ok := srv.cpu(); ok && cpuOK {
+		r.SandboxCPU, r.SandboxCPUOK = cpu1-cpu0, true
+	}
 	var exit *exec.ExitError
 	if err != nil && !errors.As(err, &exit) {
 		return nil, fmt.Errorf("run amibake %s: %w", strings.Join(args, " "), err)

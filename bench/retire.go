@@ -312,63 +312,107 @@ func sampleLayers(p *project, n int) []string {
 	return out
 }
 
+// retireCurveMargin is how much the CPU time per AMI may grow from one
+// size to the next and still count as linear: the best of -runs runs
+// still varies by a few percent between invocations (bench/README.md,
+// "retire-curve"), while anything worse than linear shows as far more —
+// quadratic work is 5× per AMI from 10k to 50k, n·log n 1.17×.
+const retireCurveMargin = 1.10
+
 // retireCurve is figure 6 of the issue for retire: the dry run over 1k,
-// 10k and 50k AMIs (4 % in use by instances).
+// 10k and 50k AMIs (4 % in use by instances), each size run -runs times.
+// Linear growth means a flat cost per AMI: the calls per AMI must not
+// grow at all, the CPU per AMI (amibake's plus the sandbox's, best of the
+// runs) by at most retireCurveMargin; wall times are printed, not judged
+// (other work on the machine moves them, CPU time it does not).
 func retireCurve(e *env) []result {
 	const name = "retire-curve"
-	const target = "calls, amibake's cpu and own time (wall minus sandbox serving) grow at most 1.25× as fast as the AMI count between consecutive sizes (linear, with a margin for noise: retire must list every AMI, so its work is linear at best; quadratic would be 5–10× over)"
+	target := fmt.Sprintf("between consecutive sizes: calls per AMI do not grow; CPU per AMI (amibake + sandbox, best of %d runs) grows ≤ %.2f× (noise, bench/README.md); i.e. time grows linearly or better", e.runs, retireCurveMargin)
 	fail := func(err error) []result { return []result{failedResult(name, target, err)} }
 	sizes := []int{1_000, 10_000, 50_000}
 	type point struct {
-		amis int
-		r    *runResult
+		amis                          int
+		calls                         callCounts
+		cpu, sbCPU, wall, served, own time.Duration
+		sbOK                          bool
 	}
 	var pts []point
 	for _, n := range sizes {
+		var runs []*runResult
 		if n == 50_000 && e.retirePlan50k != nil {
-			pts = append(pts, point{n, e.retirePlan50k})
-			continue
+			runs = append(runs, e.retirePlan50k)
 		}
-		w, err := e.retireWorld(n)
-		if err != nil {
-			return fail(err)
+		if len(runs) < e.runs {
+			w, err := e.retireWorld(n)
+			if err != nil {
+				return fail(err)
+			}
+			srv, err := startServe(e.bin, w.state)
+			if err != nil {
+				return fail(err)
+			}
+			for len(runs) < e.runs {
+				r, doc, err := runRetire(e, srv, w.p.dir, "--grace", "1m")
+				if err == nil && r.Exit != 0 {
+					err = fmt.Errorf("retire exited %d: %s", r.Exit, tail(r.Stderr))
+				}
+				if err == nil {
+					err = checkRetirePlan(w, doc)
+				}
+				if err == nil && len(runs) > 0 && !runs[0].Calls.equal(r.Calls) {
+					err = fmt.Errorf("%d AMIs: retire made different calls on two runs: %v then %v", n, runs[0].Calls, r.Calls)
+				}
+				if err != nil {
+					srv.stop()
+					return fail(err)
+				}
+				runs = append(runs, r)
+			}
+			srv.stop()
 		}
-		srv, err := startServe(e.bin, w.state)
-		if err != nil {
-			return fail(err)
+		pt := point{amis: n, calls: runs[0].Calls, sbOK: true}
+		for i, r := range runs {
+			if i == 0 || r.CPU < pt.cpu {
+				pt.cpu = r.CPU
+			}
+			if i == 0 || r.SandboxCPU < pt.sbCPU {
+				pt.sbCPU = r.SandboxCPU
+			}
+			if i == 0 || r.Wall < pt.wall {
+				pt.wall, pt.served, pt.own = r.Wall, r.Served, r.Own()
+			}
+			pt.sbOK = pt.sbOK && r.SandboxCPUOK
 		}
-		r, doc, err := runRetire(e, srv, w.p.dir, "--grace", "1m")
-		srv.stop()
-		if err == nil && r.Exit != 0 {
-			err = fmt.Errorf("retire exited %d: %s", r.Exit, tail(r.Stderr))
-		}
-		if err == nil {
-			err = checkRetirePlan(w, doc)
-		}
-		if err != nil {
-			return fail(err)
-		}
-		e.log("%d AMIs: retire %s (sandbox %s), %s", n, secs(r.Wall), secs(r.Served), r.Calls)
-		pts = append(pts, point{n, r})
+		e.log("%d AMIs: retire best of %d: wall %s (sandbox %s), cpu %s + sandbox cpu %s, %s", n, len(runs), secs(pt.wall), secs(pt.served), secs(pt.cpu), secs(pt.sbCPU), pt.calls)
+		pts = append(pts, pt)
+	}
+	perAMI := func(d time.Duration, n int) string {
+		return fmt.Sprintf("%.1fµs", float64(d)/float64(time.Microsecond)/float64(n))
 	}
 	ok := true
 	var vals, growth []string
 	for i, pt := range pts {
-		vals = append(vals, fmt.Sprintf("%dk AMIs: wall %s (sandbox %s, amibake %s; cpu %s), %d calls (%d DescribeImages)",
-			pt.amis/1000, secs(pt.r.Wall), secs(pt.r.Served), secs(pt.r.Own()), secs(pt.r.CPU), pt.r.Calls.total(), pt.r.Calls.describeImages()))
+		cpu := pt.cpu + pt.sbCPU
+		vals = append(vals, fmt.Sprintf("%dk AMIs: %d calls (%d DescribeImages), cpu %s (amibake %s + sandbox %s) = %s per AMI, wall %s (sandbox serving %s, amibake %s) = %s per AMI",
+			pt.amis/1000, pt.calls.total(), pt.calls.describeImages(), secs(cpu), secs(pt.cpu), secs(pt.sbCPU), perAMI(cpu, pt.amis),
+			secs(pt.wall), secs(pt.served), secs(pt.own), perAMI(pt.wall, pt.amis)))
 		if i == 0 {
 			continue
 		}
 		prev := pts[i-1]
-		size := float64(pt.amis) / float64(prev.amis)
-		tw := float64(pt.r.Wall) / float64(prev.r.Wall)
-		to := float64(pt.r.Own()) / float64(prev.r.Own())
-		tc := float64(pt.r.Calls.total()) / float64(prev.r.Calls.total())
-		tcpu := float64(pt.r.CPU) / float64(prev.r.CPU)
-		if to > 1.25*size || tcpu > 1.25*size || tc > size {
+		per := func(a, b float64) float64 { return (a / float64(pt.amis)) / (b / float64(prev.amis)) }
+		gCalls := per(float64(pt.calls.total()), float64(prev.calls.total()))
+		gCPU := per(float64(cpu), float64(prev.cpu+prev.sbCPU))
+		gWall := per(float64(pt.wall), float64(prev.wall))
+		if gCalls > 1 || gCPU > retireCurveMargin {
 			ok = false
 		}
-		growth = append(growth, fmt.Sprintf("%dk→%dk (%s AMIs): calls %s, amibake cpu %s, amibake %s, wall %s", prev.amis/1000, pt.amis/1000, ratio(size, 1), ratio(tc, 1), ratio(tcpu, 1), ratio(to, 1), ratio(tw, 1)))
+		growth = append(growth, fmt.Sprintf("%dk→%dk (%s AMIs), per AMI: calls %.2f×, cpu %.2f×, wall %.2f× (printed, not judged)",
+			prev.amis/1000, pt.amis/1000, ratio(float64(pt.amis)/float64(prev.amis), 1), gCalls, gCPU, gWall))
+	}
+	notes := []string{"amibake's cpu includes decoding 200 layers and writing the JSON report of every build; the sandbox's cpu is read from /proc for the serve process (DescribeImages pages of the project's tag bucket, no walk of every image)"}
+	if !pts[0].sbOK {
+		notes = append(notes, "the sandbox's cpu could not be read (/proc is Linux's): not judged")
 	}
 	return []result{{
 		Name:   name,
@@ -376,6 +420,6 @@ func retireCurve(e *env) []result {
 		Target: target,
 		Ratio:  "growth " + strings.Join(growth, "; "),
 		Status: status(ok),
-		Notes:  []string{"the sandbox's share grows faster than the AMI count: every DescribeImages page walks the region's images again (N/1000 pages × N), so wall is printed, not judged; amibake's share includes writing the JSON report of every build"},
+		Notes:  notes,
 	}}
 }
