@@ -110,7 +110,7 @@ var NoJSONDocument = []string{
 }
 
 // stampSchemas wraps the Action of every command with a JSON document so
-// that, under --output json, its stdout is a SchemaWriter with its id.
+// that its stdout is a SchemaWriter with its id (text passes through).
 func stampSchemas(f *cmdutil.Factory, cmds []*cli.Command) {
 	ids := map[string]string{}
 	for _, d := range JSONDocuments() {
@@ -122,10 +122,9 @@ func stampSchemas(f *cmdutil.Factory, cmds []*cli.Command) {
 			full := strings.TrimSpace(path + " " + c.Name)
 			if id, ok := ids[full]; ok && c.Action != nil {
 				action := c.Action
+				// Always wrapped: a command may take its own --output flag,
+				// which is read after this runs; WriteJSON only stamps JSON.
 				c.Action = func(ctx *cli.Context) error {
-					if !f.JSON() {
-						return action(ctx)
-					}
 					out := f.IOStreams.Out
 					f.IOStreams.Out = &cmdutil.SchemaWriter{Writer: out, ID: id}
 					defer func() { f.IOStreams.Out = out }()
