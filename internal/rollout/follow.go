@@ -291,6 +291,7 @@ func (attach) Run(ctx context.Context, rc *Context) error {
 		}
 		gp.TemplateID, gp.TemplateName = aws.ToString(v.LaunchTemplateId), aws.ToString(v.LaunchTemplateName)
 		gp.FromAMI, gp.FromVersion, gp.ToVersion = from, fromV, aws.ToInt64(v.VersionNumber)
+		gp.unfinished = rolloutUnfinished(rc.Fleet.Name, to, v)
 		if r != nil {
 			gp.RefreshID, gp.Status, gp.StatusReason = aws.ToString(r.InstanceRefreshId), string(r.Status), aws.ToString(r.StatusReason)
 			gp.PercentComplete = aws.ToInt32(r.PercentageComplete)
@@ -390,6 +391,9 @@ func (statusView) Run(ctx context.Context, rc *Context) error {
 			o = OutcomeAborted
 		case active(st):
 			o = OutcomeInProgress
+		case st == astypes.InstanceRefreshStatusSuccessful && g.unfinished:
+			// Refreshed, but the run died before finish: not done.
+			o = OutcomeInProgress
 		case st == astypes.InstanceRefreshStatusSuccessful:
 			o = OutcomeSucceeded
 		case st == astypes.InstanceRefreshStatusRollbackSuccessful:
@@ -408,6 +412,9 @@ func (statusView) Run(ctx context.Context, rc *Context) error {
 		}
 		rc.logf("  %-20s %-12s %-18s %3d%%  %d of %d on the new AMI  %s refresh %s  %s", g.Name, o, g.Status, g.PercentComplete,
 			g.OnNew, g.Desired, what, g.RefreshID, firstLine(orText(g.RollbackReason, g.StatusReason)))
+		if g.unfinished && st == astypes.InstanceRefreshStatusSuccessful {
+			rc.logf("  %-20s not finished: the default version, the old versions and the retire of %s are left; `amibake rollout resume %s` finishes them", g.Name, g.FromAMI, rc.Fleet.Name)
+		}
 	}
 	rc.Report.Outcome = outcome
 	if outcome != OutcomePaused && outcome != OutcomeAborted && outcome != OutcomeAborting {

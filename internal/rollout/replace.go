@@ -58,6 +58,7 @@ type GroupPlan struct {
 	tags            map[string]string             // the group's amibake:rollout-* tags
 	held            bool                          // cancelled by this run's pause
 	back            bool                          // the refresh returns to FromVersion (abort)
+	unfinished      bool                          // refreshed, but finish never ran (rolloutUnfinished)
 }
 
 // Batch is one checkpoint of a refresh: how many instances run the new AMI
@@ -222,6 +223,7 @@ func (readGroups) Run(ctx context.Context, rc *Context) error {
 		return err
 	}
 	todo := 0
+	var unfinished []string
 	for _, name := range rc.Fleet.ASGs {
 		g := groups[name]
 		lt, mixed := groupTemplate(g)
@@ -238,10 +240,18 @@ func (readGroups) Run(ctx context.Context, rc *Context) error {
 		gp.Batches = batches(rc.Fleet.Rollout.Checkpoints, int(gp.Desired))
 		if gp.FromAMI == rc.Report.Target && allOn(g, gp.FromVersion) {
 			gp.UpToDate = true
+			if rolloutUnfinished(rc.Fleet.Name, rc.Report.Target, v) {
+				unfinished = append(unfinished, name)
+			}
 		} else {
 			todo++
 		}
 		rc.Report.Groups = append(rc.Report.Groups, gp)
+	}
+	if todo == 0 && len(unfinished) > 0 {
+		rc.Report.Outcome = OutcomeInProgress
+		return &FailedError{Msg: fmt.Sprintf("fleet %s runs %s everywhere, but its rollout stopped before it finished (%s: the launch template's default version was not moved, the replaced AMI not retired): `amibake rollout resume %s` finishes it",
+			rc.Fleet.Name, rc.Report.Target, strings.Join(unfinished, ", "), rc.Fleet.Name)}
 	}
 	if todo == 0 {
 		rc.Report.Outcome = OutcomeNothing
