@@ -23,6 +23,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	astypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
@@ -53,6 +54,10 @@ type crashFlow struct {
 	check func(t *testing.T, w *world)
 	// every samples the points in the short variant: every N-th one.
 	every int
+	// gap names the points after which a resumed run is known to end in
+	// another state than the reference (why); the invariants still hold
+	// there and the difference is logged, not asserted.
+	gap func(p crashPoint) string
 }
 
 // crashPoint is one Hit of a reference run: its name and which hit of
@@ -173,7 +178,43 @@ func crashAt(t *testing.T, fl crashFlow, p crashPoint, want string) {
 	if fl.check != nil {
 		fl.check(t, w)
 	}
-	assert.Equal(t, want, w.endState(t), "crashed at %s, then resumed: the end state differs from the uninterrupted run's", p.spec())
+	got := w.endState(t)
+	if why := fl.gapAt(p); why != "" && got != want {
+		t.Logf("known gap at %s (%s); the end state differs from the reference:\n%s", p.spec(), why, diffLines(want, got))
+		return
+	}
+	assert.Equal(t, want, got, "crashed at %s, then resumed: the end state differs from the uninterrupted run's", p.spec())
+}
+
+func (fl crashFlow) gapAt(p crashPoint) string {
+	if fl.gap == nil {
+		return ""
+	}
+	return fl.gap(p)
+}
+
+// diffLines: the lines only in a (-) and only in b (+).
+func diffLines(a, b string) string {
+	in := func(s string) map[string]bool {
+		m := map[string]bool{}
+		for _, l := range strings.Split(s, "\n") {
+			m[l] = true
+		}
+		return m
+	}
+	ma, mb := in(a), in(b)
+	var out []string
+	for _, l := range strings.Split(a, "\n") {
+		if !mb[l] {
+			out = append(out, "- "+l)
+		}
+	}
+	for _, l := range strings.Split(b, "\n") {
+		if !ma[l] {
+			out = append(out, "+ "+l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 // heldProbe is a command that takes the project lock and changes nothing
@@ -536,4 +577,171 @@ func retireFlow() crashFlow {
 func TestCrashResumeRetire(t *testing.T) {
 	t.Parallel()
 	runCrashFlow(t, retireFlow())
+}
+
+// crashWebFleet is the web fleet of the rollout flow: one group, three
+// checkpoints a second apart, no canary block (its metrics would need
+// their own clock), retire keeping one build.
+const crashWebFleet = `fleet "web" {
+  layer    = layer.app-web
+  channel  = "stable"
+  strategy = "replace"
+  asg      = ["web-prod-a"]
+
+  rollout {
+    checkpoints         = [10, 50, 100]
+    checkpoint_wait     = "1s"
+    min_healthy_percent = 90
+  }
+
+  retire {
+    keep  = 1
+    grace = "168h"
+  }
+}
+`
+
+// replace rollout of web: 20 instances on the old app-web AMI, stable
+// already on the new one (its build two days newer).
+func rolloutFlow() crashFlow {
+	return crashFlow{
+		name: "rollout",
+		world: func(t *testing.T) *world {
+			return servedWorld(t, func(sb *sandbox.Sandbox) {
+				fam := channeltest.SeedFamily(t, sb, channeltest.Project, "ami-source")
+				newer := channeltest.SeedBuild(t, sb, channeltest.Project, "app-web", "b2", &fam.Base, "")
+				sb.Do(func(sw *sandbox.World) {
+					for _, id := range fam.AppWeb.All() {
+						sw.EC2.Images[id].CreationDate = sw.EC2.Images[id].CreationDate.Add(-48 * time.Hour)
+					}
+				})
+				channeltest.PutChannel(t, sb, "us-east-1", "/amibake/acme-golden/layers/app-web/stable", newer.Home())
+				ctx := context.Background()
+				lt, err := ec2.NewFromConfig(sb.Config).CreateLaunchTemplate(ctx, &ec2.CreateLaunchTemplateInput{
+					LaunchTemplateName: aws.String("web"),
+					LaunchTemplateData: &ec2types.RequestLaunchTemplateData{ImageId: aws.String(fam.AppWeb.Home()), InstanceType: ec2types.InstanceTypeT3Micro},
+				})
+				require.NoError(t, err)
+				_, err = autoscaling.NewFromConfig(sb.Config).CreateAutoScalingGroup(ctx, &autoscaling.CreateAutoScalingGroupInput{
+					AutoScalingGroupName: aws.String("web-prod-a"), MinSize: aws.Int32(0), MaxSize: aws.Int32(40), DesiredCapacity: aws.Int32(20),
+					LaunchTemplate:         &astypes.LaunchTemplateSpecification{LaunchTemplateId: lt.LaunchTemplate.LaunchTemplateId, Version: aws.String("1")},
+					AvailabilityZones:      []string{"us-east-1a", "us-east-1b"},
+					HealthCheckGracePeriod: aws.Int32(0), DefaultInstanceWarmup: aws.Int32(0),
+				})
+				require.NoError(t, err)
+			}, func(dir string) {
+				require.NoError(t, os.WriteFile(filepath.Join(dir, "fleets", "web.hcl"), []byte(crashWebFleet), 0o644))
+			})
+		},
+		args:   []string{"rollout", "web", "--apply", "--poll", "20ms"},
+		env:    func(*testing.T, *world) []string { return nil },
+		resume: resumeRollout,
+		check:  fleetOnChannel,
+		every:  2,
+		gap: func(p crashPoint) string {
+			switch {
+			case p.name == "rollout.default-version-set", p.name == "rollout.finished", strings.HasPrefix(p.name, "retire."):
+				// finish moves the default version (the mark that a
+				// re-run checks), then prunes and retires: a run that dies
+				// after the mark leaves the old template version and the
+				// replaced AMI for the next rollout and retire.
+				return "finish's prune and retire after the default version moved"
+			}
+			return ""
+		},
+	}
+}
+
+// resumeRollout: `rollout status` must tell a fleet the crash left between
+// AMIs; then the rollout is run again, or resumed when a refresh it
+// started is still going.
+func resumeRollout(t *testing.T, w *world, env []string) result {
+	t.Helper()
+	// The refresh the dead run started goes on in AWS without it; the
+	// operator comes back once it is over.
+	ctx := context.Background()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		out, err := autoscaling.NewFromConfig(w.cfg).DescribeInstanceRefreshes(ctx, &autoscaling.DescribeInstanceRefreshesInput{AutoScalingGroupName: aws.String("web-prod-a")})
+		require.NoError(t, err)
+		running := false
+		for _, r := range out.InstanceRefreshes {
+			switch r.Status {
+			case astypes.InstanceRefreshStatusPending, astypes.InstanceRefreshStatusInProgress, astypes.InstanceRefreshStatusCancelling,
+				astypes.InstanceRefreshStatusRollbackInProgress, astypes.InstanceRefreshStatusBaking:
+				running = true
+			}
+		}
+		if !running {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "the refresh never ended")
+		time.Sleep(100 * time.Millisecond)
+	}
+	st := runProc(t, env, w.project, "rollout", "status", "web")
+	onNew, total := w.fleetOnTarget(t)
+	t.Logf("after the crash: %d of %d instances on the channel's AMI; rollout status:\n%s", onNew, total, st)
+	if onNew < total {
+		assert.NotContains(t, st.Out, "Successful", "a half-rolled fleet is reported as such\n%s", st)
+	}
+	var r result
+	for range 3 {
+		r = runProc(t, env, w.project, "rollout", "web", "--apply", "--poll", "20ms")
+		if r.Code == 0 {
+			return r
+		}
+		if strings.Contains(r.Err, "resume") {
+			r = runProc(t, env, w.project, "rollout", "resume", "web", "--poll", "20ms")
+			if r.Code == 0 {
+				return r
+			}
+		}
+		t.Logf("resume did not finish:\n%s", r)
+	}
+	return r
+}
+
+// fleetOnTarget counts the group's in-service instances on the AMI the
+// stable channel holds, out of all.
+func (w *world) fleetOnTarget(t testing.TB) (onTarget, total int) {
+	t.Helper()
+	target := w.channel(t, "app-web", "stable")
+	ctx := context.Background()
+	out, err := autoscaling.NewFromConfig(w.cfg).DescribeAutoScalingGroups(ctx, &autoscaling.DescribeAutoScalingGroupsInput{AutoScalingGroupNames: []string{"web-prod-a"}})
+	require.NoError(t, err)
+	var ids []string
+	for _, g := range out.AutoScalingGroups {
+		for _, in := range g.Instances {
+			if in.LifecycleState == astypes.LifecycleStateInService {
+				ids = append(ids, aws.ToString(in.InstanceId))
+			}
+		}
+	}
+	if len(ids) == 0 {
+		return 0, 0
+	}
+	res, err := w.ec2(channeltest.Regions[0]).DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: ids})
+	require.NoError(t, err)
+	for _, r := range res.Reservations {
+		for _, in := range r.Instances {
+			total++
+			if aws.ToString(in.ImageId) == target {
+				onTarget++
+			}
+		}
+	}
+	return onTarget, total
+}
+
+// fleetOnChannel: a finished rollout leaves every instance on the channel's AMI.
+func fleetOnChannel(t *testing.T, w *world) {
+	t.Helper()
+	onNew, total := w.fleetOnTarget(t)
+	assert.Equal(t, 20, total)
+	assert.Equal(t, total, onNew, "every instance on the stable AMI")
+}
+
+func TestCrashResumeRollout(t *testing.T) {
+	t.Parallel()
+	runCrashFlow(t, rolloutFlow())
 }
