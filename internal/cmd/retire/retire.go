@@ -202,12 +202,13 @@ func printResult(w io.Writer, res *retire.Result) error {
 	return err
 }
 
-// changeCount is how many builds --apply deprecates or deregisters.
+// changeCount is how many AMIs (copies in every region) --apply
+// deprecates or deregisters, as its summary counts them.
 func changeCount(res *retire.Result) int {
 	n := 0
 	for _, bd := range res.Builds {
 		if bd.Action == retire.ActionDeprecate || bd.Action == retire.ActionDeregister {
-			n++
+			n += max(len(bd.Copies), 1)
 		}
 	}
 	return n
