@@ -213,11 +213,12 @@ func (a *Automation) EnsureRunbook(ctx context.Context, region, project string) 
 
 // Build rebakes one patch-drift layer: adopt an AMI an earlier, interrupted
 // run made for the same fingerprint and patch level, or run the runbook;
-// then tag, wait, verify and publish as a packer build does.
+// then tag, wait and verify it in the build region, copy it to the
+// layer's other regions, and publish as a packer build does — the channel
+// moves only once every copy is available.
 func (a *Automation) Build(ctx context.Context, b *Baker, n *graph.Node, pl *plan.Layer) *Result {
 	start := time.Now()
-	buildID := b.RunID + "-" + pl.Layer
-	r := &Result{Layer: pl.Layer, Action: pl.Action, Reason: pl.Reason, Detail: pl.Detail, BuildID: buildID, AMI: map[string]string{}}
+	r := &Result{Layer: pl.Layer, Action: pl.Action, Reason: pl.Reason, Detail: pl.Detail, BuildID: b.RunID + "-" + pl.Layer, AMI: map[string]string{}}
 	fail := func(err error) *Result {
 		r.Status, r.Err, r.Duration = StatusFailed, fmt.Errorf("bake %s: %w", pl.Layer, err), time.Since(start)
 		return r
@@ -226,9 +227,6 @@ func (a *Automation) Build(ctx context.Context, b *Baker, n *graph.Node, pl *pla
 		return fail(&NotPatchDriftError{Layer: pl.Layer, Reason: pl.Reason})
 	}
 	regions := plan.Regions(b.Config, n.Layer)
-	if len(regions) > 1 {
-		return fail(fmt.Errorf("the automation engine builds in %s only and makes no copies to %v: rebake this layer with packer", regions[0], regions[1:]))
-	}
 	region := regions[0]
 	if pl.PreviousAMI == "" {
 		return fail(errors.New("no current AMI to patch (the layer's latest channel is empty)"))
@@ -244,11 +242,6 @@ func (a *Automation) Build(ctx context.Context, b *Baker, n *graph.Node, pl *pla
 		}
 		r.PatchLevel = level
 	}
-	data, _, diags := NewTemplateData(RenderInput{Config: b.Config, Layer: n.Layer, Fingerprint: fp, BuildID: buildID,
-		Timestamp: b.now(), AmibakeVersion: b.AmibakeVersion, Sandbox: b.Sandbox, PatchLevel: r.PatchLevel, NoChannels: true})
-	if diags.HasErrors() {
-		return fail(fmt.Errorf("render: %w", diags))
-	}
 	ec2c := b.Clients.EC2(region)
 	src, err := describeImage(ctx, ec2c, pl.PreviousAMI)
 	if err != nil {
@@ -258,16 +251,45 @@ func (a *Automation) Build(ctx context.Context, b *Baker, n *graph.Node, pl *pla
 		return fail(fmt.Errorf("the current AMI %s has fingerprint %q, not the layer's %s: its content changed, which needs packer", pl.PreviousAMI, got, fp.Short))
 	}
 
-	ami, err := a.adoptable(ctx, ec2c, b.Config.Project.Name, pl.Layer, fp.Hash, r.PatchLevel, pl.PreviousAMI)
-	if err != nil {
+	// The build id and image name follow from (layer, fingerprint, patch
+	// level), so a re-run of the same rebake finds the image a dead run's
+	// execution made even before its tagImage step tagged it.
+	name := ""
+	if r.PatchLevel != "" {
+		r.BuildID = RebakeBuildID(pl.Layer, fp.Hash, r.PatchLevel)
+		name = RebakeImageName(b.Config.Project.Name, r.BuildID)
+	}
+	ami, err := a.adoptByName(ctx, ec2c, name, pl.PreviousAMI)
+	var taken *nameTakenError
+	switch {
+	case errors.As(err, &taken):
+		// An earlier attempt's image failed or was revoked: this attempt
+		// is a build of its own, named after this run.
+		b.message(pl.Layer, "%v: building under this run's id", err)
+		r.BuildID, name = b.RunID+"-"+pl.Layer, ""
+	case err != nil:
 		return fail(err)
+	}
+	data, _, diags := NewTemplateData(RenderInput{Config: b.Config, Layer: n.Layer, Fingerprint: fp, BuildID: r.BuildID,
+		Timestamp: b.now(), AmibakeVersion: b.AmibakeVersion, Sandbox: b.Sandbox, PatchLevel: r.PatchLevel, NoChannels: true})
+	if diags.HasErrors() {
+		return fail(fmt.Errorf("render: %w", diags))
+	}
+	if name == "" {
+		name = data.AMIName
+	}
+	if ami == "" {
+		ami, err = a.adoptable(ctx, ec2c, b.Config.Project.Name, pl.Layer, fp.Hash, r.PatchLevel, pl.PreviousAMI)
+		if err != nil {
+			return fail(err)
+		}
 	}
 	if ami != "" {
 		b.message(pl.Layer, "adopting %s: an earlier run made it for this fingerprint and patch level", ami)
 	} else {
-		ami, err = a.run(ctx, b, pl.Layer, region, buildID, pl.PreviousAMI, data, r.PatchLevel, fp.Hash)
+		ami, err = a.run(ctx, b, pl.Layer, region, r.BuildID, name, pl.PreviousAMI, data, r.PatchLevel, fp.Hash)
 		// Whatever happened, no build instance of this build outlives it.
-		if cerr := terminateBuildInstances(context.WithoutCancel(ctx), ec2c, b.Config.Project.Name, buildID); cerr != nil {
+		if cerr := terminateBuildInstances(context.WithoutCancel(ctx), ec2c, b.Config.Project.Name, r.BuildID); cerr != nil {
 			b.message(pl.Layer, "warning: %v (the next run's recovery terminates it)", cerr)
 		}
 		if err != nil {
@@ -276,7 +298,15 @@ func (a *Automation) Build(ctx context.Context, b *Baker, n *graph.Node, pl *pla
 	}
 
 	// The full tag set of a packer build: defaults, the layer's, lineage;
-	// the parent (or source) is the one the patched AMI descends from.
+	// the parent (or source) is the one the patched AMI descends from. An
+	// adopted image keeps the build id it was made under.
+	img, err := describeImage(ctx, ec2c, ami)
+	if err != nil {
+		return fail(err)
+	}
+	if id := imageTag(img, lineage.TagBuildID); id != "" {
+		r.BuildID = id
+	}
 	tags := map[string]string{}
 	for k, v := range data.Tags {
 		if v == "{{ .SourceAMI }}" {
@@ -287,11 +317,20 @@ func (a *Automation) Build(ctx context.Context, b *Baker, n *graph.Node, pl *pla
 		}
 		tags[k] = v
 	}
-	if err := tagImage(ctx, ec2c, ami, tags); err != nil {
+	tags[lineage.TagBuildID] = r.BuildID
+	tags["Name"] = aws.ToString(img.Name)
+	if err := tagImage(ctx, ec2c, img, tags); err != nil {
 		return fail(err)
 	}
 	r.AMI[region] = ami
 	if err := b.waitAvailable(ctx, r.AMI); err != nil {
+		return fail(err)
+	}
+	var deprecateAt time.Time
+	if data.DeprecateAt != "" {
+		deprecateAt, _ = time.Parse(time.RFC3339, data.DeprecateAt)
+	}
+	if err := b.finishImages(ctx, pl.Layer, r.AMI, deprecateAt); err != nil {
 		return fail(err)
 	}
 	if b.Verify != nil {
@@ -303,6 +342,14 @@ func (a *Automation) Build(ctx context.Context, b *Baker, n *graph.Node, pl *pla
 			return fail(fmt.Errorf("not published: %w", err))
 		}
 		r.Verified = true
+	}
+	// Verified first: a patched image that fails is never copied.
+	copies, err := b.copyAndFinish(ctx, pl.Layer, region, ami, regions[1:])
+	for k, v := range copies {
+		r.AMI[k] = v
+	}
+	if err != nil {
+		return fail(fmt.Errorf("not published: %w", err))
 	}
 	moved, err := b.publish(ctx, pl.Layer, region, ami)
 	if err != nil {
@@ -316,16 +363,74 @@ func (a *Automation) Build(ctx context.Context, b *Baker, n *graph.Node, pl *pla
 	return r
 }
 
+// RebakeBuildID is the build id of the automation engine's rebake of a
+// layer to a patch level: the same for every attempt at the same
+// (layer, fingerprint, patch level), so that the attempts share one
+// image name.
+func RebakeBuildID(layer, fingerprint, level string) string {
+	s := sha256.Sum256([]byte("amibake-patch-rebake\x00" + layer + "\x00" + fingerprint + "\x00" + level))
+	return "rebake-" + hex.EncodeToString(s[:6]) + "-" + layer
+}
+
+// RebakeImageName is the AMI name of a rebake: the project and the build
+// id, cut to EC2's 128 characters (the digest comes first, so the cut
+// keeps names distinct).
+func RebakeImageName(project, buildID string) string {
+	name := amiNameUnsafe.ReplaceAllString(project+"-"+buildID, "-")
+	if len(name) > 128 {
+		name = name[:128]
+	}
+	return name
+}
+
+var amiNameUnsafe = regexp.MustCompile(`[^A-Za-z0-9()\[\] ./\-'@_]`)
+
+// nameTakenError: the rebake's image name belongs to an image that can
+// no longer be adopted (revoked after a failed verify, or failed).
+type nameTakenError struct{ name, id, why string }
+
+func (e *nameTakenError) Error() string {
+	return fmt.Sprintf("the image name %s is taken by %s (%s)", e.name, e.id, e.why)
+}
+
+// adoptByName finds the image of an earlier attempt at this rebake by its
+// name, tagged or not (a run that died between the runbook's createImage
+// and tagImage steps left it untagged). An image by that name that cannot
+// be adopted is a *nameTakenError.
+func (a *Automation) adoptByName(ctx context.Context, client awsapi.EC2, name, current string) (string, error) {
+	if name == "" {
+		return "", nil
+	}
+	out, err := client.DescribeImages(ctx, &ec2.DescribeImagesInput{Owners: []string{"self"}, IncludeDeprecated: aws.Bool(true),
+		Filters: []ec2types.Filter{{Name: aws.String("name"), Values: []string{name}}}})
+	if err != nil {
+		return "", fmt.Errorf("look for the image %s of an earlier run: %w", name, err)
+	}
+	for _, img := range out.Images {
+		id := aws.ToString(img.ImageId)
+		switch {
+		case id == current || img.State == ec2types.ImageStateDeregistered:
+		case hasTag(&img, lineage.TagRevoked):
+			return "", &nameTakenError{name: name, id: id, why: "revoked: " + imageTag(&img, lineage.TagRevoked)}
+		case img.State == ec2types.ImageStateAvailable || img.State == ec2types.ImageStatePending:
+			return id, nil
+		default:
+			return "", &nameTakenError{name: name, id: id, why: string(img.State)}
+		}
+	}
+	return "", nil
+}
+
 // run starts the runbook for one layer, follows it and returns the AMI it
 // made. On failure, timeout or interrupt it stops the execution.
-func (a *Automation) run(ctx context.Context, b *Baker, layer, region, buildID, source string, data *TemplateData, level, fingerprint string) (string, error) {
+func (a *Automation) run(ctx context.Context, b *Baker, layer, region, buildID, name, source string, data *TemplateData, level, fingerprint string) (string, error) {
 	version, err := a.EnsureRunbook(ctx, region, b.Config.Project.Name)
 	if err != nil {
 		return "", err
 	}
-	name := RunbookName(b.Config.Project.Name)
+	doc := RunbookName(b.Config.Project.Name)
 	params := map[string][]string{
-		"SourceAmiId": {source}, "TargetAmiName": {data.AMIName}, "InstanceType": {data.InstanceType},
+		"SourceAmiId": {source}, "TargetAmiName": {name}, "InstanceType": {data.InstanceType},
 		"Project": {data.Project}, "Layer": {layer}, "BuildId": {buildID}, "Fingerprint": {fingerprint},
 	}
 	for k, v := range map[string]string{"IamInstanceProfileName": data.IAMInstanceProfile, "SubnetId": data.SubnetID, "PatchLevel": level} {
@@ -338,16 +443,16 @@ func (a *Automation) run(ctx context.Context, b *Baker, layer, region, buildID, 
 	}
 	client := a.SSM(region)
 	out, err := client.StartAutomationExecution(ctx, &ssm.StartAutomationExecutionInput{
-		DocumentName: aws.String(name), DocumentVersion: aws.String(version), Parameters: params,
-		ClientToken: aws.String(tokenFor(buildID)),
+		DocumentName: aws.String(doc), DocumentVersion: aws.String(version), Parameters: params,
+		ClientToken: aws.String(tokenFor(b.RunID+"/"+buildID)),
 		Tags: []ssmtypes.Tag{{Key: aws.String(lineage.TagProject), Value: aws.String(data.Project)},
 			{Key: aws.String(lineage.TagLayer), Value: aws.String(layer)}, {Key: aws.String(lineage.TagBuildID), Value: aws.String(buildID)}},
 	})
 	if err != nil {
-		return "", fmt.Errorf("start runbook %s v%s: %w", name, version, err)
+		return "", fmt.Errorf("start runbook %s v%s: %w", doc, version, err)
 	}
 	id := aws.ToString(out.AutomationExecutionId)
-	b.message(layer, "automation %s: runbook %s v%s from %s", id, name, version, source)
+	b.message(layer, "automation %s: runbook %s v%s from %s", id, doc, version, source)
 	stop := func() {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
@@ -415,7 +520,9 @@ func failedStep(ctx context.Context, client awsapi.SSMAutomation, id string, ex 
 }
 
 // tokenFor makes StartAutomationExecution's ClientToken (a UUID) from the
-// build id, so a retried start of the same build is the same execution.
+// run and build id, so a retried start within one run is the same
+// execution, while a later run's attempt at the same rebake (whose build
+// id is the same) starts a new one.
 func tokenFor(buildID string) string {
 	s := sha256.Sum256([]byte("amibake-automation:" + buildID))
 	h := hex.EncodeToString(s[:16])
@@ -425,14 +532,14 @@ func tokenFor(buildID string) string {
 func describeImage(ctx context.Context, client awsapi.EC2, id string) (*ec2types.Image, error) {
 	out, err := client.DescribeImages(ctx, &ec2.DescribeImagesInput{ImageIds: []string{id}, IncludeDeprecated: aws.Bool(true)})
 	if err != nil {
-		return nil, fmt.Errorf("describe current AMI %s: %w", id, err)
+		return nil, fmt.Errorf("describe AMI %s: %w", id, err)
 	}
 	for i := range out.Images {
 		if aws.ToString(out.Images[i].ImageId) == id {
 			return &out.Images[i], nil
 		}
 	}
-	return nil, fmt.Errorf("current AMI %s not found", id)
+	return nil, fmt.Errorf("AMI %s not found", id)
 }
 
 func imageTag(img *ec2types.Image, key string) string {
@@ -475,11 +582,8 @@ func (a *Automation) adoptable(ctx context.Context, client awsapi.EC2, project, 
 }
 
 // tagImage tags an AMI and its snapshots.
-func tagImage(ctx context.Context, client awsapi.EC2, ami string, tags map[string]string) error {
-	img, err := describeImage(ctx, client, ami)
-	if err != nil {
-		return err
-	}
+func tagImage(ctx context.Context, client awsapi.EC2, img *ec2types.Image, tags map[string]string) error {
+	ami := aws.ToString(img.ImageId)
 	resources := []string{ami}
 	for _, bd := range img.BlockDeviceMappings {
 		if bd.Ebs != nil && aws.ToString(bd.Ebs.SnapshotId) != "" {

@@ -120,7 +120,11 @@ func TestAutomationRebakesPatchDrift(t *testing.T) {
 	assert.NotEqual(t, oldTags[lineage.TagPatchLevel], r.PatchLevel)
 	assert.Equal(t, r.PatchLevel, tags[lineage.TagPatchLevel])
 	assert.Equal(t, oldTags[lineage.TagSource], tags[lineage.TagSource], "lineage: the same upstream source")
-	assert.Equal(t, "b-auto1-linux", tags[lineage.TagBuildID])
+	// The build id and the image name follow from (layer, fingerprint,
+	// patch level), not from the run: every attempt names its image alike.
+	assert.Equal(t, bake.RebakeBuildID("linux", oldTags[lineage.TagFingerprint], r.PatchLevel), tags[lineage.TagBuildID])
+	assert.Equal(t, tags[lineage.TagBuildID], r.BuildID)
+	assert.Equal(t, bake.RebakeImageName(automationtest.Project, r.BuildID), aws.ToString(img.Name))
 	assert.Equal(t, "platform", tags["team"], "project default tags as on a packer bake")
 	assert.Equal(t, automationtest.Project, tags[lineage.TagProject])
 	assert.Equal(t, "linux", tags[lineage.TagLayer])

@@ -41,7 +41,15 @@ func (b *Baker) waitTimeout() time.Duration {
 // waitAvailable polls every region's AMI until all are available. A failed
 // or vanished AMI ends the wait with an error.
 func (b *Baker) waitAvailable(ctx context.Context, amis map[string]string) error {
-	deadline := time.Now().Add(b.waitTimeout())
+	return b.waitImages(ctx, amis, 0)
+}
+
+// waitImages is waitAvailable for AMIs EC2 may not list yet: for the first
+// missingGrace of the wait, an AMI it does not know counts as pending
+// (a copy just requested), after that as lost.
+func (b *Baker) waitImages(ctx context.Context, amis map[string]string, missingGrace time.Duration) error {
+	start := time.Now()
+	deadline := start.Add(b.waitTimeout())
 	pending := map[string]string{}
 	for r, id := range amis {
 		pending[r] = id
@@ -57,6 +65,11 @@ func (b *Baker) waitAvailable(ctx context.Context, amis map[string]string) error
 			case plan.StateAvailable:
 				delete(pending, region)
 			case plan.StatePending:
+			case "missing":
+				if time.Since(start) < missingGrace {
+					continue
+				}
+				return fmt.Errorf("AMI %s in %s is missing", id, region)
 			default:
 				if reason != "" {
 					reason = " (" + reason + ")"
