@@ -444,7 +444,7 @@ func (a *Automation) run(ctx context.Context, b *Baker, layer, region, buildID, 
 	client := a.SSM(region)
 	out, err := client.StartAutomationExecution(ctx, &ssm.StartAutomationExecutionInput{
 		DocumentName: aws.String(doc), DocumentVersion: aws.String(version), Parameters: params,
-		ClientToken: aws.String(tokenFor(b.RunID+"/"+buildID)),
+		ClientToken: aws.String(tokenFor(b.RunID + "/" + buildID)),
 		Tags: []ssmtypes.Tag{{Key: aws.String(lineage.TagProject), Value: aws.String(data.Project)},
 			{Key: aws.String(lineage.TagLayer), Value: aws.String(layer)}, {Key: aws.String(lineage.TagBuildID), Value: aws.String(buildID)}},
 	})
