@@ -31,9 +31,14 @@ func checkEngine(engine string) error {
 // (which needs no packer binary).
 func setEngine(baker *bake.Baker, opts *RunOptions, clients *awsapi.Clients) error {
 	if opts.Engine == bake.EngineAutomation {
-		// opts.Timeout bounds single waits (an instance, a command); a whole
-		// execution — patch install, stop, image — keeps the engine's 2h.
-		baker.Engine = &bake.Automation{SSM: clients.SSMAutomation, Poll: opts.Poll}
+		// --timeout's default (30m) is for single waits (an instance, a
+		// command); a whole execution — launch, patch install, stop, image —
+		// keeps the engine's 2h unless --timeout is given.
+		a := &bake.Automation{SSM: clients.SSMAutomation, Poll: opts.Poll}
+		if opts.TimeoutSet {
+			a.Timeout = opts.Timeout
+		}
+		baker.Engine = a
 		return nil
 	}
 	runner, err := cmdbake.Packer{Bin: opts.PackerBin, PluginDir: opts.PluginDir, Getenv: opts.getenv, Environ: opts.environ()}.Runner(baker.RunDir())

@@ -50,9 +50,12 @@ type RunOptions struct {
 	LockTimeout time.Duration
 	Poll        time.Duration
 	Timeout     time.Duration
-	Parallel    int
-	PackerBin   string
-	PluginDir   string
+	// TimeoutSet: --timeout was given, so it also bounds each automation
+	// execution (--engine automation), which otherwise has 2h.
+	TimeoutSet bool
+	Parallel   int
+	PackerBin  string
+	PluginDir  string
 	// Engine is packer (default) or automation (--engine).
 	Engine string
 	// Getenv and Environ read the process environment (os's when nil).
@@ -106,7 +109,7 @@ func NewCmdRun(f *cmdutil.Factory, runF func(context.Context, *RunOptions) error
 			}
 			opts := &RunOptions{Factory: f, LoadOptions: cmdutil.LoadOptionsFrom(c, f), Apply: c.Bool("apply"), Fleets: c.Bool("fleets"),
 				Rollout:     c.Bool("rollout"),
-				LockTimeout: c.Duration("lock-timeout"), Poll: c.Duration("poll"), Timeout: c.Duration("timeout"),
+				LockTimeout: c.Duration("lock-timeout"), Poll: c.Duration("poll"), Timeout: c.Duration("timeout"), TimeoutSet: c.IsSet("timeout"),
 				Parallel: c.Int("parallel"), PackerBin: c.String("packer"), PluginDir: c.String("plugin-dir"), Engine: c.String("engine")}
 			if runF != nil {
 				return runF(c.Context, opts)
