@@ -68,6 +68,7 @@ func (r *Rollout) InPlace(ctx context.Context) (*Report, error) {
 		resolveTarget{},         // the AMI (and so the patch level) the channel holds
 		findTargets{},           // running instances with the fleet's tags; the canary batch
 		inPlacePlan{},           // dry-run: targets, batches, API calls
+		confirmStep{},           // a person at a terminal says yes (--yes skips)
 		lockStep{},              // the project lock
 		sendBatch{canary: true}, // the canary batch by instance id
 		sendBatch{},             // the rest by tag

@@ -93,6 +93,7 @@ func (r *Rollout) Replace(ctx context.Context) (*Report, error) {
 		resolveTarget{},  // the AMI the layer's channel holds, available and not revoked
 		readGroups{},     // each ASG's current template version and AMI; the batches
 		showPlan{},       // dry-run: the change, the batches and the API calls
+		confirmStep{},    // a person at a terminal says yes (--yes skips)
 		lockStep{},       // the project lock, before anything changes
 		newVersions{},    // a template version per ASG that changes only the image id
 		startRefreshes{}, // StartInstanceRefresh with checkpoints, rollback and alarms

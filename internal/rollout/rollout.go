@@ -69,6 +69,10 @@ type Rollout struct {
 	// Revoke, when set, revokes the target AMI (every region's copy) after
 	// a failed canary, with the canary report as the reason.
 	Revoke RevokeFunc
+	// Confirm, when set, is asked before anything changes (after the plan
+	// is shown) with the number of changes; an error stops the rollout
+	// with nothing changed. The CLI asks a person at a terminal.
+	Confirm func(ctx context.Context, changes int) error
 	// Out receives the progress view and the report.
 	Out   io.Writer
 	Now   func() time.Time
@@ -242,6 +246,24 @@ func (rc *Context) changed(format string, args ...any) {
 
 func (rc *Context) call(format string, args ...any) {
 	rc.Report.Calls = append(rc.Report.Calls, fmt.Sprintf(format, args...))
+}
+
+// confirmStep asks before the first change (a person at a terminal
+// answers; pipelines are never asked).
+type confirmStep struct{}
+
+func (confirmStep) String() string { return "confirm" }
+
+func (confirmStep) Skip(rc *Context) (bool, string) {
+	return !rc.Apply || rc.Confirm == nil, ""
+}
+
+func (confirmStep) Run(ctx context.Context, rc *Context) error {
+	changes := 2 * len(rc.Report.Groups) // a template version and a refresh per group
+	if ip := rc.Report.InPlace; ip != nil {
+		changes = len(ip.Targets)
+	}
+	return rc.Confirm(ctx, changes)
 }
 
 // lockStep takes the project lock for every run that changes AWS.

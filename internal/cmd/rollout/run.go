@@ -112,6 +112,11 @@ func newRollout(ctx context.Context, f *cmdutil.Factory, cfg *config.Config, nam
 		Paths: paths, Apply: opts.Apply || verb == VerbResume || verb == VerbAbort,
 		Poll: opts.Poll, Wait: opts.Wait, Out: out, Now: f.Now, LockTimeout: opts.LockTimeout, IgnoreWindow: opts.IgnoreWindow,
 	}
+	if verb == VerbRun && opts.Apply {
+		r.Confirm = func(ctx context.Context, changes int) error {
+			return cmdutil.ConfirmApply(ctx, f, cmdutil.ApplyPrompt{Changes: changes, Regions: []string{region}, STS: clients.STS()})
+		}
+	}
 	if !opts.LockHeld {
 		r.Locker = &lock.Locker{SSM: clients.SSM(""), Name: paths.Lock(), Now: f.Now, Command: "rollout " + verbPrefix(verb) + name}
 	}

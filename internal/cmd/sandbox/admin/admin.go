@@ -10,7 +10,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
@@ -56,7 +55,7 @@ func NewCmdAdmin(f *cmdutil.Factory, runF func(context.Context, *AdminOptions) e
 				opts.Body = args[2]
 			}
 			if opts.Endpoint == "" {
-				opts.Endpoint = os.Getenv("AWS_ENDPOINT_URL")
+				opts.Endpoint = f.Getenv("AWS_ENDPOINT_URL")
 			}
 			if opts.Endpoint == "" {
 				return cmdutil.FlagErrorf("no sandbox endpoint: set AWS_ENDPOINT_URL (as `amibake sandbox serve` prints) or --endpoint")
