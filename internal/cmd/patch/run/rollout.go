@@ -32,7 +32,8 @@ const (
 	FleetPaused   = "paused"
 	FleetFailed   = "failed"
 	// FleetNotMoved: the fleet's layer was rebaked but its channel did not
-	// move (patch run publishes on latest; other channels are promoted).
+	// move (patch run publishes on latest and replaces the drifted AMI on
+	// channels holding the same content; others are promoted by hand).
 	FleetNotMoved = "channel-not-moved"
 	// FleetNotRun: the run was interrupted before this fleet's turn.
 	FleetNotRun = "not-run"
@@ -71,20 +72,43 @@ func affected(cfg *config.Config, rebaked []string) []*FleetRollout {
 }
 
 // planRollouts is the dry run: a fleet on latest would roll out after its
-// layer's rebake is published; a fleet on another channel would not.
-func planRollouts(fleets []*FleetRollout) {
+// layer's rebake is published, a fleet on another channel when the rebake
+// would replace the drifted AMI on it (chans); otherwise it would not.
+func planRollouts(fleets []*FleetRollout, chans channelIndex) {
 	for _, fr := range fleets {
-		if fr.Channel == lineage.ChannelLatest {
+		if fr.Channel == lineage.ChannelLatest || chans.moves(fr) {
 			fr.Status = FleetWouldRollOut
 			continue
 		}
-		fr.Status, fr.Reason = FleetNotMoved, notMoved(fr)
+		fr.Status, fr.Reason = FleetNotMoved, notMoved(fr, chans)
 	}
 }
 
-func notMoved(fr *FleetRollout) string {
-	return fmt.Sprintf("patch run publishes on %s, the fleet follows %s: amibake promote %s --to %s, then amibake rollout %s",
-		lineage.ChannelLatest, fr.Channel, fr.Layer, fr.Channel, fr.Fleet)
+func notMoved(fr *FleetRollout, chans channelIndex) string {
+	why := fmt.Sprintf("patch run publishes on %s, the fleet follows %s", lineage.ChannelLatest, fr.Channel)
+	if rp := chans[fr.Layer+"/"+fr.Channel]; rp != nil && rp.Reason != "" {
+		why = fmt.Sprintf("channel %s: %s", fr.Channel, rp.Reason)
+	}
+	return fmt.Sprintf("%s: amibake promote %s --to %s, then amibake rollout %s", why, fr.Layer, fr.Channel, fr.Fleet)
+}
+
+// channelIndex is what the rebake does to each layer's other channels in
+// the layer's build region (where fleets read them), by "layer/channel".
+type channelIndex map[string]*channel.Replacement
+
+func indexChannels(cfg *config.Config, rs []*channel.Replacement) channelIndex {
+	out := channelIndex{}
+	for _, r := range rs {
+		if regions, err := channel.LayerRegions(cfg, r.Layer); err == nil && regions[0] == r.Region {
+			out[r.Layer+"/"+r.Channel] = r
+		}
+	}
+	return out
+}
+
+func (c channelIndex) moves(fr *FleetRollout) bool {
+	rp := c[fr.Layer+"/"+fr.Channel]
+	return rp != nil && rp.Moves()
 }
 
 // channelAMIs reads each fleet's channel in its layer's build region.
@@ -116,7 +140,7 @@ func channelAMIs(ctx context.Context, clients *awsapi.Clients, cfg *config.Confi
 // this run's). It returns the exit code the rollouts call for: 0, 5 (some
 // paused, none failed) or 3 (some failed).
 func rolloutFleets(ctx context.Context, f *cmdutil.Factory, cfg *config.Config, clients *awsapi.Clients, opts *RunOptions,
-	fleets []*FleetRollout, results []*bake.Result, progress io.Writer) int {
+	fleets []*FleetRollout, results []*bake.Result, chans channelIndex, progress io.Writer) int {
 	published := map[string]bool{}
 	for _, r := range results {
 		if r.Status == bake.StatusBuilt && r.Published {
@@ -140,11 +164,12 @@ func rolloutFleets(ctx context.Context, f *cmdutil.Factory, cfg *config.Config, 
 		}
 		fr.ToAMI = after[fr]
 		if fr.ToAMI == fr.FromAMI {
-			fr.Status, fr.Reason = FleetNotMoved, notMoved(fr)
+			fr.Status, fr.Reason = FleetNotMoved, notMoved(fr, chans)
 			continue
 		}
 		fmt.Fprintf(progress, "Rolling out fleet %s (%s): %s %s %s → %s\n", fr.Fleet, fr.Strategy, fr.Layer, fr.Channel, orDash(fr.FromAMI), fr.ToAMI)
-		rep, rerr := cmdrollout.Run(ctx, f, cfg, fr.Fleet, cmdrollout.RunOptions{Apply: true, Poll: opts.Poll, LockHeld: true, Out: progress})
+		rep, rerr := cmdrollout.Run(ctx, f, cfg, fr.Fleet, cmdrollout.RunOptions{Apply: true, Poll: opts.Poll, LockHeld: true, Out: progress,
+			Wait: opts.Wait, CanaryNoWait: opts.CanaryNoWait, IgnoreWindow: opts.IgnoreWindow})
 		fr.Report = rep
 		var paused *rollout.PausedError
 		switch {

@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/amibake/amibake/internal/channel/channeltest"
 	"github.com/amibake/amibake/internal/lineage"
 	"github.com/amibake/amibake/internal/sandbox"
 )
@@ -25,7 +26,8 @@ import (
 // Fleets of the --rollout test: jobs (replace) and worker (in-place) on
 // app-worker's latest channel, nightly (in-place, latest) whose maintenance
 // window is closed (DAY is three days from now), batch (in-place) on its
-// stable channel, web (replace) on app-web.
+// stable channel (promoted from latest: the same content), web (replace)
+// on app-web.
 var rolloutFleets = map[string]string{
 	"web.hcl": `fleet "web" {
   layer    = layer.app-web
@@ -168,11 +170,12 @@ func each(vals []string, want string) bool {
 }
 
 // A python advisory that only app-worker's image carries: patch run
-// --rollout rebakes app-worker, then rolls out the replace fleet jobs (new
-// launch template version, instance refresh) and patches the in-place fleet
-// worker to the new patch level; batch follows app-worker's stable channel,
-// which did not move; web is on app-web, which was not rebaked: untouched.
-// A second run with nothing new does nothing.
+// --rollout rebakes app-worker, replaces the drifted AMI on its stable
+// channel too (same fingerprint) but not on pinned (other content), then
+// rolls out the replace fleet jobs (new launch template version, instance
+// refresh), patches the in-place fleet worker to the new patch level and
+// hands batch (on stable) to the rollout; web is on app-web, which was not
+// rebaked: untouched. A second run with nothing new does nothing.
 func TestPatchRunRollout(t *testing.T) {
 	h := newHarness(t)
 	code, _, errOut := h.run("patch", "apply", "--apply")
@@ -187,6 +190,10 @@ func TestPatchRunRollout(t *testing.T) {
 		src = strings.Replace(src, "DAY", closed, 1)
 		require.NoError(t, os.WriteFile(filepath.Join(h.dir, "fleets", name), []byte(src), 0o644))
 	}
+	code, out, errOut = h.run("promote", "app-worker", "--to", "stable")
+	require.Equal(t, 0, code, "%s\n%s", errOut, out)
+	pinned := channeltest.SeedBuild(t, h.sb, "acme-golden", "app-worker", "older-content", nil, "ami-source")
+	channeltest.PutChannel(t, h.sb, home, paths.Channel("app-worker", "pinned"), pinned.Home())
 	h.group("web-a", baked["app-web"], 2)
 	h.group("jobs-a", baked["app-worker"], 2)
 	run, err := h.ec2.RunInstances(context.Background(), &ec2.RunInstancesInput{ImageId: aws.String(baked["app-worker"]), InstanceType: ec2types.InstanceTypeT3Micro,
@@ -201,9 +208,21 @@ func TestPatchRunRollout(t *testing.T) {
 	_, err = h.sb.ReleasePatch(sandbox.PatchRelease{Package: "python3.11", Severity: "Critical", Classification: "Security", CVEs: []string{"CVE-2026-5152"}})
 	require.NoError(t, err)
 
+	type channelMove struct {
+		Layer, Channel, Region, From, To, Status, Reason string
+		Version                                          int64
+	}
 	type runReport struct {
 		report
 		Rollouts []fleetRollout `json:"rollouts"`
+		Channels []channelMove  `json:"channels"`
+	}
+	byChannel := func(rs []channelMove) map[string]channelMove {
+		m := map[string]channelMove{}
+		for _, r := range rs {
+			m[r.Layer+"/"+r.Channel+"/"+r.Region] = r
+		}
+		return m
 	}
 	runJSON := func(wantCode int, args ...string) runReport {
 		t.Helper()
@@ -226,7 +245,10 @@ func TestPatchRunRollout(t *testing.T) {
 	require.Equal(t, 0, code, errOut)
 	assert.Regexp(t, `FLEET\s+STRATEGY\s+LAYER\s+CHANNEL\s+AMI\s+ROLLOUT\s+DETAIL\n`, out)
 	assert.Regexp(t, `\njobs\s+replace\s+app-worker\s+latest\s+-\s+would-roll-out\s+-\n`, out)
-	assert.Regexp(t, `\nbatch\s+in-place\s+app-worker\s+stable\s+-\s+channel-not-moved\s+patch run publishes on latest`, out)
+	assert.Regexp(t, `\nbatch\s+in-place\s+app-worker\s+stable\s+-\s+would-roll-out\s+-\n`, out)
+	assert.Regexp(t, `LAYER\s+CHANNEL\s+REGION\s+AMI\s+CHANNEL MOVE\s+DETAIL\n`, out)
+	assert.Regexp(t, `\napp-worker\s+pinned\s+us-east-1\s+`+pinned.Home()+`\s+other-content\s+`+pinned.Home()+` has other content`, out)
+	assert.Regexp(t, `\napp-worker\s+stable\s+us-east-1\s+`+baked["app-worker"]+`\s+would-move\s+patch-drift: would replace`, out)
 	assert.NotRegexp(t, `\nweb\s`, out)
 	dry := runJSON(0)
 	assert.Equal(t, []string{"app-worker"}, dry.Decision.Stale)
@@ -235,8 +257,11 @@ func TestPatchRunRollout(t *testing.T) {
 	assert.Equal(t, "would-roll-out", got["jobs"].Status)
 	assert.Equal(t, "would-roll-out", got["worker"].Status)
 	assert.Equal(t, "would-roll-out", got["nightly"].Status)
-	assert.Equal(t, "channel-not-moved", got["batch"].Status)
-	assert.Contains(t, dry.Message, "Fleets: 3 would-roll-out, 1 channel-not-moved.")
+	assert.Equal(t, "would-roll-out", got["batch"].Status)
+	assert.Contains(t, dry.Message, "Would replace the drifted AMIs on app-worker stable.")
+	assert.Contains(t, dry.Message, "Fleets: 4 would-roll-out.")
+	assert.Equal(t, "would-move", byChannel(dry.Channels)["app-worker/stable/us-east-1"].Status)
+	assert.Equal(t, "other-content", byChannel(dry.Channels)["app-worker/pinned/us-east-1"].Status)
 	assert.Equal(t, baked, h.latest())
 
 	// --apply: app-worker rebaked and published; jobs and worker follow it.
@@ -257,8 +282,24 @@ func TestPatchRunRollout(t *testing.T) {
 		assert.Equal(t, "succeeded", fr.Report.Outcome, name)
 		assert.Equal(t, newAMI, fr.Report.Target, name)
 	}
-	assert.Equal(t, "channel-not-moved", got["batch"].Status)
-	assert.Contains(t, got["batch"].Reason, "amibake promote app-worker --to stable")
+	// stable held the drifted AMI (same content): the new one replaced it,
+	// with the history saying why; pinned (other content) did not move.
+	moved := byChannel(rep.Channels)["app-worker/stable/us-east-1"]
+	assert.Equal(t, "moved", moved.Status, moved.Reason)
+	assert.Equal(t, newAMI, moved.To)
+	assert.Equal(t, "other-content", byChannel(rep.Channels)["app-worker/pinned/us-east-1"].Status)
+	assert.Contains(t, rep.Message, "The new AMIs replaced the drifted ones on app-worker stable.")
+	stable, err := h.ssm.GetParameterHistory(context.Background(), &ssm.GetParameterHistoryInput{Name: aws.String(paths.Channel("app-worker", "stable"))})
+	require.NoError(t, err)
+	last := stable.Parameters[len(stable.Parameters)-1]
+	assert.Equal(t, newAMI, aws.ToString(last.Value))
+	assert.Contains(t, aws.ToString(last.Description), "patch-drift: replaces "+baked["app-worker"])
+	pinnedNow, err := h.ssm.GetParameter(context.Background(), &ssm.GetParameterInput{Name: aws.String(paths.Channel("app-worker", "pinned"))})
+	require.NoError(t, err)
+	assert.Equal(t, pinned.Home(), aws.ToString(pinnedNow.Parameter.Value))
+	// batch follows stable, so it went to the rollout (no instances yet).
+	assert.Equal(t, "nothing-to-do", got["batch"].Status, got["batch"].Reason)
+	assert.Equal(t, newAMI, got["batch"].ToAMI)
 	// Outside its window an in-place fleet is deferred, not failed (exit 0).
 	assert.Equal(t, "deferred", got["nightly"].Status)
 	assert.Contains(t, got["nightly"].Reason, "outside its maintenance window")

@@ -46,8 +46,14 @@ type RunOptions struct {
 	Fleets bool
 	// Rollout hands each fleet whose layer was rebaked and whose channel
 	// moved to the rollout module (as `rollout FLEET --apply`).
-	Rollout     bool
-	LockTimeout time.Duration
+	Rollout bool
+	// Wait, CanaryNoWait and IgnoreWindow are passed to each fleet's
+	// rollout (the rollout command's --wait, --canary-no-wait and
+	// --ignore-window).
+	Wait         time.Duration
+	CanaryNoWait bool
+	IgnoreWindow bool
+	LockTimeout  time.Duration
 	Poll        time.Duration
 	Timeout     time.Duration
 	// TimeoutSet: --timeout was given, so it also bounds each automation
@@ -74,11 +80,14 @@ func NewCmdRun(f *cmdutil.Factory, runF func(context.Context, *RunOptions) error
 			"packer (reason patch-drift; the fingerprint does not change): each build ends with\n" +
 			"AWS-RunPatchBaseline Install and is tagged amibake:patch-level. Each new AMI is\n" +
 			"scanned and published on latest only when it is compliant; otherwise the layer\n" +
-			"fails with what is still missing and its descendants are skipped. Without\n" +
-			"--apply it prints what it would rebake and why. A run with nothing newly\n" +
-			"released does nothing and says so. With --rollout, each fleet whose layer was\n" +
-			"rebaked and published and whose channel moved (fleets on latest; other channels\n" +
-			"are promoted by hand) is then rolled out as `amibake rollout FLEET --apply` does,\n" +
+			"fails with what is still missing and its descendants are skipped. The new AMI\n" +
+			"then replaces the drifted one on the layer's other channels: every channel (in\n" +
+			"each of the layer's regions) that holds a non-revoked AMI with the same\n" +
+			"fingerprint moves to it, all or none; a channel holding other content (e.g.\n" +
+			"stable deliberately behind) does not. Without --apply it prints what it would\n" +
+			"rebake and which channels would move. A run with nothing newly released does\n" +
+			"nothing and says so. With --rollout, each fleet whose layer was rebaked and\n" +
+			"whose channel moved is then rolled out as `amibake rollout FLEET --apply` does,\n" +
 			"one fleet at a time under this run's lock; fleets on other layers are not touched.\n" +
 			"Exit 0: done (or nothing to do), 1: failed, 3: some layers or fleets failed,\n" +
 			"4: the lock is held, 5: a rollout paused for an operator.\n\n" +
@@ -88,6 +97,9 @@ func NewCmdRun(f *cmdutil.Factory, runF func(context.Context, *RunOptions) error
 			&cli.BoolFlag{Name: "apply", Usage: "rebake, verify and publish (default: dry run)"},
 			&cli.BoolFlag{Name: "fleets", Usage: "also scan every fleet with a patch group or targets and report it"},
 			&cli.BoolFlag{Name: "rollout", Usage: "then roll out each fleet whose layer was rebaked and whose channel moved (as rollout FLEET --apply)"},
+			&cli.DurationFlag{Name: "wait", Usage: "with --rollout: pause a replace rollout after waiting `D` at a checkpoint, exit 5 (as rollout --wait)"},
+			&cli.BoolFlag{Name: "canary-no-wait", Usage: "with --rollout: judge a fleet's canary on the metric window ending now (as rollout --canary-no-wait)"},
+			&cli.BoolFlag{Name: "ignore-window", Usage: "with --rollout: patch in-place fleets outside their maintenance window (as rollout --ignore-window)"},
 			&cli.IntFlag{Name: "parallel", Value: 4, Usage: "build at most `N` layers at once"},
 			&cli.StringFlag{Name: "packer", Usage: "the packer `BINARY` (default: $AMIBAKE_PACKER, else packer on PATH)"},
 			&cli.StringFlag{Name: "plugin-dir", Usage: "packer plugin `DIR` (default: $PACKER_PLUGIN_PATH)"},
@@ -108,7 +120,7 @@ func NewCmdRun(f *cmdutil.Factory, runF func(context.Context, *RunOptions) error
 				return err
 			}
 			opts := &RunOptions{Factory: f, LoadOptions: cmdutil.LoadOptionsFrom(c, f), Apply: c.Bool("apply"), Fleets: c.Bool("fleets"),
-				Rollout:     c.Bool("rollout"),
+				Rollout: c.Bool("rollout"), Wait: c.Duration("wait"), CanaryNoWait: c.Bool("canary-no-wait"), IgnoreWindow: c.Bool("ignore-window"),
 				LockTimeout: c.Duration("lock-timeout"), Poll: c.Duration("poll"), Timeout: c.Duration("timeout"), TimeoutSet: c.IsSet("timeout"),
 				Parallel: c.Int("parallel"), PackerBin: c.String("packer"), PluginDir: c.String("plugin-dir"), Engine: c.String("engine")}
 			if runF != nil {
@@ -135,9 +147,16 @@ type Report struct {
 	// new AMIs, by layer.
 	Results  []*bake.Result           `json:"results,omitempty"`
 	Verified map[string]*pscan.Report `json:"verified,omitempty"`
+	// Channels are the rebaked layers' other channels (not latest) and
+	// whether the new AMI replaced (a dry run: would replace) the drifted
+	// one on each.
+	Channels []*channel.Replacement `json:"channels,omitempty"`
 	// Rollouts are the fleets on rebaked layers and what --rollout did
 	// with each (a dry run: what it would do).
 	Rollouts []*FleetRollout `json:"rollouts,omitempty"`
+	// ChannelErrors are the layers whose other channels could not move
+	// (none of that layer's moved): the run exits 3.
+	ChannelErrors []string `json:"channel_errors,omitempty"`
 	Rebaked  int             `json:"rebaked"`
 	Failed   int             `json:"failed"`
 	Skipped  int             `json:"skipped"`
@@ -269,9 +288,17 @@ func Run(parent context.Context, opts *RunOptions) (err error) {
 		rep.Rollouts = rollouts
 	}
 	if !opts.Apply {
-		planRollouts(rollouts)
+		for _, layer := range built(p) {
+			rs, err := replaceChannels(ctx, clients, cfg, fps, layer, nil)
+			if err != nil {
+				return lost(fmt.Errorf("patch run: %w", err))
+			}
+			rep.Channels = append(rep.Channels, rs...)
+		}
+		planRollouts(rollouts, indexChannels(cfg, rep.Channels))
 		rep.Message = fmt.Sprintf("Dry run: would rebake %d layer(s) from %s: %s; run with --apply to rebake, verify and publish.",
-			p.Changes(), strings.Join(d.Roots, ", "), strings.Join(built(p), ", ")) + engineNote(p, opts.Engine) + rolloutSummary(rollouts)
+			p.Changes(), strings.Join(d.Roots, ", "), strings.Join(built(p), ", ")) + engineNote(p, opts.Engine) +
+			channelSummary(rep.Channels) + rolloutSummary(rollouts)
 		return write(f, rep, nil)
 	}
 	// What each affected fleet's channel holds before the rebake: a fleet
@@ -282,6 +309,10 @@ func Run(parent context.Context, opts *RunOptions) (err error) {
 	}
 	for fr, ami := range before {
 		fr.FromAMI = ami
+	}
+	// A run that died after rebaking left AMIs to adopt, not rebake.
+	if _, err := adoptRebakes(ctx, clients, cfg, g, full, p, patch.LevelFunc(cfg, g, clients.SSM, now, false)); err != nil {
+		return lost(fmt.Errorf("patch run: %w", err))
 	}
 
 	// 4. Rebake, verifying each new AMI before it is published.
@@ -350,17 +381,41 @@ func Run(parent context.Context, opts *RunOptions) (err error) {
 	default:
 		rep.Message = fmt.Sprintf("Rebaked %d layer(s); %d failed, %d skipped (not published).", rep.Rebaked, rep.Failed, rep.Skipped)
 	}
-	// 5. Roll out the fleets whose channel moved (--rollout).
+	// 5. The new AMI replaces the drifted one on the layer's other channels.
 	rolloutCode := 0
+	for _, r := range results {
+		adopted := r.Status == bake.StatusReused && r.Verified // adoptRebakes
+		if (r.Status != bake.StatusBuilt && !adopted) || !r.Published || ctx.Err() != nil {
+			continue
+		}
+		rs, err := replaceChannels(ctx, clients, cfg, fps, r.Layer, r)
+		rep.Channels = append(rep.Channels, rs...)
+		if err != nil {
+			progress("Channels of %s not moved: %v", r.Layer, err)
+			rep.ChannelErrors = append(rep.ChannelErrors, fmt.Sprintf("%s: %v", r.Layer, err))
+			rolloutCode = cmdutil.ExitPartial
+			continue
+		}
+		for _, m := range rs {
+			if m.Status == channel.ReplaceMoved {
+				progress("%s %s → %s (%s, in %s)", m.Layer, m.Channel, m.To, m.Reason, m.Region)
+			}
+		}
+	}
+	rep.Message += channelSummary(rep.Channels)
+	if len(rep.ChannelErrors) > 0 {
+		rep.Message += fmt.Sprintf(" %d layer(s) kept their other channels: %s.", len(rep.ChannelErrors), strings.Join(rep.ChannelErrors, "; "))
+	}
+	// 6. Roll out the fleets whose channel moved (--rollout).
 	if opts.Rollout {
-		rolloutCode = rolloutFleets(ctx, f, cfg, clients, opts, rollouts, results, f.IOStreams.ErrOut)
+		rolloutCode = worse(rolloutCode, rolloutFleets(ctx, f, cfg, clients, opts, rollouts, results, indexChannels(cfg, rep.Channels), f.IOStreams.ErrOut))
 		rep.Message += rolloutSummary(rollouts)
 	}
 	if err := write(f, rep, obsv); err != nil {
 		return err
 	}
 	if rep.Failed+rep.Skipped == 0 {
-		if cause := context.Cause(ctx); cause != nil && opts.Rollout {
+		if cause := context.Cause(ctx); cause != nil && (opts.Rollout || len(rep.ChannelErrors) > 0) {
 			if errors.Is(cause, context.Canceled) && parent.Err() != nil {
 				return cmdutil.SilentExit(cmdutil.ExitInterrupted)
 			}
@@ -439,6 +494,9 @@ func write(f *cmdutil.Factory, rep *Report, obs bake.Observer) error {
 		if err := cmdbake.Summary(f.IOStreams, obs, rep.Results); err != nil {
 			return err
 		}
+	}
+	if err := printChannels(w, rep.Channels); err != nil {
+		return err
 	}
 	if err := printRollouts(w, rep.Rollouts); err != nil {
 		return err
