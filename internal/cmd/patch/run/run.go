@@ -54,8 +54,8 @@ type RunOptions struct {
 	CanaryNoWait bool
 	IgnoreWindow bool
 	LockTimeout  time.Duration
-	Poll        time.Duration
-	Timeout     time.Duration
+	Poll         time.Duration
+	Timeout      time.Duration
 	// TimeoutSet: --timeout was given, so it also bounds each automation
 	// execution (--engine automation), which otherwise has 2h.
 	TimeoutSet bool
@@ -157,9 +157,9 @@ type Report struct {
 	// ChannelErrors are the layers whose other channels could not move
 	// (none of that layer's moved): the run exits 3.
 	ChannelErrors []string `json:"channel_errors,omitempty"`
-	Rebaked  int             `json:"rebaked"`
-	Failed   int             `json:"failed"`
-	Skipped  int             `json:"skipped"`
+	Rebaked       int      `json:"rebaked"`
+	Failed        int      `json:"failed"`
+	Skipped       int      `json:"skipped"`
 	// Message is the one-line outcome.
 	Message string `json:"message"`
 }
