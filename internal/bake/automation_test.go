@@ -33,8 +33,13 @@ type world struct {
 
 func newWorld(t *testing.T, opts ...func(*sandbox.Options)) *world {
 	t.Helper()
+	return newWorldWith(t, automationtest.Files(), opts...)
+}
+
+func newWorldWith(t *testing.T, files map[string]string, opts ...func(*sandbox.Options)) *world {
+	t.Helper()
 	sb := sandbox.Start(t, opts...)
-	dir := automationtest.WriteProject(t, automationtest.Files())
+	dir := automationtest.WriteProject(t, files)
 	return &world{sb: sb, dir: dir, amis: automationtest.Seed(t, sb, dir), clients: awsapi.NewClients(sb.Config)}
 }
 

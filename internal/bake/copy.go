@@ -64,10 +64,8 @@ func (b *Baker) copyImages(ctx context.Context, layer, home string, src *ec2type
 				{ResourceType: ec2types.ResourceTypeSnapshot, Tags: tags},
 			},
 		}
-		if b.layerEncrypted(layer) {
-			// The region's default EBS key, as packer's copies without
-			// region_kms_key_ids (a key id is regional).
-			in.Encrypted = aws.Bool(true)
+		if enc, kms := b.layerEncryption(layer, region); enc {
+			in.Encrypted, in.KmsKeyId = aws.Bool(true), kms
 		}
 		res, err := b.Clients.EC2(region).CopyImage(ctx, in)
 		if err != nil {
@@ -156,9 +154,27 @@ func (b *Baker) layerConfig(layer string) *config.Layer {
 	return b.Config.Layers[layer]
 }
 
-func (b *Baker) layerEncrypted(layer string) bool {
+// layerEncryption says whether a layer's copies in region are encrypted,
+// and with which key: the layer's (or project's) kms_key_id when it names
+// a key there — an alias (the same name in every region) or an ARN of
+// that region — else the region's default EBS key (nil), as packer's
+// copies without region_kms_key_ids.
+func (b *Baker) layerEncryption(layer, region string) (bool, *string) {
 	l := b.layerConfig(layer)
-	return l != nil && l.Volume.Encrypted
+	if l == nil || !l.Volume.Encrypted {
+		return false, nil
+	}
+	kms := l.Volume.KMSKeyID
+	if kms == "" {
+		kms = b.Config.Project.KMSKeyID
+	}
+	switch {
+	case strings.HasPrefix(kms, "alias/"):
+		return true, aws.String(kms)
+	case strings.HasPrefix(kms, "arn:") && strings.Contains(kms, ":kms:"+region+":"):
+		return true, aws.String(kms)
+	}
+	return true, nil
 }
 
 // sharing is the layer's share_with, or the project's.

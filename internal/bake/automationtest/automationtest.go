@@ -9,6 +9,7 @@ package automationtest
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/amibake/amibake/internal/channel/channeltest"
@@ -24,6 +25,25 @@ const (
 	Project = "patchy"
 	Region  = sandbox.DefaultRegion
 )
+
+// CopyRegion is the second region of a two-region project (WithRegions).
+const CopyRegion = "eu-west-1"
+
+// WithRegions returns files with the project's regions replaced (the
+// first is the build region).
+func WithRegions(files map[string]string, regions ...string) map[string]string {
+	out := map[string]string{}
+	for k, v := range files {
+		out[k] = v
+	}
+	quoted := make([]string, len(regions))
+	for i, r := range regions {
+		quoted[i] = `"` + r + `"`
+	}
+	out["amibake.hcl"] = strings.Replace(files["amibake.hcl"], `regions      = ["`+Region+`"]`,
+		`regions      = [`+strings.Join(quoted, ", ")+`]`, 1)
+	return out
+}
 
 // Paths are the project's SSM paths.
 var Paths = lineage.Paths{Prefix: "/amibake", Project: Project}
@@ -105,14 +125,15 @@ func Load(t testing.TB, dir string) (*config.Config, *graph.Graph, map[string]*g
 
 // Seed applies the patch baseline (patch apply --apply) and bakes every
 // layer as a packer bake would have: an available AMI with the content of
-// the sandbox's Amazon Linux image and the lineage tags, on latest. It
-// returns the AMI of each layer.
+// the sandbox's Amazon Linux image and the lineage tags, on latest, and
+// a copy with the same tags in each other region of the project. It
+// returns the AMI of each layer in the build region.
 func Seed(t testing.TB, sb *sandbox.Sandbox, dir string) map[string]string {
 	t.Helper()
 	if code, _, errOut := clitest.Run(t, sb, dir, "patch", "apply", "--apply"); code != 0 {
 		t.Fatalf("patch apply: %d\n%s", code, errOut)
 	}
-	_, g, fps := Load(t, dir)
+	cfg, g, fps := Load(t, dir)
 	amis := map[string]string{}
 	sb.Do(func(w *sandbox.World) {
 		now := sb.Clock().Now()
@@ -138,6 +159,16 @@ func Seed(t testing.TB, sb *sandbox.Sandbox, dir string) map[string]string {
 				Architecture: "x86_64", RootDeviceName: "/dev/xvda", Content: src.Content.Clone(), Tags: sandbox.Tags(bt.Map()),
 				BlockDevices: []sandbox.BlockDevice{{DeviceName: "/dev/xvda", SnapshotID: snap, VolumeSize: 8, VolumeType: "gp3", DeleteOnTermination: true}}}
 			amis[n.Name()] = id
+			for _, r := range cfg.Project.Regions[1:] {
+				cid, csnap := w.NewID("ami"), w.NewID("snap")
+				w.EC2.Snapshots[csnap] = &sandbox.Snapshot{ID: csnap, Account: sandbox.DefaultAccount, Region: r, VolumeSize: 8,
+					State: "completed", StartTime: now, StateSince: now, CompleteAt: now, Tags: sandbox.Tags(bt.Map())}
+				img := *w.EC2.Images[id]
+				img.ID, img.Region, img.SourceImageID, img.SourceRegion = cid, r, id, Region
+				img.Content, img.Tags = src.Content.Clone(), sandbox.Tags(bt.Map())
+				img.BlockDevices = []sandbox.BlockDevice{{DeviceName: "/dev/xvda", SnapshotID: csnap, VolumeSize: 8, VolumeType: "gp3", DeleteOnTermination: true}}
+				w.EC2.Images[cid] = &img
+			}
 		}
 	})
 	for layer, id := range amis {
