@@ -207,10 +207,14 @@ func noopRerun(e *env) []result {
 }
 
 // scalingCurve is figure 6 of the issue for plan: the same 200-layer
-// project over 1k, 10k and 50k AMIs.
+// project over 1k, 10k and 50k AMIs. Plan's work does not depend on the
+// AMI count, so the calls must be the same at every size and its CPU time
+// (amibake's plus the sandbox's, best of -runs) grow no faster than the
+// AMI count; wall times (median and best) are printed, not judged: other
+// work on the machine moves them (plan-at-scale judges the raw wall).
 func scalingCurve(e *env) []result {
 	const name = "scaling-curve"
-	const target = "same calls at every size; wall and amibake's own time grow no faster than the AMI count between consecutive sizes"
+	const target = "same calls at every size; CPU (amibake + sandbox, best of the runs) grows no faster than the AMI count between consecutive sizes"
 	fail := func(err error) []result { return []result{failedResult(name, target, err)} }
 	sizes := []int{1_000, 10_000, 50_000}
 	type point struct {
@@ -241,19 +245,21 @@ func scalingCurve(e *env) []result {
 	ok := true
 	var vals, growth []string
 	for i, pt := range pts {
-		vals = append(vals, fmt.Sprintf("%dk AMIs: wall %s (sandbox %s, amibake %s; cpu %s), %d calls (%d DescribeImages)",
-			pt.amis/1000, secs(pt.plan.Wall), secs(pt.plan.Served), secs(pt.plan.Own()), secs(pt.plan.CPU), pt.plan.Calls.total(), pt.plan.Calls.describeImages()))
+		r := pt.plan
+		vals = append(vals, fmt.Sprintf("%dk AMIs: %d calls (%d DescribeImages), cpu %s (amibake %s + sandbox %s), wall %s median, %s best (sandbox serving %s, amibake %s)",
+			pt.amis/1000, r.Calls.total(), r.Calls.describeImages(), secs(r.BestCPU+r.BestSandboxCPU), secs(r.BestCPU), secs(r.BestSandboxCPU),
+			secs(r.Wall), secs(r.BestWall), secs(r.Served), secs(r.Own())))
 		if i == 0 {
 			continue
 		}
-		prev := pts[i-1]
-		size := float64(pt.amis) / float64(prev.amis)
-		tw := float64(pt.plan.Wall) / float64(prev.plan.Wall)
-		to := float64(pt.plan.Own()) / float64(prev.plan.Own())
-		if !pt.plan.Calls.equal(prev.plan.Calls) || tw > size || to > size {
+		prev := pts[i-1].plan
+		size := float64(pt.amis) / float64(pts[i-1].amis)
+		tc := float64(r.BestCPU+r.BestSandboxCPU) / float64(prev.BestCPU+prev.BestSandboxCPU)
+		tw := float64(r.BestWall) / float64(prev.BestWall)
+		if !r.Calls.equal(prev.Calls) || tc > size {
 			ok = false
 		}
-		growth = append(growth, fmt.Sprintf("%dk→%dk (%s AMIs): wall %s, amibake %s", prev.amis/1000, pt.amis/1000, ratio(size, 1), ratio(tw, 1), ratio(to, 1)))
+		growth = append(growth, fmt.Sprintf("%dk→%dk (%s AMIs): cpu %s, best wall %s", pts[i-1].amis/1000, pt.amis/1000, ratio(size, 1), ratio(tc, 1), ratio(tw, 1)))
 	}
 	return []result{{
 		Name:   name,
