@@ -292,6 +292,17 @@ func (b *Baker) reuse(ctx context.Context, pl *plan.Layer) *Result {
 	if err := b.waitAvailable(ctx, r.AMI); err != nil {
 		return fail(err)
 	}
+	if b.Verify != nil && pl.Reason == plan.ReasonPatchDrift && pl.Publish {
+		// A rebake adopted from a patch run that died before publishing
+		// it is verified as a fresh one is (patch run's adoptRebakes).
+		if err := b.Verify(ctx, pl.Layer, r.AMI); err != nil {
+			if terr := b.markUnverified(ctx, r.AMI, err); terr != nil {
+				err = errors.Join(err, terr)
+			}
+			return fail(fmt.Errorf("not published: %w", err))
+		}
+		r.Verified = true
+	}
 	// An AMI a failed bake left unpublished gets its document from the
 	// staged inventory that bake left behind.
 	url, err := b.recordInventory(ctx, pl.Layer, pl.Region, home, true)
