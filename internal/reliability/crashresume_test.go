@@ -12,6 +12,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -744,4 +745,59 @@ func fleetOnChannel(t *testing.T, w *world) {
 func TestCrashResumeRollout(t *testing.T) {
 	t.Parallel()
 	runCrashFlow(t, rolloutFlow())
+}
+
+// patchRunState bakes the example project (simulated packer, patch
+// baselines applied) on an out-of-process sandbox, releases a critical
+// kernel advisory and returns the sandbox state file: the world every
+// patch run of the harness starts from.
+func patchRunState(t *testing.T) string {
+	t.Helper()
+	es := startSandbox(t)
+	w := &world{es: es, cfg: externalConfig(es.URL), project: channeltest.CopyProject(t)}
+	env := append(w.env(t, "seed"), fakePackerEnv(t, w)...)
+	for _, args := range [][]string{{"patch", "apply", "--apply"}, {"bake"}} {
+		r := runProc(t, env, w.project, args...)
+		require.Equal(t, 0, r.Code, "%s", r)
+	}
+	w.waitPackers(t)
+	// AMI names carry the second of their bake (ami_name's timestamp): a
+	// rebake within the same second would collide with the seeded AMIs.
+	time.Sleep(time.Second)
+	req, err := http.NewRequest(http.MethodPost, es.URL+"/_sandbox/patches/release",
+		strings.NewReader(`{"package":"kernel","severity":"Critical","classification":"Security","cves":["CVE-2026-4242"]}`))
+	require.NoError(t, err)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	state := filepath.Join(t.TempDir(), "state.json")
+	require.NoError(t, os.WriteFile(state, adminGet(t, es.URL, "/_sandbox/state"), 0o644))
+	return state
+}
+
+// patch run --apply after a critical kernel advisory: every layer scanned,
+// rebaked with the simulated packer (which runs the patch step through
+// SSM), verified on a scan instance and published.
+func patchRunFlow(state string) crashFlow {
+	return crashFlow{
+		name: "patch run",
+		world: func(t *testing.T) *world {
+			// serve --state writes the world back: a copy per world.
+			b, err := os.ReadFile(state)
+			require.NoError(t, err)
+			own := filepath.Join(t.TempDir(), "state.json")
+			require.NoError(t, os.WriteFile(own, b, 0o644))
+			es := startSandbox(t, "--state", own)
+			return &world{es: es, cfg: externalConfig(es.URL), project: channeltest.CopyProject(t)}
+		},
+		args:  []string{"patch", "run", "--apply", "--poll", "20ms"},
+		env:   fakePackerEnv,
+		every: 2,
+	}
+}
+
+func TestCrashResumePatchRun(t *testing.T) {
+	t.Parallel()
+	runCrashFlow(t, patchRunFlow(patchRunState(t)))
 }

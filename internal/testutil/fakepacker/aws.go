@@ -44,6 +44,10 @@ type awsTemplate struct {
 	sourceParam, parentChannel                 string // one of them, or a filter
 	sourceFilterName                           string
 	channels                                   []string // the post-processor's
+	// patchOp and patchReboot: the amibake provisioner's patch step
+	// (AWS-RunPatchBaseline), the only step the simulation runs, so that
+	// patch rebakes and their verification mean something.
+	patchOp, patchReboot string
 }
 
 func parseAWSTemplate(path string, vars map[string]string) (*awsTemplate, error) {
@@ -159,6 +163,15 @@ func parseAWSTemplate(path string, vars map[string]string) (*awsTemplate, error)
 			for _, pp := range b.Body.Blocks {
 				if pp.Type == "post-processor" && len(pp.Labels) == 1 && pp.Labels[0] == "amibake-lineage" {
 					t.channels = list(pp.Body, "channels")
+				}
+				if pp.Type == "provisioner" && len(pp.Labels) == 1 && pp.Labels[0] == "amibake" {
+					for _, step := range pp.Body.Blocks {
+						for _, pb := range step.Body.Blocks {
+							if step.Type == "step" && pb.Type == "patch" {
+								t.patchOp, t.patchReboot = orDefault(str(pb.Body, "operation"), "Install"), orDefault(str(pb.Body, "reboot"), "NoReboot")
+							}
+						}
+					}
 				}
 			}
 		}
@@ -278,7 +291,12 @@ func (s *sandboxBuild) build(ctx context.Context) (map[string]string, error) {
 	if err := s.step(); err != nil {
 		return nil, err
 	}
-	s.say("Provisioning with fakepacker: nothing runs on " + s.instance)
+	s.say("Provisioning with fakepacker: only the patch step runs on " + s.instance)
+	if t.patchOp != "" {
+		if err := s.patch(ctx); err != nil {
+			return nil, err
+		}
+	}
 	if err := s.step(); err != nil {
 		return nil, err
 	}
@@ -392,6 +410,43 @@ func (s *sandboxBuild) postProcess(ctx context.Context, amis map[string]string) 
 		s.hit("channel-moved")
 	}
 	return nil
+}
+
+// patch runs AWS-RunPatchBaseline on the build instance, as the amibake
+// provisioner's patch step does, and waits for it to succeed.
+func (s *sandboxBuild) patch(ctx context.Context) error {
+	client := s.ssm(s.t.region)
+	var id string
+	for i := 0; ; i++ {
+		out, err := client.SendCommand(ctx, &ssm.SendCommandInput{
+			DocumentName: aws.String("AWS-RunPatchBaseline"), InstanceIds: []string{s.instance},
+			Parameters: map[string][]string{"Operation": {s.t.patchOp}, "RebootOption": {s.t.patchReboot}},
+		})
+		if err == nil {
+			id = aws.ToString(out.Command.CommandId)
+			break
+		}
+		if i > 100 { // the instance may take a moment to reach SSM
+			return fmt.Errorf("patch step: SendCommand: %w", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	s.message("step \"patch\": SSM command " + id + " on " + s.instance)
+	for i := 0; ; i++ {
+		inv, err := client.GetCommandInvocation(ctx, &ssm.GetCommandInvocationInput{CommandId: aws.String(id), InstanceId: aws.String(s.instance)})
+		if err == nil {
+			switch inv.Status {
+			case ssmtypes.CommandInvocationStatusSuccess:
+				return nil
+			case ssmtypes.CommandInvocationStatusFailed, ssmtypes.CommandInvocationStatusTimedOut, ssmtypes.CommandInvocationStatusCancelled:
+				return fmt.Errorf("patch step: command %s is %s", id, inv.Status)
+			}
+		}
+		if i > 1200 {
+			return fmt.Errorf("patch step: command %s did not end", id)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 func (s *sandboxBuild) resolveSource(ctx context.Context) (string, error) {
