@@ -11,6 +11,7 @@ import (
 // unauthenticated: the sandbox only ever listens on loopback.
 func (s *Server) registerAdmin() {
 	m := s.admin
+	s.registerFleetAdmin()
 	m.HandleFunc("GET /_sandbox/health", func(w http.ResponseWriter, r *http.Request) {
 		adminJSON(w, map[string]any{"ok": true, "now": s.clock.Now()})
 	})
