@@ -66,7 +66,9 @@ func TestSeedFleetsAdmin(t *testing.T) {
 	}
 	require.Len(t, out.Alarms, 1)
 	assert.Equal(t, AlarmStateOK, out.Alarms[0].State)
-	sb.Do(func(w *World) { assert.Equal(t, AlarmStateOK, w.AlarmState(DefaultAccount, DefaultRegion, "web-5xx-high")) })
+	sb.Do(func(w *World) {
+		assert.Equal(t, AlarmStateOK, w.AlarmState(DefaultAccount, DefaultRegion, "web-5xx-high"))
+	})
 
 	// A group on an unknown launch template is a 400 naming it.
 	resp2, err := http.Post(sb.URL()+"/_sandbox/seed/fleets", "application/json", strings.NewReader(`{"groups":[{"name":"x","launch_template":"nope","size":1}]}`))
