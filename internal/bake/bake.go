@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -63,6 +64,9 @@ type Result struct {
 	// Inventory is the AMI's inventory document (projects with an
 	// inventory_bucket), recorded before the channel moved.
 	Inventory string `json:"inventory,omitempty"`
+	// Copied are the regions where this run copied a reused AMI that had
+	// no copy there (a region the layer gained since it was built).
+	Copied []string `json:"copied,omitempty"`
 	Err       error  `json:"-"`
 	Error     string `json:"error,omitempty"`
 }
@@ -280,7 +284,7 @@ func (b *Baker) reuse(ctx context.Context, pl *plan.Layer) *Result {
 	if home == "" {
 		return fail(fmt.Errorf("plan reuses no AMI in the build region %s", pl.Region))
 	}
-	if pl.State == plan.StateAvailable && !pl.Publish {
+	if pl.State == plan.StateAvailable && !pl.Publish && len(pl.MissingRegions) == 0 {
 		// The plan just saw it available with the channel on it (which the
 		// post-processor moved only once every copy was available).
 		r.Status, r.Duration = StatusReused, time.Since(start)
@@ -302,6 +306,21 @@ func (b *Baker) reuse(ctx context.Context, pl *plan.Layer) *Result {
 			return fail(fmt.Errorf("not published: %w", err))
 		}
 		r.Verified = true
+	}
+	if len(pl.MissingRegions) > 0 {
+		// A region the layer gained after its AMI was built: the copy
+		// packer would have made, made now; the channel moves (when it
+		// must) only once every copy is available.
+		b.message(pl.Layer, "no copy in %s: copying %s", strings.Join(pl.MissingRegions, ", "), home)
+		copies, err := b.copyAndFinish(ctx, pl.Layer, pl.Region, home, pl.MissingRegions)
+		for k, v := range copies {
+			r.AMI[k] = v
+		}
+		if err != nil {
+			return fail(fmt.Errorf("copy %s: %w", home, err))
+		}
+		r.Copied = sortedRegions(copies)
+		r.Detail = strings.Replace(r.Detail, "; no copy in ", "; copied to ", 1)
 	}
 	// An AMI a failed bake left unpublished gets its document from the
 	// staged inventory that bake left behind.
