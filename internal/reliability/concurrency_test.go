@@ -34,8 +34,9 @@ type world struct {
 	cfg     aws.Config
 	fam     channeltest.Family
 	project string
-	// record is the simulated packer's FAKEPACKER_RECORD (crash tests).
-	record string
+	// record is the simulated packer's FAKEPACKER_RECORD, marker the
+	// real packer's environment marker (crash tests).
+	record, marker string
 }
 
 // seededWorld seeds the family in an in-process sandbox, saves its state

@@ -10,6 +10,7 @@ package reliability
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -35,6 +36,7 @@ import (
 	"github.com/amibake/amibake/internal/crashpoint"
 	"github.com/amibake/amibake/internal/lineage"
 	"github.com/amibake/amibake/internal/sandbox"
+	"github.com/amibake/amibake/internal/testutil"
 	"github.com/amibake/amibake/internal/testutil/fakepacker/fakebin"
 )
 
@@ -59,6 +61,9 @@ type crashFlow struct {
 	// another state than the reference (why); the invariants still hold
 	// there and the difference is logged, not asserted.
 	gap func(p crashPoint) string
+	// only, when set, picks the points to crash at (all of them in the
+	// long variant too).
+	only func(p crashPoint) bool
 }
 
 // crashPoint is one Hit of a reference run: its name and which hit of
@@ -129,7 +134,7 @@ func runCrashFlow(t *testing.T, fl crashFlow) {
 		every = 1
 	}
 	for i, p := range points {
-		if i%every != 0 {
+		if i%every != 0 || (fl.only != nil && !fl.only(p)) {
 			continue
 		}
 		t.Run(p.spec(), func(t *testing.T) {
@@ -301,6 +306,9 @@ func fakePackerEnv(t *testing.T, w *world) []string {
 // waitPackers waits until every packer started in the world has ended.
 func (w *world) waitPackers(t testing.TB) {
 	t.Helper()
+	if w.marker != "" {
+		w.waitMarked(t)
+	}
 	if w.record == "" {
 		return
 	}
@@ -800,4 +808,58 @@ func patchRunFlow(state string) crashFlow {
 func TestCrashResumePatchRun(t *testing.T) {
 	t.Parallel()
 	runCrashFlow(t, patchRunFlow(patchRunState(t)))
+}
+
+// realPackerEnv runs bakes with the real packer and plugins; the world's
+// marker in the environment lets waitPackers find an orphaned packer.
+func realPackerEnv(t *testing.T, w *world) []string {
+	bin, plugins := testutil.PluginDir(t)
+	if w.marker == "" {
+		w.marker = fmt.Sprintf("%s-%d", strings.NewReplacer("/", "-", "#", "-").Replace(t.Name()), time.Now().UnixNano())
+	}
+	return []string{"AMIBAKE_PACKER=" + bin, "PACKER_PLUGIN_PATH=" + plugins, "CHECKPOINT_DISABLE=1",
+		"AMIBAKE_VAR_security_agent_token=crash-t0ken", worldMarkerEnv + "=" + w.marker}
+}
+
+const worldMarkerEnv = "AMIBAKE_TEST_WORLD"
+
+// waitMarked waits until no process carries the world's marker in its
+// environment (Linux /proc): the packer a killed amibake left running,
+// with its plugins, has ended.
+func (w *world) waitMarked(t testing.TB) {
+	t.Helper()
+	want := []byte(worldMarkerEnv + "=" + w.marker + "\x00")
+	deadline := time.Now().Add(5 * time.Minute)
+	for {
+		alive := 0
+		procs, _ := filepath.Glob("/proc/[0-9]*/environ")
+		for _, p := range procs {
+			if b, err := os.ReadFile(p); err == nil && bytes.Contains(b, want) {
+				alive++
+			}
+		}
+		if alive == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d processes of world %s still running after 5 minutes", alive, w.marker)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// The real packer, killed inside a build (long variant only): amibake dies
+// right after it started packer for linux; the orphaned packer builds,
+// tags, copies and publishes linux; the re-run adopts it and builds the
+// rest.
+func TestCrashResumeBakeRealPacker(t *testing.T) {
+	if !long() {
+		t.Skip("real packer: make reliability (AMIBAKE_RELIABILITY=long)")
+	}
+	t.Parallel()
+	fl := bakeFlow()
+	fl.name = "bake (real packer)"
+	fl.env = realPackerEnv
+	fl.only = func(p crashPoint) bool { return p.name == "bake.build-started" && p.n == 1 }
+	runCrashFlow(t, fl)
 }

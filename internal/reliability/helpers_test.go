@@ -53,6 +53,7 @@ func TestMain(m *testing.M) {
 			fmt.Fprintf(os.Stderr, "go build ./cmd/amibake: %v\n%s", err, out)
 			return 1
 		}
+		defer testutil.CleanupPluginDir() // the real-packer crash test's
 		return m.Run()
 	}()
 	os.Exit(code)

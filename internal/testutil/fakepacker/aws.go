@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
@@ -213,6 +214,13 @@ func newSandboxBuild(t *awsTemplate, endpoint string, u ui, target string, pause
 		// Like the amazon plugin: throttling and 5xx are retried.
 		RetryMaxAttempts: 12,
 		RetryMode:        aws.RetryModeStandard,
+	}
+	// FAKEPACKER_MAX_BACKOFF caps the retry backoff (storm tests: the
+	// same retries as the plugin, without its real waits).
+	if d, err := time.ParseDuration(os.Getenv("FAKEPACKER_MAX_BACKOFF")); err == nil && d > 0 {
+		cfg.Retryer = func() aws.Retryer {
+			return retry.AddWithMaxBackoffDelay(retry.NewStandard(func(o *retry.StandardOptions) { o.MaxAttempts = 12 }), d)
+		}
 	}
 	return &sandboxBuild{t: t, cfg: cfg, u: u, target: target, pause: pause, sigs: sigs}
 }

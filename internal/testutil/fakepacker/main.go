@@ -40,6 +40,7 @@
 //	                                 the amibake-lineage channels (aws.go).
 //	                                 FAKEPACKER_SLEEP is spread over its
 //	                                 steps; FAKEPACKER_FAIL is not honoured.
+//	FAKEPACKER_MAX_BACKOFF=1ms       caps the SDK's retry backoff (storms)
 package main
 
 import (
