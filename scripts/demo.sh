@@ -85,22 +85,65 @@ step "inventory of the app-web AMI: packages, recipes, lineage (recorded by the 
 # (sed, not head: the command writes its whole output, so pipefail holds)
 $amibake inventory app-web@latest | sed -n '1,30p'
 
-step "promote base from latest to stable, and its channel history"
-$amibake promote base --to stable
+step "promote every layer from latest to stable, and base's channel history"
+# The example fleets follow stable: web (app-web) and worker (app-worker).
+for layer in linux foundation base app-web app-worker; do $amibake promote "$layer" --to stable; done
 $amibake history base --channel stable
+
+# channel_ami LAYER CHANNEL: the AMI the channel holds now (the last version).
+channel_ami() { $amibake -o json history "$1" --channel "$2" | sed -n 's/.*"ami": "\(ami-[0-9a-f]*\)".*/\1/p' | tail -n1; }
+web_ami="$(channel_ami app-web stable)"
+worker_ami="$(channel_ami app-worker stable)"
+
+step "the example fleets go live in the sandbox: web (replace: ASGs web-prod-a, web-prod-b) and worker (in-place: role=worker)"
+# Real EC2 / Auto Scaling calls made by the sandbox's seed endpoint: one
+# launch template on app-web's stable AMI, two groups of 4 on it; 3 workers
+# from app-worker's stable AMI (SSM-managed: the image has the SSM agent);
+# the alarm web.hcl aborts on (web-5xx-high), in state OK.
+$amibake sandbox admin POST seed/fleets "$(cat <<JSON
+{"launch_templates": [{"name": "web", "image_id": "$web_ami", "instance_type": "t3.medium"}],
+ "groups": [{"name": "web-prod-a", "launch_template": "web", "size": 4},
+            {"name": "web-prod-b", "launch_template": "web", "size": 4}],
+ "instances": [{"image_id": "$worker_ami", "count": 3, "instance_type": "c6i.large",
+                "tags": {"Name": "worker", "role": "worker", "Patch Group": "worker"}, "iam_instance_profile": "acme-worker"}],
+ "alarms": [{"name": "web-5xx-high", "state": "OK"}]}
+JSON
+)" >"$work/fleets.json"
+echo "web:    web-prod-a, web-prod-b (4 instances each) on app-web stable $web_ami; alarm web-5xx-high is OK"
+echo "worker: 3 instances tagged role=worker on app-worker stable $worker_ami"
+# The web fleet waits checkpoint_wait (15m) at each checkpoint; the demo's
+# copy of fleets/web.hcl waits 5s so that you do not.
+sed -i 's/checkpoint_wait     = "15m"/checkpoint_wait     = "5s"/' "$project/fleets/web.hcl"
+grep -q 'checkpoint_wait     = "5s"' "$project/fleets/web.hcl"
+echo "(demo only: the web fleet's checkpoint_wait is 5s instead of 15m)"
 
 step "a critical openssl fix is released upstream (sandbox admin API)"
 $amibake sandbox admin POST patches/release '{"package":"openssl","severity":"Critical","classification":"Security","cves":["CVE-2026-4242"]}' >/dev/null
 echo "released: openssl (Critical, CVE-2026-4242)"
 
-step "patch run: scan every image, rebake the lowest affected layer and everything above it, verify, publish"
-$amibake patch run --apply
+step "patch run --rollout, dry run: what would be rebaked, which channels would move, which fleets would roll out"
+$amibake patch run --rollout
+
+step "patch run --rollout --apply: scan, rebake, verify, publish, replace the drifted AMIs on stable, roll out the fleets"
+# web: canary replace rollout (the canary is judged on the metrics of the
+# window ending now: --canary-no-wait), then retire is asked about the AMI it replaced.
+# worker: patched in place with Run Command; its maintenance window is
+# sun-02:00-04:00, so the demo passes --ignore-window rather than wait for Sunday.
+$amibake --yes patch run --rollout --apply --canary-no-wait --ignore-window --poll 200ms
+
+step "stable's history: the patch rebake replaced the drifted AMI, and says so"
+$amibake history app-web --channel stable
 
 step "what the patch rebake changed in app-web (inventory diff)"
-if [[ -n "$ami" ]]; then $amibake diff "$ami" app-web@latest; fi
+$amibake diff "$web_ami" app-web@stable
+
+step "retire: what can go now, what is kept and why (keeping 1 build per layer)"
+# The rollout already asked retire about the AMI web ran before; this asks
+# about every AMI of the project.
+$amibake --yes retire --keep 1 --apply
 
 step "patch run again: nothing new released, nothing to do"
-$amibake patch run --apply
+$amibake patch run --rollout --apply
 
-step "status: every layer's channels, every fleet, the lock"
+step "status: every layer's channels, every fleet on the new AMIs, the lock"
 $amibake status
