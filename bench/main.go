@@ -79,7 +79,7 @@ func main() {
 	}
 	only := flag.String("only", "", "comma-separated figures to run (default all): "+strings.Join(figureNames(), ","))
 	keep := flag.String("keep", "", "keep the generated projects and state files in `DIR` instead of a temporary directory")
-	runs := flag.Int("runs", 3, "runs of each timed plan (median wall time, peak RSS)")
+	runs := flag.Int("runs", 3, "runs of each timed plan (median wall, peak RSS, best CPU) and of each retire-curve size (best of)")
 	perASG := flag.Int("rollout-per-asg", 20, "instances per ASG in the replace rollout (100 ASGs; 100 is the issue's full 10,000, ~80 s)")
 	flag.Parse()
 	rolloutPerASG = max(*perASG, 1)
