@@ -20,7 +20,7 @@ import (
 // is the one the rebake builds: a patch rebake keeps it, so a channel
 // holding it holds the same content at an older patch level.
 func replaceChannels(ctx context.Context, clients *awsapi.Clients, cfg *config.Config, fps map[string]*graph.Fingerprint,
-	layer string, built *bake.Result) ([]*channel.Replacement, error) {
+	layer, runID string, built *bake.Result) ([]*channel.Replacement, error) {
 	fp := fps[layer]
 	if fp == nil {
 		return nil, fmt.Errorf("layer %s: no fingerprint", layer)
@@ -38,7 +38,11 @@ func replaceChannels(ctx context.Context, clients *awsapi.Clients, cfg *config.C
 	r := &channel.Replacer{SSMFor: clients.SSM, EC2For: clients.EC2, Paths: channel.Paths(cfg), Regions: regions}
 	var amis map[string]string
 	if built != nil {
+		// An adopted rebake (an earlier run's) has no build id of this run.
 		amis, r.RunID = built.AMI, built.BuildID
+		if r.RunID == "" {
+			r.RunID = runID
+		}
 	}
 	rs, err := r.Plan(ctx, layer, fp.Hash, amis, extra)
 	if err != nil || built == nil {

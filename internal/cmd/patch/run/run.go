@@ -289,7 +289,7 @@ func Run(parent context.Context, opts *RunOptions) (err error) {
 	}
 	if !opts.Apply {
 		for _, layer := range built(p) {
-			rs, err := replaceChannels(ctx, clients, cfg, fps, layer, nil)
+			rs, err := replaceChannels(ctx, clients, cfg, fps, layer, "", nil)
 			if err != nil {
 				return lost(fmt.Errorf("patch run: %w", err))
 			}
@@ -388,7 +388,7 @@ func Run(parent context.Context, opts *RunOptions) (err error) {
 		if (r.Status != bake.StatusBuilt && !adopted) || !r.Published || ctx.Err() != nil {
 			continue
 		}
-		rs, err := replaceChannels(ctx, clients, cfg, fps, r.Layer, r)
+		rs, err := replaceChannels(ctx, clients, cfg, fps, r.Layer, rep.RunID, r)
 		rep.Channels = append(rep.Channels, rs...)
 		if err != nil {
 			progress("Channels of %s not moved: %v", r.Layer, err)
