@@ -67,8 +67,8 @@ type Result struct {
 	// Copied are the regions where this run copied a reused AMI that had
 	// no copy there (a region the layer gained since it was built).
 	Copied []string `json:"copied,omitempty"`
-	Err       error  `json:"-"`
-	Error     string `json:"error,omitempty"`
+	Err    error    `json:"-"`
+	Error  string   `json:"error,omitempty"`
 }
 
 // Observer is told what a bake does as it happens (the live view). Its

@@ -134,16 +134,18 @@ func Seed(t testing.TB, sb *sandbox.Sandbox, dir string) map[string]string {
 		t.Fatalf("patch apply: %d\n%s", code, errOut)
 	}
 	cfg, g, fps := Load(t, dir)
+	project, home := cfg.Project.Name, cfg.Project.Regions[0]
+	paths := lineage.Paths{Prefix: cfg.Project.ParamPrefix, Project: project}
 	amis := map[string]string{}
 	sb.Do(func(w *sandbox.World) {
 		now := sb.Clock().Now()
-		src := w.LatestAmazonLinux(Region, "x86_64", false)
+		src := w.LatestAmazonLinux(home, "x86_64", false)
 		if src == nil {
 			t.Fatal("the sandbox has no Amazon Linux image")
 		}
 		for _, n := range g.Topo() {
 			fp := fps[n.Name()]
-			bt := lineage.BuildTags{Project: Project, Layer: n.Name(), Fingerprint: fp.Hash, ParentFingerprint: fp.Parent,
+			bt := lineage.BuildTags{Project: project, Layer: n.Name(), Fingerprint: fp.Hash, ParentFingerprint: fp.Parent,
 				BuildID: "b-seed-" + n.Name(), PatchLevel: "pb-seed:000000000000"}
 			if p := n.Layer.Parent; p != "" {
 				bt.ParentAMI = amis[p]
@@ -152,10 +154,10 @@ func Seed(t testing.TB, sb *sandbox.Sandbox, dir string) map[string]string {
 			}
 			id := w.NewID("ami")
 			snap := w.NewID("snap")
-			w.EC2.Snapshots[snap] = &sandbox.Snapshot{ID: snap, Account: sandbox.DefaultAccount, Region: Region, VolumeSize: 8,
+			w.EC2.Snapshots[snap] = &sandbox.Snapshot{ID: snap, Account: sandbox.DefaultAccount, Region: home, VolumeSize: 8,
 				State: "completed", StartTime: now, StateSince: now, CompleteAt: now}
-			w.EC2.Images[id] = &sandbox.Image{ID: id, Account: sandbox.DefaultAccount, Region: Region,
-				Name: Project + "-" + n.Name() + "-seed", State: "available", StateSince: now, CreationDate: now, AvailableAt: now,
+			w.EC2.Images[id] = &sandbox.Image{ID: id, Account: sandbox.DefaultAccount, Region: home,
+				Name: project + "-" + n.Name() + "-seed", State: "available", StateSince: now, CreationDate: now, AvailableAt: now,
 				Architecture: "x86_64", RootDeviceName: "/dev/xvda", Content: src.Content.Clone(), Tags: sandbox.Tags(bt.Map()),
 				BlockDevices: []sandbox.BlockDevice{{DeviceName: "/dev/xvda", SnapshotID: snap, VolumeSize: 8, VolumeType: "gp3", DeleteOnTermination: true}}}
 			amis[n.Name()] = id
@@ -164,7 +166,7 @@ func Seed(t testing.TB, sb *sandbox.Sandbox, dir string) map[string]string {
 				w.EC2.Snapshots[csnap] = &sandbox.Snapshot{ID: csnap, Account: sandbox.DefaultAccount, Region: r, VolumeSize: 8,
 					State: "completed", StartTime: now, StateSince: now, CompleteAt: now, Tags: sandbox.Tags(bt.Map())}
 				img := *w.EC2.Images[id]
-				img.ID, img.Region, img.SourceImageID, img.SourceRegion = cid, r, id, Region
+				img.ID, img.Region, img.SourceImageID, img.SourceRegion = cid, r, id, home
 				img.Content, img.Tags = src.Content.Clone(), sandbox.Tags(bt.Map())
 				img.BlockDevices = []sandbox.BlockDevice{{DeviceName: "/dev/xvda", SnapshotID: csnap, VolumeSize: 8, VolumeType: "gp3", DeleteOnTermination: true}}
 				w.EC2.Images[cid] = &img
@@ -172,7 +174,7 @@ func Seed(t testing.TB, sb *sandbox.Sandbox, dir string) map[string]string {
 		}
 	})
 	for layer, id := range amis {
-		channeltest.PutChannel(t, sb, Region, Paths.Channel(layer, lineage.ChannelLatest), id)
+		channeltest.PutChannel(t, sb, home, paths.Channel(layer, lineage.ChannelLatest), id)
 	}
 	return amis
 }
