@@ -37,7 +37,12 @@ func TestBakeCopiesReusedAMIToNewRegion(t *testing.T) {
 	two := automationtest.WithRegions(automationtest.Files(), automationtest.Region, automationtest.CopyRegion)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "amibake.hcl"), []byte(two["amibake.hcl"]), 0o644))
 
-	code, out, errOut := clitest.Run(t, sb, dir, "-o", "json", "bake")
+	code, out, errOut := clitest.Run(t, sb, dir, "bake", "--dry-run")
+	require.Equal(t, 0, code, errOut)
+	assert.Regexp(t, `linux\s+reuse\+copy\s+up-to-date\s+ami-\w+; no copy in eu-west-1`, out)
+	assert.Equal(t, 0, sb.CountFirstAttempts("ec2", "CopyImage"), "dry run")
+
+	code, out, errOut = clitest.Run(t, sb, dir, "-o", "json", "bake")
 	require.Equal(t, 0, code, "stderr:\n%s\nstdout:\n%s", errOut, out)
 	var rep struct {
 		Built, Reused int

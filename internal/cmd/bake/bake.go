@@ -369,6 +369,9 @@ func dryRun(opts *BakeOptions, baker *bake.Baker, p *plan.Plan, report *jsonRepo
 			tmpl = rel
 		}
 		action := string(l.Action)
+		if l.Action == plan.ActionReuse && len(l.MissingRegions) > 0 {
+			action += "+copy"
+		}
 		if l.Action == plan.ActionReuse && l.Publish {
 			action += "+publish"
 		}
