@@ -863,3 +863,52 @@ func TestCrashResumeBakeRealPacker(t *testing.T) {
 	fl.only = func(p crashPoint) bool { return p.name == "bake.build-started" }
 	runCrashFlow(t, fl)
 }
+
+// in-place rollout of worker: ten instances tagged role=worker on the
+// app-worker AMI (stable), patched through Run Command in batches.
+func inPlaceFlow() crashFlow {
+	return crashFlow{
+		name: "in-place rollout",
+		world: func(t *testing.T) *world {
+			return servedWorld(t, func(sb *sandbox.Sandbox) {
+				fam := channeltest.SeedFamily(t, sb, channeltest.Project, "ami-source")
+				channeltest.PutChannel(t, sb, "us-east-1", "/amibake/acme-golden/layers/app-worker/stable", fam.AppWorker.Home())
+				_, err := ec2.NewFromConfig(sb.Config).RunInstances(context.Background(), &ec2.RunInstancesInput{ImageId: aws.String(fam.AppWorker.Home()),
+					InstanceType: ec2types.InstanceTypeT3Micro, MinCount: aws.Int32(10), MaxCount: aws.Int32(10),
+					TagSpecifications: []ec2types.TagSpecification{{ResourceType: ec2types.ResourceTypeInstance,
+						Tags: []ec2types.Tag{{Key: aws.String("role"), Value: aws.String("worker")}}}}})
+				require.NoError(t, err)
+			}, nil)
+		},
+		args: []string{"rollout", "worker", "--apply", "--ignore-window", "--poll", "20ms"},
+		env:  func(*testing.T, *world) []string { return nil },
+		check: func(t *testing.T, w *world) {
+			levels := w.workerLevels(t)
+			assert.Len(t, levels, 1, "every worker on one patch level: %v", levels)
+			assert.NotContains(t, levels, "", "every worker tagged with its patch level")
+		},
+		every: 1,
+	}
+}
+
+// workerLevels counts the running role=worker instances by their
+// amibake:patch-level tag.
+func (w *world) workerLevels(t testing.TB) map[string]int {
+	t.Helper()
+	out, err := w.ec2(channeltest.Regions[0]).DescribeInstances(context.Background(), &ec2.DescribeInstancesInput{Filters: []ec2types.Filter{
+		{Name: aws.String("tag:role"), Values: []string{"worker"}},
+		{Name: aws.String("instance-state-name"), Values: []string{"running"}}}})
+	require.NoError(t, err)
+	levels := map[string]int{}
+	for _, r := range out.Reservations {
+		for _, in := range r.Instances {
+			levels[tagMap(in.Tags)[lineage.TagPatchLevel]]++
+		}
+	}
+	return levels
+}
+
+func TestCrashResumeInPlaceRollout(t *testing.T) {
+	t.Parallel()
+	runCrashFlow(t, inPlaceFlow())
+}
