@@ -108,7 +108,8 @@ func TestAutomationCopiesToEveryRegion(t *testing.T) {
 	assert.Equal(t, 1, w.sb.CountFirstAttempts("ec2", "CopyImage"), "the copy adopted, not copied again")
 }
 
-// A copy that fails keeps latest where it was: all regions or none.
+// A copy that fails keeps latest where it was: all regions or none. The
+// next run deregisters the failed copy and copies again.
 func TestAutomationFailedCopyPublishesNothing(t *testing.T) {
 	timing := sandbox.ZeroTiming()
 	timing.ImageCopy = time.Hour // pending until the test fails it
@@ -139,6 +140,21 @@ func TestAutomationFailedCopyPublishesNothing(t *testing.T) {
 	assert.ErrorContains(t, r.Err, "failed")
 	assert.False(t, r.Published)
 	assert.Equal(t, w.amis["linux"], w.latest(t, "linux"), "latest did not move")
+
+	// The next run adopts the rebaked AMI and copies it again: the failed
+	// copy is neither adopted nor returned for a reused ClientToken.
+	w.sb.Do(func(wd *sandbox.World) { wd.Timing.ImageCopy = 0 })
+	b2, p2 := w.baker(t, "b-copyfail2")
+	results, err = b2.Run(context.Background(), p2)
+	require.NoError(t, err)
+	r2 := results[0]
+	require.Equal(t, bake.StatusBuilt, r2.Status, "%v", r2.Err)
+	assert.Equal(t, r.AMI[automationtest.Region], r2.AMI[automationtest.Region])
+	assert.NotEqual(t, r.AMI[automationtest.CopyRegion], r2.AMI[automationtest.CopyRegion])
+	assert.Equal(t, 2, w.sb.CountFirstAttempts("ec2", "CopyImage"))
+	assert.Equal(t, 1, w.sb.CountFirstAttempts("ec2", "DeregisterImage"), "the failed copy is cleaned up (it held the name)")
+	assert.Equal(t, 1, w.sb.CountFirstAttempts("ssm", "StartAutomationExecution"))
+	assert.Equal(t, r2.AMI[automationtest.Region], w.latest(t, "linux"))
 }
 
 // The crash window between the runbook's createImage and tagImage steps:

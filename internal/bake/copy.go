@@ -34,10 +34,11 @@ const copyWaitMissing = 2 * time.Minute
 // of regions and returns them by region, without waiting for them. A copy
 // an earlier run made (same project, layer, fingerprint, build id and
 // patch level; not revoked; pending or available) is adopted; otherwise
-// CopyImage runs with a ClientToken made from the build id, the source
-// and the region, so a retried call never makes a second copy. The copy
-// is tagged in the CopyImage call itself: there is no moment at which
-// an untagged copy exists that a re-run would not find.
+// CopyImage runs with a ClientToken made from the run, the build id, the
+// source and the region, so a retried call never makes a second copy,
+// while a later run's attempt after a copy failed is not answered with
+// that failed copy. The copy is tagged in the CopyImage call itself: no
+// untagged copy ever exists that a re-run would not find and adopt.
 func (b *Baker) copyImages(ctx context.Context, layer, home string, src *ec2types.Image, regions []string) (map[string]string, error) {
 	out := map[string]string{}
 	ami := aws.ToString(src.ImageId)
@@ -58,7 +59,7 @@ func (b *Baker) copyImages(ctx context.Context, layer, home string, src *ec2type
 		in := &ec2.CopyImageInput{
 			SourceRegion: aws.String(home), SourceImageId: aws.String(ami), Name: src.Name,
 			Description: src.Description,
-			ClientToken: aws.String(copyToken(imageTag(src, lineage.TagBuildID), ami, region)),
+			ClientToken: aws.String(copyToken(b.RunID, imageTag(src, lineage.TagBuildID), ami, region)),
 			TagSpecifications: []ec2types.TagSpecification{
 				{ResourceType: ec2types.ResourceTypeImage, Tags: tags},
 				{ResourceType: ec2types.ResourceTypeSnapshot, Tags: tags},
@@ -95,16 +96,18 @@ func copyTags(src *ec2types.Image) []ec2types.Tag {
 }
 
 // copyToken is CopyImage's ClientToken (at most 64 ASCII characters).
-func copyToken(buildID, ami, region string) string {
-	s := sha256.Sum256([]byte("amibake-copy\x00" + buildID + "\x00" + ami + "\x00" + region))
+func copyToken(runID, buildID, ami, region string) string {
+	s := sha256.Sum256([]byte("amibake-copy\x00" + runID + "\x00" + buildID + "\x00" + ami + "\x00" + region))
 	return "amibake-" + hex.EncodeToString(s[:24])
 }
 
 // findCopy looks in one region for a copy of src: the same project, layer,
 // fingerprint, build id and patch level (the tags every copy of one build
-// carries), not revoked, pending or available. The newest wins.
+// carries), not revoked, pending or available. The newest wins. A failed
+// copy (an earlier attempt's) is deregistered with its snapshots: it is
+// of no use, and it holds the AMI name a new copy needs.
 func findCopy(ctx context.Context, client awsapi.EC2, src *ec2types.Image) (string, error) {
-	filters := []ec2types.Filter{{Name: aws.String("state"), Values: []string{"pending", "available"}}}
+	filters := []ec2types.Filter{{Name: aws.String("state"), Values: []string{"pending", "available", "failed"}}}
 	for _, k := range []string{lineage.TagProject, lineage.TagLayer, lineage.TagFingerprint, lineage.TagBuildID, lineage.TagPatchLevel} {
 		if v := imageTag(src, k); v != "" {
 			filters = append(filters, ec2types.Filter{Name: aws.String("tag:" + k), Values: []string{v}})
@@ -119,11 +122,18 @@ func findCopy(ctx context.Context, client awsapi.EC2, src *ec2types.Image) (stri
 	var best *ec2types.Image
 	for i := range out.Images {
 		img := &out.Images[i]
-		if hasTag(img, lineage.TagRevoked) {
-			continue
-		}
 		// The lineage must match too: a copy of this very build.
 		if imageTag(img, lineage.TagParentAMI) != imageTag(src, lineage.TagParentAMI) || imageTag(img, lineage.TagSource) != imageTag(src, lineage.TagSource) {
+			continue
+		}
+		if img.State == ec2types.ImageStateFailed {
+			if _, err := client.DeregisterImage(ctx, &ec2.DeregisterImageInput{ImageId: img.ImageId,
+				DeleteAssociatedSnapshots: aws.Bool(true)}); err != nil {
+				return "", fmt.Errorf("deregister failed copy %s: %w", aws.ToString(img.ImageId), err)
+			}
+			continue
+		}
+		if hasTag(img, lineage.TagRevoked) {
 			continue
 		}
 		if best == nil || aws.ToString(img.CreationDate) > aws.ToString(best.CreationDate) ||
