@@ -129,6 +129,7 @@ step "patch run --rollout --apply: scan, rebake, verify, publish, replace the dr
 # window ending now: --canary-no-wait), then retire is asked about the AMI it replaced.
 # worker: patched in place with Run Command; its maintenance window is
 # sun-02:00-04:00, so the demo passes --ignore-window rather than wait for Sunday.
+# --yes: at a terminal each fleet's rollout would first ask "Apply N changes …? [y/N]".
 $amibake --yes patch run --rollout --apply --canary-no-wait --ignore-window --poll 200ms
 
 step "stable's history: the patch rebake replaced the drifted AMI, and says so"
@@ -143,7 +144,7 @@ step "retire: what can go now, what is kept and why (keeping 1 build per layer)"
 $amibake --yes retire --keep 1 --apply
 
 step "patch run again: nothing new released, nothing to do"
-$amibake patch run --rollout --apply
+$amibake --yes patch run --rollout --apply
 
 step "status: every layer's channels, every fleet on the new AMIs, the lock"
 $amibake status
