@@ -386,7 +386,7 @@ func RebakeImageName(project, buildID string) string {
 var amiNameUnsafe = regexp.MustCompile(`[^A-Za-z0-9()\[\] ./\-'@_]`)
 
 // nameTakenError: the rebake's image name belongs to an image that can
-// no longer be adopted (revoked after a failed verify, or failed).
+// no longer be adopted (revoked after a failed verify).
 type nameTakenError struct{ name, id, why string }
 
 func (e *nameTakenError) Error() string {
@@ -395,8 +395,8 @@ func (e *nameTakenError) Error() string {
 
 // adoptByName finds the image of an earlier attempt at this rebake by its
 // name, tagged or not (a run that died between the runbook's createImage
-// and tagImage steps left it untagged). An image by that name that cannot
-// be adopted is a *nameTakenError.
+// and tagImage steps left it untagged). A failed one is deregistered with
+// its snapshots (it holds the name); a revoked one is a *nameTakenError.
 func (a *Automation) adoptByName(ctx context.Context, client awsapi.EC2, name, current string) (string, error) {
 	if name == "" {
 		return "", nil
@@ -414,6 +414,11 @@ func (a *Automation) adoptByName(ctx context.Context, client awsapi.EC2, name, c
 			return "", &nameTakenError{name: name, id: id, why: "revoked: " + imageTag(&img, lineage.TagRevoked)}
 		case img.State == ec2types.ImageStateAvailable || img.State == ec2types.ImageStatePending:
 			return id, nil
+		case img.State == ec2types.ImageStateFailed:
+			if _, err := client.DeregisterImage(ctx, &ec2.DeregisterImageInput{ImageId: img.ImageId,
+				DeleteAssociatedSnapshots: aws.Bool(true)}); err != nil {
+				return "", fmt.Errorf("deregister the failed image %s of an earlier run: %w", id, err)
+			}
 		default:
 			return "", &nameTakenError{name: name, id: id, why: string(img.State)}
 		}

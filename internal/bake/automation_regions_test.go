@@ -236,3 +236,46 @@ func TestAutomationRetriesAfterFailedExecution(t *testing.T) {
 	assert.Equal(t, 2, w.sb.CountFirstAttempts("ssm", "StartAutomationExecution"))
 	assert.Equal(t, results[0].AMI[automationtest.Region], w.latest(t, "linux"))
 }
+
+// An image that failed while the runbook made it holds the rebake's name:
+// the next run deregisters it and runs the runbook again under that name.
+func TestAutomationReplacesFailedImage(t *testing.T) {
+	timing := sandbox.ZeroTiming()
+	timing.ImageCreate = time.Hour
+	w := newWorld(t, func(o *sandbox.Options) { o.Timing = &timing })
+	_, err := w.sb.ReleasePatch(sandbox.PatchRelease{Package: "openssl", Severity: "Critical"})
+	require.NoError(t, err)
+	failedCh := make(chan string, 1)
+	go func() {
+		var id string
+		for id == "" {
+			time.Sleep(time.Millisecond)
+			w.sb.Do(func(wd *sandbox.World) {
+				for _, img := range wd.EC2.Images {
+					if img.State == "pending" && img.SourceInstanceID != "" {
+						id = img.ID
+					}
+				}
+			})
+		}
+		_ = w.sb.FailImage(id, "")
+		failedCh <- id
+	}()
+	b, p := w.baker(t, "b-imgfail1")
+	results, err := b.Run(context.Background(), p)
+	require.NoError(t, err)
+	require.Equal(t, bake.StatusFailed, results[0].Status)
+	assert.ErrorContains(t, results[0].Err, "createImage")
+	failed := <-failedCh
+
+	w.sb.Do(func(wd *sandbox.World) { wd.Timing.ImageCreate = 0 })
+	b2, p2 := w.baker(t, "b-imgfail2")
+	results, err = b2.Run(context.Background(), p2)
+	require.NoError(t, err)
+	r := results[0]
+	require.Equal(t, bake.StatusBuilt, r.Status, "%v", r.Err)
+	assert.NotEqual(t, failed, r.AMI[automationtest.Region])
+	assert.Equal(t, bake.RebakeBuildID("linux", p2.Layers[0].Fingerprint, r.PatchLevel), r.BuildID, "the same name, freed")
+	assert.Equal(t, 1, w.sb.CountFirstAttempts("ec2", "DeregisterImage"))
+	assert.Equal(t, 2, w.sb.CountFirstAttempts("ssm", "StartAutomationExecution"))
+}
