@@ -52,7 +52,7 @@ type Replacement struct {
 	// Version is the parameter's version after the move.
 	Version int64 `json:"version,omitempty"`
 
-	fromLevel string
+	fromLevel, toLevel string
 }
 
 // Moves reports whether the channel moves (or would, in a dry run).
@@ -81,9 +81,13 @@ type Replacer struct {
 func (r *Replacer) Plan(ctx context.Context, layer, fingerprint string, newAMIs map[string]string, extra []string) ([]*Replacement, error) {
 	var out []*Replacement
 	for i, region := range r.Regions {
-		held, err := r.channels(ctx, region, layer)
+		params, err := r.channels(ctx, region, layer)
 		if err != nil {
 			return nil, fmt.Errorf("channels of %s: %w", layer, err)
+		}
+		held := map[string]string{}
+		for ch, v := range params {
+			held[ch] = v.AMI
 		}
 		if i == 0 {
 			for _, ch := range extra {
@@ -157,10 +161,10 @@ func short(fp string) string {
 	return fp
 }
 
-// channels reads the layer's channel parameters in region: name → AMI.
-func (r *Replacer) channels(ctx context.Context, region, layer string) (map[string]string, error) {
+// channels reads the layer's channel parameters in region, by channel.
+func (r *Replacer) channels(ctx context.Context, region, layer string) (map[string]Value, error) {
 	root := r.Paths.LayersRoot() + "/" + layer
-	out := map[string]string{}
+	out := map[string]Value{}
 	p := ssm.NewGetParametersByPathPaginator(r.SSMFor(region), &ssm.GetParametersByPathInput{
 		Path: aws.String(root), MaxResults: aws.Int32(10)})
 	for p.HasMorePages() {
@@ -169,10 +173,64 @@ func (r *Replacer) channels(ctx context.Context, region, layer string) (map[stri
 			return nil, fmt.Errorf("read %s in %s: %w", root, region, err)
 		}
 		for _, prm := range page.Parameters {
-			l, ch, ok := r.Paths.ParseChannel(aws.ToString(prm.Name))
+			name := aws.ToString(prm.Name)
+			l, ch, ok := r.Paths.ParseChannel(name)
 			if ok && l == layer {
-				out[ch] = aws.ToString(prm.Value)
+				out[ch] = Value{Name: name, AMI: aws.ToString(prm.Value), Version: prm.Version, Modified: aws.ToTime(prm.LastModifiedDate)}
 			}
+		}
+	}
+	return out, nil
+}
+
+// LeftBehind plans the moves an earlier patch run did not make: it
+// published a patch rebake on latest and stopped (killed, lost machine)
+// before moving the layer's other channels. In each region whose latest
+// holds an available, non-revoked AMI with a patch level, a channel moves
+// to it (status would-move; Apply makes the moves) when it holds an older,
+// non-revoked AMI of the same fingerprint at another patch level and was
+// last written before latest was: a channel an operator set after latest
+// moved (say, back to the previous patch level) is theirs and stays. Only
+// the channels that would move are returned.
+func (r *Replacer) LeftBehind(ctx context.Context, layer string) ([]*Replacement, error) {
+	var out []*Replacement
+	for _, region := range r.Regions {
+		params, err := r.channels(ctx, region, layer)
+		if err != nil {
+			return nil, fmt.Errorf("channels of %s: %w", layer, err)
+		}
+		latest, ok := params[lineage.ChannelLatest]
+		if !ok || len(params) < 2 {
+			continue
+		}
+		ids := []string{}
+		for _, v := range params {
+			ids = append(ids, v.AMI)
+		}
+		imgs, err := lineage.DescribeIDs(ctx, r.EC2For(region), region, ids)
+		if err != nil {
+			return nil, fmt.Errorf("channels of %s: %w", layer, err)
+		}
+		cur, ok := imgs[latest.AMI]
+		if !ok || cur.IsRevoked() || cur.State != lineage.StateAvailable || cur.PatchLevel == "" || cur.Fingerprint == "" {
+			continue
+		}
+		names := make([]string, 0, len(params))
+		for ch := range params {
+			names = append(names, ch)
+		}
+		sort.Strings(names)
+		for _, ch := range names {
+			v := params[ch]
+			img, found := imgs[v.AMI]
+			if ch == lineage.ChannelLatest || !found || v.AMI == cur.ID || img.IsRevoked() ||
+				img.Fingerprint != cur.Fingerprint || img.PatchLevel == cur.PatchLevel ||
+				img.CreationDate >= cur.CreationDate || !v.Modified.Before(latest.Modified) {
+				continue
+			}
+			out = append(out, &Replacement{Layer: layer, Channel: ch, Region: region, Parameter: v.Name, From: v.AMI, To: cur.ID,
+				Status: ReplaceWouldMove, Reason: "patch-drift: replaces " + v.AMI + " (left behind: latest moved to " + cur.ID + " first)",
+				fromLevel: img.PatchLevel, toLevel: cur.PatchLevel})
 		}
 	}
 	return out, nil
@@ -191,8 +249,12 @@ func (r *Replacer) Apply(ctx context.Context, moves []*Replacement, patchLevel s
 		if m.Status != ReplaceWouldMove || m.To == "" {
 			continue
 		}
+		level := patchLevel
+		if m.toLevel != "" {
+			level = m.toLevel
+		}
 		desc := fmt.Sprintf("amibake patch run %s: patch-drift: replaces %s (same fingerprint; patch level %s → %s)",
-			r.RunID, m.From, orNone(m.fromLevel), orNone(patchLevel))
+			r.RunID, m.From, orNone(m.fromLevel), orNone(level))
 		v, err := r.put(ctx, m.Region, m.Parameter, m.To, desc)
 		if err != nil {
 			err = fmt.Errorf("move %s in %s to %s: %w", m.Parameter, m.Region, m.To, err)

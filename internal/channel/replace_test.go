@@ -3,6 +3,7 @@ package channel_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -161,4 +162,62 @@ func TestReplacerAllOrNothing(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, hist, 3, "moved, then put back")
 	assert.Contains(t, hist[2].Description, "undo of the patch-drift move")
+}
+
+// An earlier patch run moved latest to its rebake and died before moving
+// stable: LeftBehind moves stable, not a channel written after latest (an
+// operator's choice), not other content, not a channel in a region
+// without latest; a revoked latest moves nothing.
+func TestReplacerLeftBehind(t *testing.T) {
+	ctx := context.Background()
+	sb := sandbox.Start(t)
+	clients := awsapi.NewClients(sb.Config)
+	home := channeltest.Regions[0]
+	old := seedAs(t, sb, "app-web", "b1", "fp-web", "pl-1", false)
+	other := seedAs(t, sb, "app-web", "b0", "fp-other", "pl-1", false)
+	sb.AdvanceClock(time.Minute)
+	fresh := seedAs(t, sb, "app-web", "b2", "fp-web", "pl-2", false)
+	channeltest.PutChannel(t, sb, home, paths.Channel("app-web", "stable"), old.Home())
+	channeltest.PutChannel(t, sb, home, paths.Channel("app-web", "pinned"), other.Home())
+	channeltest.PutChannel(t, sb, "eu-west-1", paths.Channel("app-web", "stable"), old.IDs["eu-west-1"])
+	sb.AdvanceClock(time.Second)
+	channeltest.PutChannel(t, sb, home, paths.Channel("app-web", "latest"), fresh.Home())
+	sb.AdvanceClock(time.Second)
+	channeltest.PutChannel(t, sb, home, paths.Channel("app-web", "rollback"), old.Home())
+
+	r := &channel.Replacer{SSMFor: clients.SSM, EC2For: clients.EC2, Paths: paths, Regions: channeltest.Regions, RunID: "run-8"}
+	moves, err := r.LeftBehind(ctx, "app-web")
+	require.NoError(t, err)
+	require.Len(t, moves, 1, "%+v", moves)
+	assert.Equal(t, "stable", moves[0].Channel)
+	assert.Equal(t, home, moves[0].Region)
+	assert.Equal(t, fresh.Home(), moves[0].To)
+	require.NoError(t, r.Apply(ctx, moves, ""))
+	assert.Equal(t, channel.ReplaceMoved, moves[0].Status)
+
+	get := func(region, ch string) string {
+		v, err := channel.Get(ctx, clients.SSM(region), paths.Channel("app-web", ch))
+		require.NoError(t, err)
+		return v.AMI
+	}
+	assert.Equal(t, fresh.Home(), get(home, "stable"))
+	assert.Equal(t, old.Home(), get(home, "rollback"), "written after latest: an operator's")
+	assert.Equal(t, other.Home(), get(home, "pinned"))
+	assert.Equal(t, old.IDs["eu-west-1"], get("eu-west-1", "stable"), "no latest in eu-west-1")
+	hist, err := channel.History(ctx, clients.SSM(home), paths.Channel("app-web", "stable"))
+	require.NoError(t, err)
+	assert.Equal(t, "amibake patch run run-8: patch-drift: replaces "+old.Home()+" (same fingerprint; patch level pl-1 → pl-2)", hist[len(hist)-1].Description)
+
+	again, err := r.LeftBehind(ctx, "app-web")
+	require.NoError(t, err)
+	assert.Empty(t, again)
+
+	// A revoked latest is nobody's target.
+	channeltest.PutChannel(t, sb, home, paths.Channel("app-web", "canary"), old.Home())
+	sb.AdvanceClock(time.Second)
+	bad := seedAs(t, sb, "app-web", "b3", "fp-web", "pl-3", true)
+	channeltest.PutChannel(t, sb, home, paths.Channel("app-web", "latest"), bad.Home())
+	moves, err = r.LeftBehind(ctx, "app-web")
+	require.NoError(t, err)
+	assert.Empty(t, moves)
 }

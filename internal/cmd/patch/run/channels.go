@@ -2,6 +2,7 @@ package run
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -11,6 +12,7 @@ import (
 	"github.com/amibake/amibake/internal/awsapi"
 	"github.com/amibake/amibake/internal/bake"
 	"github.com/amibake/amibake/internal/channel"
+	"github.com/amibake/amibake/internal/cmdutil"
 	"github.com/amibake/amibake/internal/config"
 	"github.com/amibake/amibake/internal/graph"
 )
@@ -113,4 +115,120 @@ func printChannels(w io.Writer, rs []*channel.Replacement) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Layer, r.Channel, r.Region, ami, r.Status, orDash(r.Reason))
 	}
 	return tw.Flush()
+}
+
+// catchUp finds, for each layer not in skip, the channels an earlier
+// patch run left behind (channel.Replacer.LeftBehind: it published on
+// latest and stopped before moving them) and, with apply, moves them, all
+// or nothing per layer. failed lists the layers whose moves were put back.
+func catchUp(ctx context.Context, clients *awsapi.Clients, cfg *config.Config, layers []string, skip map[string]bool,
+	runID string, apply bool) (moves []*channel.Replacement, failed []string, err error) {
+	for _, layer := range layers {
+		if skip[layer] {
+			continue
+		}
+		regions, err := channel.LayerRegions(cfg, layer)
+		if err != nil {
+			return moves, failed, err
+		}
+		r := &channel.Replacer{SSMFor: clients.SSM, EC2For: clients.EC2, Paths: channel.Paths(cfg), Regions: regions, RunID: runID}
+		rs, err := r.LeftBehind(ctx, layer)
+		if err != nil {
+			return moves, failed, err
+		}
+		if apply && len(rs) > 0 {
+			if aerr := r.Apply(ctx, rs, ""); aerr != nil {
+				failed = append(failed, fmt.Sprintf("%s: %v", layer, aerr))
+			}
+		}
+		moves = append(moves, rs...)
+	}
+	return moves, failed, nil
+}
+
+// fleetsOn lists the fleets (not already in have) that follow a channel
+// in moves, in its layer's build region, with the AMI it held.
+func fleetsOn(cfg *config.Config, moves []*channel.Replacement, have []*FleetRollout) []*FleetRollout {
+	idx := indexChannels(cfg, moves)
+	seen := map[string]bool{}
+	for _, fr := range have {
+		seen[fr.Fleet] = true
+	}
+	var out []*FleetRollout
+	for _, name := range sortedKeys(cfg.Fleets) {
+		fl := cfg.Fleets[name]
+		if rp := idx[fl.Layer+"/"+fl.Channel]; rp != nil && !seen[name] {
+			out = append(out, &FleetRollout{Fleet: name, Strategy: fl.Strategy, Layer: fl.Layer, Channel: fl.Channel, FromAMI: rp.From})
+		}
+	}
+	return out
+}
+
+// publishedLayers are the layers whose rebake (or adopted earlier rebake)
+// this run published.
+func publishedLayers(results []*bake.Result) map[string]bool {
+	out := map[string]bool{}
+	for _, r := range results {
+		adopted := r.Status == bake.StatusReused && r.Verified // adoptRebakes
+		if (r.Status == bake.StatusBuilt || adopted) && r.Published {
+			out[r.Layer] = true
+		}
+	}
+	return out
+}
+
+// nothingStale ends a run with nothing to rebake. It still moves the
+// channels an earlier run left behind (it published on latest and was
+// killed before moving them) and, with --rollout, rolls out the fleets on
+// them: the next run finishes what a killed one started.
+func nothingStale(ctx, parent context.Context, f *cmdutil.Factory, cfg *config.Config, clients *awsapi.Clients, opts *RunOptions,
+	rep *Report, layers []string, runID string, lost func(error) error) error {
+	rep.Message = "Nothing to rebake: every layer's image is within its patch policy (nothing newly released)"
+	behind, failed, err := catchUp(ctx, clients, cfg, layers, nil, runID, opts.Apply)
+	if err != nil {
+		return lost(fmt.Errorf("patch run: %w", err))
+	}
+	if len(behind) == 0 {
+		rep.Message += "; nothing was changed."
+		return write(f, rep, nil)
+	}
+	if opts.Apply {
+		rep.RunID = runID
+	}
+	rep.Channels, rep.ChannelErrors = behind, failed
+	rep.Message += "; an earlier run left channels behind." + channelSummary(behind)
+	code := 0
+	if len(failed) > 0 {
+		rep.Message += fmt.Sprintf(" %d layer(s) kept their other channels: %s.", len(failed), strings.Join(failed, "; "))
+		code = cmdutil.ExitPartial
+	}
+	if opts.Rollout {
+		rollouts := fleetsOn(cfg, behind, nil)
+		rep.Rollouts = rollouts
+		if opts.Apply {
+			published := map[string]bool{}
+			for _, m := range behind {
+				if m.Status == channel.ReplaceMoved {
+					published[m.Layer] = true
+				}
+			}
+			code = worse(code, rolloutFleets(ctx, f, cfg, clients, opts, rollouts, published, indexChannels(cfg, behind), f.IOStreams.ErrOut))
+		} else {
+			planRollouts(rollouts, indexChannels(cfg, behind))
+		}
+		rep.Message += rolloutSummary(rollouts)
+	}
+	if err := write(f, rep, nil); err != nil {
+		return err
+	}
+	if cause := context.Cause(ctx); cause != nil {
+		if errors.Is(cause, context.Canceled) && parent.Err() != nil {
+			return cmdutil.SilentExit(cmdutil.ExitInterrupted)
+		}
+		return cmdutil.Exit(cmdutil.ExitFailure, cause)
+	}
+	if code != 0 {
+		return cmdutil.SilentExit(code)
+	}
+	return nil
 }

@@ -85,11 +85,11 @@ func channelName(cfg *config.Config, layer, ch string) string {
 func (w *outcomeWorld) rollout(t *testing.T, opts *RunOptions) (int, *FleetRollout, string) {
 	t.Helper()
 	fr := &FleetRollout{Fleet: "jobs", Strategy: config.StrategyReplace, Layer: "app-worker", Channel: lineage.ChannelLatest, FromAMI: w.old.Home()}
-	results := []*bake.Result{{Layer: "app-worker", Status: bake.StatusBuilt, Published: true, AMI: w.new.IDs}}
+	published := publishedLayers([]*bake.Result{{Layer: "app-worker", Status: bake.StatusBuilt, Published: true, AMI: w.new.IDs}})
 	var progress bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	code := rolloutFleets(ctx, w.f, w.cfg, awsapi.NewClients(w.sb.Config), opts, []*FleetRollout{fr}, results, nil, &progress)
+	code := rolloutFleets(ctx, w.f, w.cfg, awsapi.NewClients(w.sb.Config), opts, []*FleetRollout{fr}, published, nil, &progress)
 	return code, fr, progress.String()
 }
 

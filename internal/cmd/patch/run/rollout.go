@@ -10,7 +10,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/amibake/amibake/internal/awsapi"
-	"github.com/amibake/amibake/internal/bake"
 	"github.com/amibake/amibake/internal/channel"
 	cmdrollout "github.com/amibake/amibake/internal/cmd/rollout"
 	"github.com/amibake/amibake/internal/cmdutil"
@@ -135,18 +134,12 @@ func channelAMIs(ctx context.Context, clients *awsapi.Clients, cfg *config.Confi
 }
 
 // rolloutFleets hands each affected fleet whose layer was published in
-// this run and whose channel moved to the rollout module, one fleet at a
+// this run (published) and whose channel moved to the rollout module, one fleet at a
 // time, exactly as `amibake rollout FLEET --apply` (the project lock is
 // this run's). It returns the exit code the rollouts call for: 0, 5 (some
 // paused, none failed) or 3 (some failed).
 func rolloutFleets(ctx context.Context, f *cmdutil.Factory, cfg *config.Config, clients *awsapi.Clients, opts *RunOptions,
-	fleets []*FleetRollout, results []*bake.Result, chans channelIndex, progress io.Writer) int {
-	published := map[string]bool{}
-	for _, r := range results {
-		if r.Status == bake.StatusBuilt && r.Published {
-			published[r.Layer] = true
-		}
-	}
+	fleets []*FleetRollout, published map[string]bool, chans channelIndex, progress io.Writer) int {
 	after, err := channelAMIs(ctx, clients, cfg, fleets)
 	code := 0
 	for _, fr := range fleets {

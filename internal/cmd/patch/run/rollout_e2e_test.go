@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
@@ -327,4 +328,30 @@ func TestPatchRunRollout(t *testing.T) {
 	assert.Empty(t, again.Rollouts)
 	assert.Contains(t, again.Message, "Nothing to rebake")
 	assert.True(t, each(h.groupAMIs("jobs-a"), newAMI))
+
+	// An operator puts stable back on the drifted AMI after latest moved:
+	// their choice, kept by the next run.
+	channeltest.PutChannel(t, h.sb, home, paths.Channel("app-worker", "stable"), baked["app-worker"])
+	kept := runJSON(0, "--apply")
+	assert.Empty(t, kept.Channels)
+	assert.Contains(t, kept.Message, "nothing was changed")
+	// A run killed after latest moved and before stable did (latest written
+	// after stable): the next run, with nothing to rebake, finishes it and
+	// hands batch (on stable) to the rollout.
+	h.sb.AdvanceClock(time.Second)
+	channeltest.PutChannel(t, h.sb, home, paths.Channel("app-worker", "latest"), newAMI)
+	fixed := runJSON(0, "--apply")
+	assert.Empty(t, fixed.Results)
+	assert.Contains(t, fixed.Message, "an earlier run left channels behind")
+	require.Len(t, fixed.Channels, 1)
+	assert.Equal(t, "moved", fixed.Channels[0].Status)
+	assert.Equal(t, baked["app-worker"], fixed.Channels[0].From)
+	assert.Equal(t, newAMI, fixed.Channels[0].To)
+	got = byFleet(fixed.Rollouts)
+	require.Len(t, got, 1, "only the fleet on the channel that moved")
+	assert.Equal(t, "nothing-to-do", got["batch"].Status, got["batch"].Reason)
+	assert.Equal(t, newAMI, got["batch"].ToAMI)
+	stableNow, err := h.ssm.GetParameter(context.Background(), &ssm.GetParameterInput{Name: aws.String(paths.Channel("app-worker", "stable"))})
+	require.NoError(t, err)
+	assert.Equal(t, newAMI, aws.ToString(stableNow.Parameter.Value))
 }

@@ -264,9 +264,9 @@ func Run(parent context.Context, opts *RunOptions) (err error) {
 	// 2. Decide.
 	d := decide.Decide(decide.Input{Graph: g, Images: images, Now: now()})
 	rep := &Report{Project: cfg.Project.Name, Applied: opts.Apply, Decision: d, Fleets: scanned.Fleets}
+	runID := bake.NewRunID(now())
 	if len(d.Stale) == 0 {
-		rep.Message = "Nothing to rebake: every layer's image is within its patch policy (nothing newly released); nothing was changed."
-		return write(f, rep, nil)
+		return nothingStale(ctx, parent, f, cfg, clients, opts, rep, layers, runID, lost)
 	}
 
 	// 3. The content plan, with the stale layers turned into patch-drift
@@ -288,12 +288,23 @@ func Run(parent context.Context, opts *RunOptions) (err error) {
 		rep.Rollouts = rollouts
 	}
 	if !opts.Apply {
+		rebake := map[string]bool{}
 		for _, layer := range built(p) {
+			rebake[layer] = true
 			rs, err := replaceChannels(ctx, clients, cfg, fps, layer, "", nil)
 			if err != nil {
 				return lost(fmt.Errorf("patch run: %w", err))
 			}
 			rep.Channels = append(rep.Channels, rs...)
+		}
+		behind, _, err := catchUp(ctx, clients, cfg, layers, rebake, runID, false)
+		if err != nil {
+			return lost(fmt.Errorf("patch run: %w", err))
+		}
+		rep.Channels = append(rep.Channels, behind...)
+		if opts.Rollout {
+			rollouts = append(rollouts, fleetsOn(cfg, behind, rollouts)...)
+			rep.Rollouts = rollouts
 		}
 		planRollouts(rollouts, indexChannels(cfg, rep.Channels))
 		rep.Message = fmt.Sprintf("Dry run: would rebake %d layer(s) from %s: %s; run with --apply to rebake, verify and publish.",
@@ -317,7 +328,7 @@ func Run(parent context.Context, opts *RunOptions) (err error) {
 
 	// 4. Rebake, verifying each new AMI before it is published.
 	baker := &bake.Baker{Config: cfg, Graph: g, Fingerprints: fps, Clients: clients, ProjectDir: f.WorkDir,
-		RunID: bake.NewRunID(now()), Parallel: opts.Parallel, AmibakeVersion: f.Version, Now: now,
+		RunID: runID, Parallel: opts.Parallel, AmibakeVersion: f.Version, Now: now,
 		PatchLevel: patch.LevelFunc(cfg, g, clients.SSM, now, false)}
 	cmdbake.ConfigureEndpoint(baker, opts.getenv)
 	rep.RunID = baker.RunID
@@ -402,13 +413,36 @@ func Run(parent context.Context, opts *RunOptions) (err error) {
 			}
 		}
 	}
+	// Channels an earlier run left behind, on the layers not rebaked now.
+	published := publishedLayers(results)
+	if ctx.Err() == nil {
+		behind, failed, err := catchUp(ctx, clients, cfg, layers, published, rep.RunID, true)
+		if err != nil {
+			progress("Channels left behind by an earlier run not read: %v", err)
+			failed = append(failed, err.Error())
+		}
+		rep.Channels = append(rep.Channels, behind...)
+		rep.ChannelErrors = append(rep.ChannelErrors, failed...)
+		if len(failed) > 0 {
+			rolloutCode = cmdutil.ExitPartial
+		}
+		for _, m := range behind {
+			if m.Status == channel.ReplaceMoved {
+				published[m.Layer] = true
+			}
+		}
+		if opts.Rollout {
+			rollouts = append(rollouts, fleetsOn(cfg, behind, rollouts)...)
+			rep.Rollouts = rollouts
+		}
+	}
 	rep.Message += channelSummary(rep.Channels)
 	if len(rep.ChannelErrors) > 0 {
 		rep.Message += fmt.Sprintf(" %d layer(s) kept their other channels: %s.", len(rep.ChannelErrors), strings.Join(rep.ChannelErrors, "; "))
 	}
 	// 6. Roll out the fleets whose channel moved (--rollout).
 	if opts.Rollout {
-		rolloutCode = worse(rolloutCode, rolloutFleets(ctx, f, cfg, clients, opts, rollouts, results, indexChannels(cfg, rep.Channels), f.IOStreams.ErrOut))
+		rolloutCode = worse(rolloutCode, rolloutFleets(ctx, f, cfg, clients, opts, rollouts, published, indexChannels(cfg, rep.Channels), f.IOStreams.ErrOut))
 		rep.Message += rolloutSummary(rollouts)
 	}
 	if err := write(f, rep, obsv); err != nil {
