@@ -428,7 +428,11 @@ func (h *Held) Release(ctx context.Context) error {
 	if cur.ID != h.lease.ID {
 		return nil
 	}
-	return h.locker.deleteIf(ctx, cur)
+	if err := h.locker.deleteIf(ctx, cur); err != nil {
+		return err
+	}
+	crashpoint.Hit("lock.released")
+	return nil
 }
 
 func newID() string {
