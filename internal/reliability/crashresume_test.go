@@ -162,11 +162,10 @@ func crashAt(t *testing.T, fl crashFlow, p crashPoint, want string) {
 		assert.Contains(t, st.Out, "victim", "%s", st)
 		again := runProc(t, env, w.project, "lock", "release")
 		assert.NotEqual(t, 0, again.Code, "a plain release leaves another holder's lease\n%s", again)
-		if lease.PID == victim.cmd.Process.Pid {
-			held := runProc(t, env, w.project, heldProbe(fl)...)
-			assert.Equal(t, 4, held.Code, "%s", held)
-			assert.Contains(t, held.Err, fmt.Sprintf("is held by victim (pid %d on ", victim.cmd.Process.Pid), "%s", held)
-		}
+		assert.Equal(t, victim.cmd.Process.Pid, lease.PID, "the lease is the dead run's")
+		held := runProc(t, env, w.project, heldProbe(fl)...)
+		assert.Equal(t, 4, held.Code, "%s", held)
+		assert.Contains(t, held.Err, fmt.Sprintf("is held by victim (pid %d on ", victim.cmd.Process.Pid), "%s", held)
 		rel := runProc(t, env, w.project, "lock", "release", "--force")
 		require.Equal(t, 0, rel.Code, "%s", rel)
 	}
@@ -693,6 +692,11 @@ func resumeRollout(t *testing.T, w *world, env []string) result {
 	if onNew < total {
 		assert.NotContains(t, st.Out, "Successful", "a half-rolled fleet is reported as such\n%s", st)
 	}
+	if def := w.templateDefault(t, "web"); def != w.channel(t, "app-web", "stable") {
+		// Refreshed or not, the rollout did not finish: status must not
+		// call it done.
+		assert.NotContains(t, st.Out, "Fleet web: succeeded", "the template's default is still %s\n%s", def, st)
+	}
 	var r result
 	for range 3 {
 		r = runProc(t, env, w.project, "rollout", "web", "--apply", "--poll", "20ms")
@@ -708,6 +712,20 @@ func resumeRollout(t *testing.T, w *world, env []string) result {
 		t.Logf("resume did not finish:\n%s", r)
 	}
 	return r
+}
+
+// templateDefault is the AMI of a launch template's default version.
+func (w *world) templateDefault(t testing.TB, name string) string {
+	t.Helper()
+	out, err := w.ec2(channeltest.Regions[0]).DescribeLaunchTemplateVersions(context.Background(), &ec2.DescribeLaunchTemplateVersionsInput{
+		LaunchTemplateName: aws.String(name), Versions: []string{"$Default"}})
+	require.NoError(t, err)
+	for _, v := range out.LaunchTemplateVersions {
+		if v.LaunchTemplateData != nil {
+			return aws.ToString(v.LaunchTemplateData.ImageId)
+		}
+	}
+	return ""
 }
 
 // fleetOnTarget counts the group's in-service instances on the AMI the
