@@ -75,6 +75,9 @@ func affected(cfg *config.Config, rebaked []string) []*FleetRollout {
 // would replace the drifted AMI on it (chans); otherwise it would not.
 func planRollouts(fleets []*FleetRollout, chans channelIndex) {
 	for _, fr := range fleets {
+		if rp := chans[fr.Layer+"/"+fr.Channel]; rp != nil && fr.FromAMI == "" {
+			fr.FromAMI = rp.From
+		}
 		if fr.Channel == lineage.ChannelLatest || chans.moves(fr) {
 			fr.Status = FleetWouldRollOut
 			continue
@@ -219,8 +222,13 @@ func printRollouts(w io.Writer, fleets []*FleetRollout) error {
 	sort.SliceStable(fleets, func(i, j int) bool { return fleets[i].Fleet < fleets[j].Fleet })
 	for _, fr := range fleets {
 		ami := orDash(fr.ToAMI)
-		if fr.FromAMI != "" && fr.ToAMI != "" && fr.FromAMI != fr.ToAMI {
+		switch {
+		case fr.FromAMI != "" && fr.ToAMI != "" && fr.FromAMI != fr.ToAMI:
 			ami = fr.FromAMI + " → " + fr.ToAMI
+		case fr.ToAMI == "" && fr.FromAMI != "" && fr.Status == FleetWouldRollOut:
+			ami = fr.FromAMI + " → (rebake)"
+		case fr.ToAMI == "" && fr.FromAMI != "":
+			ami = fr.FromAMI
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", fr.Fleet, fr.Strategy, fr.Layer, fr.Channel, ami, fr.Status, orDash(fr.Reason))
 	}

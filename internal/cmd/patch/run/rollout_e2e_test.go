@@ -246,7 +246,7 @@ func TestPatchRunRollout(t *testing.T) {
 	require.Equal(t, 0, code, errOut)
 	assert.Regexp(t, `FLEET\s+STRATEGY\s+LAYER\s+CHANNEL\s+AMI\s+ROLLOUT\s+DETAIL\n`, out)
 	assert.Regexp(t, `\njobs\s+replace\s+app-worker\s+latest\s+-\s+would-roll-out\s+-\n`, out)
-	assert.Regexp(t, `\nbatch\s+in-place\s+app-worker\s+stable\s+-\s+would-roll-out\s+-\n`, out)
+	assert.Regexp(t, `\nbatch\s+in-place\s+app-worker\s+stable\s+`+baked["app-worker"]+` → \(rebake\)\s+would-roll-out\s+-\n`, out)
 	assert.Regexp(t, `LAYER\s+CHANNEL\s+REGION\s+AMI\s+CHANNEL MOVE\s+DETAIL\n`, out)
 	assert.Regexp(t, `\napp-worker\s+pinned\s+us-east-1\s+`+pinned.Home()+`\s+other-content\s+`+pinned.Home()+` has other content`, out)
 	assert.Regexp(t, `\napp-worker\s+stable\s+us-east-1\s+`+baked["app-worker"]+`\s+would-move\s+patch-drift: would replace`, out)

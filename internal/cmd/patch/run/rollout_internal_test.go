@@ -33,10 +33,12 @@ func TestAffectedAndPlan(t *testing.T) {
 	cfg.Layers = map[string]*config.Layer{"app-worker": {Name: "app-worker"}}
 	moving := indexChannels(cfg, []*channel.Replacement{
 		{Layer: "app-worker", Channel: "stable", Region: "eu-west-1", Status: channel.ReplaceOtherContent, Reason: "not this region"},
-		{Layer: "app-worker", Channel: "stable", Region: "us-east-1", Status: channel.ReplaceWouldMove, Reason: "patch-drift: would replace ami-1"},
+		{Layer: "app-worker", Channel: "stable", Region: "us-east-1", From: "ami-1", Status: channel.ReplaceWouldMove, Reason: "patch-drift: would replace ami-1"},
 	})
 	planRollouts(fleets, moving)
 	assert.Equal(t, FleetWouldRollOut, fleets[0].Status)
+	assert.Equal(t, "ami-1", fleets[0].FromAMI, "the dry run shows what the fleet's channel holds")
+	fleets[0].FromAMI = ""
 	kept := indexChannels(cfg, []*channel.Replacement{
 		{Layer: "app-worker", Channel: "stable", Region: "us-east-1", Status: channel.ReplaceOtherContent, Reason: "ami-0 has other content"},
 	})
