@@ -120,6 +120,32 @@ func (p *Plan) Publishes() int {
 	return n
 }
 
+// Copies counts the reused layers with a region that has no copy of the
+// AMI yet (a region the layer gained after its AMI was built): bake copies
+// the AMI there without building.
+func (p *Plan) Copies() int {
+	n := 0
+	for _, l := range p.Layers {
+		if l.Action == ActionReuse && len(l.MissingRegions) > 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// Pending counts the layers bake would change AWS for: a build, or a
+// reused layer to publish or to copy (one layer counts once). It is what
+// plan -detailed-exitcode reports as changes.
+func (p *Plan) Pending() int {
+	n := 0
+	for _, l := range p.Layers {
+		if l.Action == ActionBuild || l.Publish || len(l.MissingRegions) > 0 {
+			n++
+		}
+	}
+	return n
+}
+
 // Layer returns the named layer's decision, or nil.
 func (p *Plan) Layer(name string) *Layer {
 	for _, l := range p.Layers {

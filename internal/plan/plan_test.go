@@ -465,6 +465,11 @@ func TestPlanCopyRegions(t *testing.T) {
 	assert.Equal(t, ActionReuse, a.Action)
 	assert.Equal(t, []string{"eu-west-1"}, a.MissingRegions)
 	assert.Equal(t, "ami-app-b1-us-east-1; no copy in eu-west-1", a.Detail)
+	assert.Equal(t, 0, p.Changes())
+	assert.Equal(t, 1, p.Copies())
+	assert.Equal(t, 1, p.Pending(), "a missing copy is pending work for bake")
+	a.Publish = true
+	assert.Equal(t, 1, p.Pending(), "a layer to copy and publish counts once")
 
 	// A layer's own regions win; its build region is the first.
 	cfg.Layers["app2"].Regions = []string{"eu-west-1"}

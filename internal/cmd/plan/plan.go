@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -88,9 +89,11 @@ type JSONReport = jsonPlan
 type jsonPlan struct {
 	*plan.Plan
 	// Changes counts the layers to build, Publish the reused layers whose
-	// latest channel moves; UpToDate the reused layers.
+	// latest channel moves, Copy the reused layers missing a regional copy
+	// (bake copies them); UpToDate the reused layers.
 	Changes  int `json:"changes"`
 	Publish  int `json:"publish"`
+	Copy     int `json:"copy"`
 	UpToDate int `json:"up_to_date"`
 }
 
@@ -121,15 +124,16 @@ func planRun(opts *PlanOptions) error {
 	p := plan.New(g, fps, obs, opts.Layers)
 
 	if opts.JSON {
-		err = cmdutil.WriteJSON(opts.IO.Out, jsonPlan{Plan: p, Changes: p.Changes(), Publish: p.Publishes(), UpToDate: len(p.Layers) - p.Changes()})
+		err = cmdutil.WriteJSON(opts.IO.Out, jsonPlan{Plan: p, Changes: p.Changes(), Publish: p.Publishes(), Copy: p.Copies(), UpToDate: len(p.Layers) - p.Changes()})
 	} else {
 		err = writeText(opts.IO, p)
 	}
 	if err != nil {
 		return err
 	}
-	// Moving a channel onto a reused AMI changes AWS too.
-	if opts.DetailedExitCode && p.Changes()+p.Publishes() > 0 {
+	// Moving a channel onto a reused AMI, or copying it to a region it
+	// is missing from, changes AWS too.
+	if opts.DetailedExitCode && p.Pending() > 0 {
 		return cmdutil.SilentExit(cmdutil.ExitChanges)
 	}
 	return nil
@@ -169,8 +173,15 @@ func load(ios *iostreams.IOStreams, loadConfig func() (*config.Config, hcl.Diagn
 // summary on stderr so that stdout stays one row per layer.
 func writeText(ios *iostreams.IOStreams, p *plan.Plan) error {
 	summary := fmt.Sprintf("Plan: %d to build, %d up to date", p.Changes(), len(p.Layers)-p.Changes())
+	var extra []string
 	if n := p.Publishes(); n > 0 {
-		summary += fmt.Sprintf(" (%d to publish without a build)", n)
+		extra = append(extra, fmt.Sprintf("%d to publish without a build", n))
+	}
+	if n := p.Copies(); n > 0 {
+		extra = append(extra, fmt.Sprintf("%d to copy to a missing region", n))
+	}
+	if len(extra) > 0 {
+		summary += " (" + strings.Join(extra, ", ") + ")"
 	}
 	summary += ".\n"
 	detail := func(l *plan.Layer) string {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -282,5 +283,57 @@ func TestPlanRunPublishWithoutBuild(t *testing.T) {
 	assert.Equal(t, 1, doc.Publish)
 	for _, l := range doc.Layers {
 		assert.Equal(t, l.Layer == "app-worker", l.Publish, l.Layer)
+	}
+}
+
+// A reused AMI missing its copy in one of the layer's regions is a pending
+// change: bake copies it (reuse+copy), so -detailed-exitcode says 2, and
+// the copy check costs no call beyond the up-to-date plan's.
+func TestPlanRunMissingCopyIsAChange(t *testing.T) {
+	sb := sandbox.Start(t)
+	ids := seedExample(t, sb)
+
+	f, _, _, _ := newFactory(t, sb, cmdutil.OutputText)
+	sb.ResetLog()
+	require.NoError(t, run(f, nil, "-detailed-exitcode"))
+	upToDate := sb.CountFirstAttempts("ec2", "DescribeImages")
+
+	_, err := ec2.NewFromConfig(sb.Config, func(o *ec2.Options) { o.Region = "eu-west-1" }).DeregisterImage(context.Background(),
+		&ec2.DeregisterImageInput{ImageId: aws.String(ids["app-worker/eu-west-1"])})
+	require.NoError(t, err)
+
+	f, ios, out, _ := newFactory(t, sb, cmdutil.OutputText)
+	ios.SetStdoutTTY(true)
+	sb.ResetLog()
+	err = run(f, nil, "-detailed-exitcode")
+	assert.Equal(t, cmdutil.ExitChanges, cmdutil.ExitCode(err), "a missing copy is a change")
+	assert.Equal(t, upToDate, sb.CountFirstAttempts("ec2", "DescribeImages"), "the copy check reads the same DescribeImages results")
+	assert.Contains(t, out.String(), "app-worker  reuse   up-to-date  "+ids["app-worker/us-east-1"]+"; no copy in eu-west-1\n")
+	assert.Contains(t, out.String(), "Plan: 0 to build, 5 up to date (1 to copy to a missing region).\n")
+
+	f, _, out, _ = newFactory(t, sb, cmdutil.OutputJSON)
+	err = run(f, nil, "-detailed-exitcode")
+	assert.Equal(t, cmdutil.ExitChanges, cmdutil.ExitCode(err))
+	var doc struct {
+		Layers []struct {
+			Layer          string   `json:"layer"`
+			Reason         string   `json:"reason"`
+			MissingRegions []string `json:"missing_regions"`
+		} `json:"layers"`
+		Changes int `json:"changes"`
+		Publish int `json:"publish"`
+		Copy    int `json:"copy"`
+	}
+	require.NoError(t, json.Unmarshal(out.Bytes(), &doc), out.String())
+	assert.Equal(t, 0, doc.Changes)
+	assert.Equal(t, 0, doc.Publish)
+	assert.Equal(t, 1, doc.Copy)
+	for _, l := range doc.Layers {
+		assert.Equal(t, "up-to-date", l.Reason, l.Layer)
+		if l.Layer == "app-worker" {
+			assert.Equal(t, []string{"eu-west-1"}, l.MissingRegions)
+		} else {
+			assert.Empty(t, l.MissingRegions, l.Layer)
+		}
 	}
 }
