@@ -201,7 +201,13 @@ func Run(parent context.Context, opts *RunOptions) (err error) {
 		return fmt.Errorf("patch run: %w", err)
 	}
 	clients := awsapi.NewClients(awsCfg)
-	progress := func(format string, args ...any) { fmt.Fprintf(f.IOStreams.ErrOut, format+"\n", args...) }
+	// Verify and scans of parallel layers report from their own goroutines.
+	var progressMu sync.Mutex
+	progress := func(format string, args ...any) {
+		progressMu.Lock()
+		defer progressMu.Unlock()
+		fmt.Fprintf(f.IOStreams.ErrOut, format+"\n", args...)
+	}
 
 	// One lock for the whole run: the scans launch instances, the rebake
 	// bakes. Scans below call patch.Scan directly, which takes no lock.
