@@ -41,6 +41,11 @@ type InPlace struct {
 	Behind []string `json:"behind,omitempty"`
 	// Last is the fleet's newest patch command (status, abort).
 	Last *CommandResult `json:"last_command,omitempty"`
+	// Delta is the recipe delta run before the patch (nil: the target's
+	// lineage has no recipes).
+	Delta *Delta `json:"delta,omitempty"`
+
+	instances map[string]ec2types.Instance // the targets as DescribeInstances saw them
 }
 
 // CommandResult is one SendCommand and its per-instance results.
@@ -67,13 +72,19 @@ func (r *Rollout) InPlace(ctx context.Context) (*Report, error) {
 		inPlacePreflight{},      // an in-place fleet with target tags
 		resolveTarget{},         // the AMI (and so the patch level) the channel holds
 		findTargets{},           // running instances with the fleet's tags; the canary batch
+		deltaFind{},             // the recipes each instance lacks, rendered as the bake does (delta.go)
+		deltaPlan{},             // dry-run: the delta per group and its API calls
 		inPlacePlan{},           // dry-run: targets, batches, API calls
 		confirmStep{},           // a person at a terminal says yes (--yes skips)
 		lockStep{},              // the project lock
+		applyDelta{},            // the delta's canary batches, then the rest (AWS-RunShellScript)
+		deltaTag{},              // tag what ran it with the recipes it now carries
+		deltaVerdict{},          // a stopped delta stops the rollout before any patch
 		sendBatch{canary: true}, // the canary batch by instance id
 		sendBatch{},             // the rest by tag
 		tagPatchLevel{},         // tag what succeeded with the patch level it now carries
-		inPlaceVerdict{},        // succeeded, or stopped at the error threshold
+		deltaVerdict{final: true},
+		inPlaceVerdict{}, // succeeded, or stopped at the error threshold
 	}
 	err := r.run(ctx, rep, steps)
 	return rep, err
@@ -145,6 +156,7 @@ func (findTargets) Run(ctx context.Context, rc *Context) error {
 		for _, res := range page.Reservations {
 			for _, i := range res.Instances {
 				ip.Targets = append(ip.Targets, aws.ToString(i.InstanceId))
+				ip.noteInstance(i)
 			}
 		}
 	}

@@ -55,6 +55,7 @@ func (inPlaceState) Run(ctx context.Context, rc *Context) error {
 					}
 				}
 				ip.Targets = append(ip.Targets, id)
+				ip.noteInstance(i)
 				ip.PatchLevels[id] = level
 				if level != ip.PatchLevel {
 					ip.Behind = append(ip.Behind, id)
@@ -108,7 +109,7 @@ func commandActive(status string) bool {
 
 func (r *Rollout) inPlaceStatus(ctx context.Context, rep *Report) (*Report, error) {
 	rep.InPlace = &InPlace{}
-	err := r.run(ctx, rep, []Step{inPlacePreflight{}, resolveTarget{}, inPlaceState{}, inPlaceStatusView{}})
+	err := r.run(ctx, rep, []Step{inPlacePreflight{}, resolveTarget{}, inPlaceState{}, inPlaceStatusView{}, deltaState{}})
 	return rep, err
 }
 

@@ -69,6 +69,9 @@ type Rollout struct {
 	// Revoke, when set, revokes the target AMI (every region's copy) after
 	// a failed canary, with the canary report as the reason.
 	Revoke RevokeFunc
+	// Config is the project the fleet's layer comes from: an in-place
+	// rollout renders a recipe delta from it (nil: patching only).
+	Config *config.Config
 	// Confirm, when set, is asked before anything changes (after the plan
 	// is shown) with the number of changes; an error stops the rollout
 	// with nothing changed. The CLI asks a person at a terminal.

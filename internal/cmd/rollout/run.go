@@ -109,7 +109,7 @@ func newRollout(ctx context.Context, f *cmdutil.Factory, cfg *config.Config, nam
 	}
 	r := &rollout.Rollout{
 		Fleet: fleet, Region: region, EC2: clients.EC2(region), AutoScaling: clients.AutoScaling(region), SSM: clients.SSM(region),
-		Paths: paths, Apply: opts.Apply || verb == VerbResume || verb == VerbAbort,
+		Paths: paths, Config: cfg, Apply: opts.Apply || verb == VerbResume || verb == VerbAbort,
 		Poll: opts.Poll, Wait: opts.Wait, Out: out, Now: f.Now, LockTimeout: opts.LockTimeout, IgnoreWindow: opts.IgnoreWindow,
 	}
 	if verb == VerbRun && opts.Apply {

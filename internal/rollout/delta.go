@@ -1,0 +1,433 @@
+package rollout
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
+	"github.com/amibake/amibake/internal/lineage"
+)
+
+// An in-place rollout brings instances to the target AMI's patch level
+// with AWS-RunPatchBaseline; when the target's CONTENT differs (a recipe
+// is new or at another version) patching alone does not get them there.
+// The recipe delta runs the missing recipes' steps, rendered exactly as
+// the bake renders them, through AWS-RunShellScript before the patch.
+//
+// What an instance carries is its launch AMI's recipes (the AMI and its
+// ancestors, amibake:recipes each), unless a delta rollout recorded more:
+// then its own amibake:recipes tag (every recipe of the lineage, in order)
+// and amibake:fingerprint (the AMI whose content it now has).
+
+// DeltaDocument is what a recipe delta runs.
+const DeltaDocument = "AWS-RunShellScript"
+
+// Delta is the recipe delta of an in-place rollout.
+type Delta struct {
+	// Target is every recipe the target AMI's lineage carries, root first.
+	Target      []lineage.RecipeVersion `json:"target_recipes"`
+	Fingerprint string                  `json:"target_fingerprint,omitempty"`
+	// Groups are the instances behind, by starting point.
+	Groups    []*DeltaGroup    `json:"groups,omitempty"`
+	Commands  []*CommandResult `json:"commands,omitempty"`
+	Succeeded []string         `json:"succeeded,omitempty"`
+	Failed    []string         `json:"failed,omitempty"`
+	NotRun    []string         `json:"not_run,omitempty"`
+	Tagged    []string         `json:"tagged,omitempty"`
+	// Stopped says the error threshold (or a failed canary batch) ended
+	// the delta; nothing was patched after it.
+	Stopped bool `json:"stopped,omitempty"`
+
+	// runID names the rollout's short-lived secret parameters.
+	runID   string
+	secrets []deltaSecret
+}
+
+// DeltaGroup is the instances that start from the same recipes.
+type DeltaGroup struct {
+	// From is what they carry (name@version,…; "" for none).
+	From      string   `json:"from"`
+	Instances []string `json:"instances"`
+	// Recipes are what they are missing, in the target's order.
+	Recipes []lineage.RecipeVersion `json:"recipes"`
+	// Steps are the recorded names of the steps sent, in order.
+	Steps []string `json:"steps,omitempty"`
+
+	// commands is the script: it names secret parameters, never values.
+	commands []string
+}
+
+// deltaSecret is a sensitive recipe input, stored as a SecureString for
+// the rollout's duration as the bake stores it for a build's.
+type deltaSecret struct {
+	step, name, parameter, value string
+}
+
+// instanceStart is where one instance starts from.
+type instanceStart struct {
+	recipes []lineage.RecipeVersion
+	known   bool
+	// why the start is unknown (a gone or foreign launch AMI).
+	why string
+}
+
+// noteInstance keeps what the delta needs to know about a target.
+func (ip *InPlace) noteInstance(i ec2types.Instance) {
+	if ip.instances == nil {
+		ip.instances = map[string]ec2types.Instance{}
+	}
+	ip.instances[aws.ToString(i.InstanceId)] = i
+}
+
+func instanceTags(i ec2types.Instance) map[string]string {
+	tags := make(map[string]string, len(i.Tags))
+	for _, t := range i.Tags {
+		tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
+	}
+	return tags
+}
+
+// chain reads the lineage of amis: each one's recipes with its ancestors'
+// first. An AMI (or an ancestor) that is gone or was not baked by amibake
+// has no known content and is absent from the result, with the reason.
+func (rc *Context) chain(ctx context.Context, amis []string) (map[string][]lineage.RecipeVersion, map[string]string, error) {
+	known := map[string]lineage.Image{}
+	asked := map[string]bool{}
+	frontier := amis
+	for len(frontier) > 0 {
+		var ask []string
+		for _, id := range frontier {
+			if id != "" && !asked[id] {
+				asked[id] = true
+				ask = append(ask, id)
+			}
+		}
+		if len(ask) == 0 {
+			break
+		}
+		imgs, err := lineage.DescribeIDs(ctx, rc.EC2, rc.Region, ask)
+		if err != nil {
+			return nil, nil, fmt.Errorf("lineage of the instances of %s: %w", rc.Fleet.Name, err)
+		}
+		frontier = nil
+		for id, img := range imgs {
+			known[id] = img
+			if img.ParentAMI != "" {
+				frontier = append(frontier, img.ParentAMI)
+			}
+		}
+	}
+	out, why := map[string][]lineage.RecipeVersion{}, map[string]string{}
+	for _, id := range amis {
+		var rs []lineage.RecipeVersion
+		cur, ok := id, true
+		for seen := map[string]bool{}; cur != "" && !seen[cur]; {
+			seen[cur] = true
+			img, found := known[cur]
+			switch {
+			case !found && cur == id:
+				why[id], ok = "its launch AMI "+id+" is gone", false
+			case !found:
+				why[id], ok = "an ancestor of its launch AMI ("+cur+") is gone", false
+			case img.Project == "" || img.Layer == "":
+				why[id], ok = "its launch AMI "+id+" was not baked by amibake", false
+			}
+			if !ok {
+				break
+			}
+			rs = append(append([]lineage.RecipeVersion(nil), img.Recipes...), rs...)
+			cur = img.ParentAMI
+		}
+		if ok {
+			out[id] = rs
+		}
+	}
+	return out, why, nil
+}
+
+// starts reads where each target starts from.
+func (rc *Context) starts(ctx context.Context, ids []string) (map[string]instanceStart, error) {
+	ip := rc.Report.InPlace
+	var launch []string
+	for _, id := range ids {
+		i := ip.instances[id]
+		if _, tagged := instanceTags(i)[lineage.TagRecipes]; !tagged {
+			launch = append(launch, aws.ToString(i.ImageId))
+		}
+	}
+	recipes, why, err := rc.chain(ctx, launch)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]instanceStart, len(ids))
+	for _, id := range ids {
+		i := ip.instances[id]
+		tags := instanceTags(i)
+		if v, tagged := tags[lineage.TagRecipes]; tagged {
+			out[id] = instanceStart{recipes: lineage.ParseRecipes(v), known: true}
+			continue
+		}
+		ami := aws.ToString(i.ImageId)
+		rs, ok := recipes[ami]
+		out[id] = instanceStart{recipes: rs, known: ok, why: why[ami]}
+	}
+	return out, nil
+}
+
+// recipeDiff is what from lacks of target (new or at another version),
+// in target's order, and what target no longer has.
+func recipeDiff(from, target []lineage.RecipeVersion) (missing []lineage.RecipeVersion, removed []string) {
+	have := map[string]string{}
+	for _, r := range from {
+		have[r.Name] = r.Version
+	}
+	want := map[string]bool{}
+	for _, r := range target {
+		want[r.Name] = true
+		if v, ok := have[r.Name]; !ok || v != r.Version {
+			missing = append(missing, r)
+		}
+	}
+	for _, r := range from {
+		if !want[r.Name] {
+			removed = append(removed, r.Name+"@"+r.Version)
+		}
+	}
+	return missing, removed
+}
+
+// deltaGroups groups the targets by starting point: the instances behind
+// the target's recipes, the ones whose start is unknown and the recipes
+// some would have to lose.
+func (rc *Context) deltaGroups(ctx context.Context, ids []string) (unknown map[string]string, removed map[string][]string, err error) {
+	d := rc.Report.InPlace.Delta
+	starts, err := rc.starts(ctx, ids)
+	if err != nil {
+		return nil, nil, err
+	}
+	unknown, removed = map[string]string{}, map[string][]string{}
+	byFrom := map[string]*DeltaGroup{}
+	for _, id := range ids {
+		s := starts[id]
+		if !s.known {
+			unknown[id] = s.why
+			continue
+		}
+		missing, gone := recipeDiff(s.recipes, d.Target)
+		for _, g := range gone {
+			removed[g] = append(removed[g], id)
+		}
+		if len(missing) == 0 {
+			continue
+		}
+		from := lineage.FormatRecipes(s.recipes)
+		g := byFrom[from]
+		if g == nil {
+			g = &DeltaGroup{From: from, Recipes: missing}
+			byFrom[from] = g
+			d.Groups = append(d.Groups, g)
+		}
+		g.Instances = append(g.Instances, id)
+	}
+	sort.Slice(d.Groups, func(i, j int) bool { return d.Groups[i].Instances[0] < d.Groups[j].Instances[0] })
+	return unknown, removed, nil
+}
+
+// deltaFind works out the recipe delta of every target and refuses what
+// cannot be done in place.
+type deltaFind struct{}
+
+func (deltaFind) String() string { return "work out the recipe delta" }
+
+func (deltaFind) Run(ctx context.Context, rc *Context) error {
+	ip := rc.Report.InPlace
+	target, err := rc.targetRecipes(ctx)
+	if err != nil || len(target.Target) == 0 {
+		return err // a target without recipes: patching is all there is
+	}
+	ip.Delta = target
+	unknown, removed, err := rc.deltaGroups(ctx, ip.Targets)
+	if err != nil {
+		return err
+	}
+	if len(removed) > 0 {
+		var parts []string
+		for _, name := range lineage.SortedKeys(mapKeys(removed)) {
+			parts = append(parts, fmt.Sprintf("%s (on %d instances)", name, len(removed[name])))
+		}
+		return fmt.Errorf("fleet %s: the target AMI %s no longer has recipe %s: a recipe cannot be removed in place; "+
+			"use a replace fleet, or rebake and relaunch the instances", rc.Fleet.Name, rc.Report.Target, strings.Join(parts, ", "))
+	}
+	if len(unknown) > 0 {
+		ids := lineage.SortedKeys(unknown)
+		var parts []string
+		for _, id := range ids[:min(len(ids), 5)] {
+			parts = append(parts, id+" ("+unknown[id]+")")
+		}
+		if len(ids) > 5 {
+			parts = append(parts, fmt.Sprintf("and %d more", len(ids)-5))
+		}
+		return fmt.Errorf("fleet %s: what %d instances carry is unknown: %s; tag each with %s=name@version,… (the recipes it carries) or replace it",
+			rc.Fleet.Name, len(ids), strings.Join(parts, ", "), lineage.TagRecipes)
+	}
+	if len(ip.Delta.Groups) == 0 {
+		return nil
+	}
+	return rc.renderDelta()
+}
+
+func mapKeys[V any](m map[string]V) map[string]string {
+	out := make(map[string]string, len(m))
+	for k := range m {
+		out[k] = k
+	}
+	return out
+}
+
+// targetRecipes reads what the target AMI's lineage carries.
+func (rc *Context) targetRecipes(ctx context.Context) (*Delta, error) {
+	recipes, why, err := rc.chain(ctx, []string{rc.Report.Target})
+	if err != nil {
+		return nil, err
+	}
+	rs, ok := recipes[rc.Report.Target]
+	if !ok {
+		return nil, fmt.Errorf("fleet %s: the content of the target AMI is unknown: %s", rc.Fleet.Name,
+			strings.Replace(why[rc.Report.Target], "its launch AMI", "", 1))
+	}
+	imgs, err := lineage.DescribeIDs(ctx, rc.EC2, rc.Region, []string{rc.Report.Target})
+	if err != nil {
+		return nil, err
+	}
+	d := &Delta{Target: rs, Fingerprint: imgs[rc.Report.Target].Fingerprint}
+	if n := len(lineage.FormatRecipes(rs)); n > maxTagValue {
+		return nil, fmt.Errorf("fleet %s: the target AMI's recipes (%d characters as name@version,…) do not fit the %d-character %s instance tag a delta rollout records; use a replace fleet",
+			rc.Fleet.Name, n, maxTagValue, lineage.TagRecipes)
+	}
+	return d, nil
+}
+
+// deltaTag records on the instances that ran the delta what they now
+// carry, right away: a crash before the patch must not run the delta
+// again (recipe scripts need not be idempotent).
+type deltaTag struct{}
+
+func (deltaTag) String() string { return "tag the instances that ran the recipe delta" }
+
+func (deltaTag) Skip(rc *Context) (bool, string) {
+	d := rc.Report.InPlace.Delta
+	return d == nil || len(d.Succeeded) == 0, ""
+}
+
+func (deltaTag) Run(ctx context.Context, rc *Context) error {
+	d := rc.Report.InPlace.Delta
+	tags := []ec2types.Tag{{Key: aws.String(lineage.TagRecipes), Value: aws.String(lineage.FormatRecipes(d.Target))}}
+	if d.Fingerprint != "" {
+		tags = append(tags, ec2types.Tag{Key: aws.String(lineage.TagFingerprint), Value: aws.String(d.Fingerprint)})
+	}
+	for start := 0; start < len(d.Succeeded); start += 500 {
+		ids := d.Succeeded[start:min(start+500, len(d.Succeeded))]
+		if _, err := rc.EC2.CreateTags(ctx, &ec2.CreateTagsInput{Resources: ids, Tags: tags}); err != nil {
+			return fmt.Errorf("tag %d instances of %s with their recipes: %w", len(ids), rc.Fleet.Name, err)
+		}
+		d.Tagged = append(d.Tagged, ids...)
+	}
+	rc.changed("tagged %d instances %s=%s", len(d.Tagged), lineage.TagRecipes, lineage.FormatRecipes(d.Target))
+	return nil
+}
+
+// deltaVerdict stops the rollout when the delta stopped (nothing is
+// patched then: the patch level belongs to the new content), and counts
+// an instance the delta failed on as failed whatever its patch did.
+type deltaVerdict struct{ final bool }
+
+func (v deltaVerdict) String() string {
+	if v.final {
+		return "count the recipe delta's failures"
+	}
+	return "check the recipe delta"
+}
+
+func (v deltaVerdict) Skip(rc *Context) (bool, string) {
+	return rc.Report.InPlace.Delta == nil, ""
+}
+
+func (v deltaVerdict) Run(ctx context.Context, rc *Context) error {
+	ip := rc.Report.InPlace
+	d := ip.Delta
+	if v.final {
+		var ok []string
+		for _, id := range ip.Succeeded {
+			if !contains(d.Failed, id) && !contains(d.NotRun, id) {
+				ok = append(ok, id)
+			} else if !contains(ip.Failed, id) {
+				ip.Failed = append(ip.Failed, id)
+			}
+		}
+		ip.Succeeded = ok
+		sort.Strings(ip.Failed)
+		return nil
+	}
+	if !d.Stopped {
+		return nil
+	}
+	ip.Succeeded, ip.Failed, ip.NotRun = []string{}, d.Failed, d.NotRun
+	rc.Report.Outcome = OutcomeStopped
+	var parts []string
+	for _, c := range d.Commands {
+		parts = append(parts, fmt.Sprintf("%s batch %s %s", c.Batch, c.CommandID, c.StatusDetails))
+	}
+	rc.Report.Reason = fmt.Sprintf("recipe delta: %d succeeded, %d failed (%s), %d not run; max_errors %s; nothing patched: %s",
+		len(d.Succeeded), len(d.Failed), strings.Join(d.Failed, ", "), len(d.NotRun), ip.MaxErrors, strings.Join(parts, "; "))
+	return &FailedError{Msg: fmt.Sprintf("rollout of %s stopped: %s", rc.Fleet.Name, rc.Report.Reason)}
+}
+
+// deltaState shows, after the patch-level status, the instances whose
+// recipes are behind the target's; a fleet on the patch level but behind
+// in recipes is not done.
+type deltaState struct{}
+
+func (deltaState) String() string { return "read the fleet's recipes" }
+
+func (deltaState) Run(ctx context.Context, rc *Context) error {
+	ip := rc.Report.InPlace
+	target, err := rc.targetRecipes(ctx)
+	if err != nil || len(target.Target) == 0 || len(ip.Targets) == 0 {
+		return err
+	}
+	ip.Delta = target
+	unknown, removed, err := rc.deltaGroups(ctx, ip.Targets)
+	if err != nil {
+		return err
+	}
+	n := 0
+	for _, g := range ip.Delta.Groups {
+		n += len(g.Instances)
+		rc.logf("  recipes behind: %d instances on %s need %s: %s", len(g.Instances), orText(g.From, "no recipes"),
+			lineage.FormatRecipes(g.Recipes), strings.Join(g.Instances, ", "))
+	}
+	for _, id := range lineage.SortedKeys(unknown) {
+		rc.logf("  recipes unknown: %s (%s)", id, unknown[id])
+	}
+	for _, name := range lineage.SortedKeys(mapKeys(removed)) {
+		rc.logf("  recipe %s is not in the target AMI (%d instances): only a replace or a rebuild removes it", name, len(removed[name]))
+	}
+	if n == 0 {
+		return nil
+	}
+	why := fmt.Sprintf("%d of %d instances behind the recipes %s; `amibake rollout %s --apply` runs the recipe delta",
+		n, len(ip.Targets), lineage.FormatRecipes(ip.Delta.Target), rc.Fleet.Name)
+	switch rc.Report.Outcome {
+	case OutcomeSucceeded, OutcomeNothing:
+		rc.Report.Outcome, rc.Report.Reason = OutcomePlanned, why
+	case OutcomeInProgress:
+	default:
+		rc.Report.Reason += "; " + why
+	}
+	return nil
+}
