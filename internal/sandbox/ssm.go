@@ -248,6 +248,29 @@ func ssmPage[T any](items []T, token string, max, def, limit int, tag string) ([
 	return items[start:end], next, nil
 }
 
+// ssmList is the response of a paged list: the page rendered item by item
+// under key, and NextToken when more remain.
+func ssmList[T, R any](key string, page []T, next string, render func(T) R) map[string]any {
+	out := make([]R, 0, len(page))
+	for _, it := range page {
+		out = append(out, render(it))
+	}
+	return ssmListOf(key, out, next)
+}
+
+// ssmListOf is ssmList for a page that needs no rendering. An empty page is
+// [] rather than null, as AWS sends it.
+func ssmListOf[T any](key string, page []T, next string) map[string]any {
+	if page == nil {
+		page = []T{}
+	}
+	res := map[string]any{key: page}
+	if next != "" {
+		res["NextToken"] = next
+	}
+	return res
+}
+
 // ---- targets ----------------------------------------------------------
 
 // managedInstance reports whether an instance is registered with Systems

@@ -643,11 +643,7 @@ func ssmListAssociations(c *Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := map[string]any{"Associations": orEmpty(page)}
-	if next != "" {
-		out["NextToken"] = next
-	}
-	return out, nil
+	return ssmListOf("Associations", page, next), nil
 }
 
 func ssmDescribeAssociationExecutions(c *Call) (any, error) {
@@ -679,11 +675,7 @@ func ssmDescribeAssociationExecutions(c *Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := map[string]any{"AssociationExecutions": orEmpty(page)}
-	if next != "" {
-		out["NextToken"] = next
-	}
-	return out, nil
+	return ssmListOf("AssociationExecutions", page, next), nil
 }
 
 // ---- output -----------------------------------------------------------
@@ -756,11 +748,4 @@ func assocDescription(a *Association) map[string]any {
 		m["LastSuccessfulExecutionDate"] = epochAt(a.LastSuccess)
 	}
 	return m
-}
-
-func orEmpty(items []map[string]any) []map[string]any {
-	if items == nil {
-		return []map[string]any{}
-	}
-	return items
 }

@@ -532,15 +532,9 @@ func ssmDescribeAutomationExecutions(c *Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := []map[string]any{}
-	for _, a := range pg {
-		out = append(out, automationOut(a, true))
-	}
-	res := map[string]any{"AutomationExecutionMetadataList": out}
-	if next != "" {
-		res["NextToken"] = next
-	}
-	return res, nil
+	return ssmList("AutomationExecutionMetadataList", pg, next, func(a *AutomationExecution) map[string]any {
+		return automationOut(a, true)
+	}), nil
 }
 
 func ssmDescribeAutomationStepExecutions(c *Call) (any, error) {
@@ -594,15 +588,7 @@ func ssmDescribeAutomationStepExecutions(c *Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := []map[string]any{}
-	for _, s := range pg {
-		out = append(out, stepOut(s))
-	}
-	res := map[string]any{"StepExecutions": out}
-	if next != "" {
-		res["NextToken"] = next
-	}
-	return res, nil
+	return ssmList("StepExecutions", pg, next, stepOut), nil
 }
 
 func ssmStopAutomationExecution(c *Call) (any, error) {

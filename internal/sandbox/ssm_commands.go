@@ -879,15 +879,7 @@ func ssmListCommands(c *Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := []commandOut{}
-	for _, cmd := range pg {
-		out = append(out, commandJSON(cmd))
-	}
-	res := map[string]any{"Commands": out}
-	if next != "" {
-		res["NextToken"] = next
-	}
-	return res, nil
+	return ssmList("Commands", pg, next, commandJSON), nil
 }
 
 func ssmListCommandInvocations(c *Call) (any, error) {
@@ -935,15 +927,9 @@ func ssmListCommandInvocations(c *Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := []invocationOut{}
-	for _, p := range pg {
-		out = append(out, invocationJSON(p.cmd, p.inv, in.Details))
-	}
-	res := map[string]any{"CommandInvocations": out}
-	if next != "" {
-		res["NextToken"] = next
-	}
-	return res, nil
+	return ssmList("CommandInvocations", pg, next, func(p pair) invocationOut {
+		return invocationJSON(p.cmd, p.inv, in.Details)
+	}), nil
 }
 
 func ssmGetCommandInvocation(c *Call) (any, error) {
@@ -1194,9 +1180,5 @@ func ssmDescribeInstanceInformation(c *Call) (any, error) {
 			IPAddress: inst.PrivateIP, ComputerName: computerName(inst), SourceID: inst.ID, SourceType: "AWS::EC2::Instance",
 		})
 	}
-	res := map[string]any{"InstanceInformationList": out}
-	if next != "" {
-		res["NextToken"] = next
-	}
-	return res, nil
+	return ssmListOf("InstanceInformationList", out, next), nil
 }

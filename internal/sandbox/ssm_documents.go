@@ -510,11 +510,7 @@ func ssmListDocuments(c *Call) (any, error) {
 			"DocumentVersion": strconv.Itoa(v.Version), "DocumentType": d.DocumentType, "SchemaVersion": v.Schema,
 			"DocumentFormat": v.Format, "PlatformTypes": []string{"Windows", "Linux", "MacOS"}, "Tags": ssmTagList(d.Tags)})
 	}
-	res := map[string]any{"DocumentIdentifiers": ids}
-	if next != "" {
-		res["NextToken"] = next
-	}
-	return res, nil
+	return ssmListOf("DocumentIdentifiers", ids, next), nil
 }
 
 func ssmListDocumentVersions(c *Call) (any, error) {
@@ -550,9 +546,5 @@ func ssmListDocumentVersions(c *Call) (any, error) {
 		}
 		out = append(out, m)
 	}
-	res := map[string]any{"DocumentVersions": out}
-	if next != "" {
-		res["NextToken"] = next
-	}
-	return res, nil
+	return ssmListOf("DocumentVersions", out, next), nil
 }

@@ -392,12 +392,5 @@ func ssmGetInventory(c *Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := map[string]any{"Entities": page}
-	if page == nil {
-		out["Entities"] = []entity{}
-	}
-	if next != "" {
-		out["NextToken"] = next
-	}
-	return out, nil
+	return ssmListOf("Entities", page, next), nil
 }

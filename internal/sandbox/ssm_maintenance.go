@@ -556,15 +556,9 @@ func ssmDescribeMaintenanceWindows(c *Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := []map[string]any{}
-	for _, mw := range pg {
-		out = append(out, windowOut(mw, false))
-	}
-	res := map[string]any{"WindowIdentities": out}
-	if next != "" {
-		res["NextToken"] = next
-	}
-	return res, nil
+	return ssmList("WindowIdentities", pg, next, func(mw *MaintenanceWindow) map[string]any {
+		return windowOut(mw, false)
+	}), nil
 }
 
 func ssmDeleteMaintenanceWindow(c *Call) (any, error) {
@@ -695,11 +689,7 @@ func ssmDescribeMaintenanceWindowTargets(c *Call) (any, error) {
 		out = append(out, map[string]any{"WindowId": mw.ID, "WindowTargetId": wt.ID, "ResourceType": wt.ResourceType,
 			"Targets": wt.Targets, "OwnerInformation": wt.OwnerInformation, "Name": wt.Name, "Description": wt.Description})
 	}
-	res := map[string]any{"Targets": out}
-	if next != "" {
-		res["NextToken"] = next
-	}
-	return res, nil
+	return ssmListOf("Targets", out, next), nil
 }
 
 func ssmRegisterTaskWithMaintenanceWindow(c *Call) (any, error) {
@@ -869,11 +859,7 @@ func ssmDescribeMaintenanceWindowTasks(c *Call) (any, error) {
 		}
 		out = append(out, row)
 	}
-	res := map[string]any{"Tasks": out}
-	if next != "" {
-		res["NextToken"] = next
-	}
-	return res, nil
+	return ssmListOf("Tasks", out, next), nil
 }
 
 func executionOut(ex *WindowExecution) map[string]any {
@@ -940,15 +926,7 @@ func ssmDescribeMaintenanceWindowExecutions(c *Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := []map[string]any{}
-	for _, ex := range pg {
-		out = append(out, executionOut(ex))
-	}
-	res := map[string]any{"WindowExecutions": out}
-	if next != "" {
-		res["NextToken"] = next
-	}
-	return res, nil
+	return ssmList("WindowExecutions", pg, next, executionOut), nil
 }
 
 func findExecution(c *Call, id string) (*WindowExecution, error) {
@@ -1009,15 +987,9 @@ func ssmDescribeMaintenanceWindowExecutionTasks(c *Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := []map[string]any{}
-	for _, te := range pg {
-		out = append(out, taskExecutionOut(ex, te))
-	}
-	res := map[string]any{"WindowExecutionTaskIdentities": out}
-	if next != "" {
-		res["NextToken"] = next
-	}
-	return res, nil
+	return ssmList("WindowExecutionTaskIdentities", pg, next, func(te *WindowTaskExecution) map[string]any {
+		return taskExecutionOut(ex, te)
+	}), nil
 }
 
 func ssmDescribeMaintenanceWindowExecutionTaskInvocations(c *Call) (any, error) {
@@ -1054,12 +1026,5 @@ func ssmDescribeMaintenanceWindowExecutionTaskInvocations(c *Call) (any, error) 
 	if err != nil {
 		return nil, err
 	}
-	if pg == nil {
-		pg = []map[string]any{}
-	}
-	res := map[string]any{"WindowExecutionTaskInvocationIdentities": pg}
-	if next != "" {
-		res["NextToken"] = next
-	}
-	return res, nil
+	return ssmListOf("WindowExecutionTaskInvocationIdentities", pg, next), nil
 }

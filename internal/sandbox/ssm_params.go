@@ -753,15 +753,9 @@ func ssmGetParametersByPath(c *Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := []paramJSON{}
-	for _, p := range pg {
-		out = append(out, p.toJSON(p.latest(c.Now), "", in.WithDecryption))
-	}
-	res := map[string]any{"Parameters": out}
-	if next != "" {
-		res["NextToken"] = next
-	}
-	return res, nil
+	return ssmList("Parameters", pg, next, func(p *Parameter) paramJSON {
+		return p.toJSON(p.latest(c.Now), "", in.WithDecryption)
+	}), nil
 }
 
 func ssmGetParameterHistory(c *Call) (any, error) {
@@ -794,11 +788,7 @@ func ssmGetParameterHistory(c *Call) (any, error) {
 			Version: v.Version, Labels: append([]string{}, v.Labels...), Tier: v.Tier, Policies: []map[string]any{}, DataType: v.DataType,
 		})
 	}
-	res := map[string]any{"Parameters": out}
-	if next != "" {
-		res["NextToken"] = next
-	}
-	return res, nil
+	return ssmListOf("Parameters", out, next), nil
 }
 
 func ssmDescribeParameters(c *Call) (any, error) {
@@ -846,15 +836,9 @@ func ssmDescribeParameters(c *Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := []paramMetaJSON{}
-	for _, p := range pg {
-		out = append(out, p.metaJSON(p.latest(c.Now)))
-	}
-	res := map[string]any{"Parameters": out}
-	if next != "" {
-		res["NextToken"] = next
-	}
-	return res, nil
+	return ssmList("Parameters", pg, next, func(p *Parameter) paramMetaJSON {
+		return p.metaJSON(p.latest(c.Now))
+	}), nil
 }
 
 // ---- delete -----------------------------------------------------------

@@ -1009,15 +1009,9 @@ func ssmDescribePatchBaselines(c *Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	ids := []map[string]any{}
-	for _, b := range pg {
-		ids = append(ids, baselineIdentity(sc, b))
-	}
-	res := map[string]any{"BaselineIdentities": ids}
-	if next != "" {
-		res["NextToken"] = next
-	}
-	return res, nil
+	return ssmList("BaselineIdentities", pg, next, func(b *PatchBaseline) map[string]any {
+		return baselineIdentity(sc, b)
+	}), nil
 }
 
 func ssmRegisterPatchBaselineForPatchGroup(c *Call) (any, error) {
@@ -1126,14 +1120,7 @@ func ssmDescribePatchGroups(c *Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if pg == nil {
-		pg = []map[string]any{}
-	}
-	res := map[string]any{"Mappings": pg}
-	if next != "" {
-		res["NextToken"] = next
-	}
-	return res, nil
+	return ssmListOf("Mappings", pg, next), nil
 }
 
 func ssmRegisterDefaultPatchBaseline(c *Call) (any, error) {
@@ -1250,11 +1237,7 @@ func ssmDescribeAvailablePatches(c *Call) (any, error) {
 			"Name": r.pp.Name, "Epoch": 0, "Version": ver, "Release": rel, "Arch": arch, "Repository": "amazonlinux",
 		})
 	}
-	res := map[string]any{"Patches": out}
-	if next != "" {
-		res["NextToken"] = next
-	}
-	return res, nil
+	return ssmListOf("Patches", out, next), nil
 }
 
 func patchStateOut(st *InstancePatchState) map[string]any {
@@ -1303,15 +1286,7 @@ func ssmDescribeInstancePatchStates(c *Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := []map[string]any{}
-	for _, st := range pg {
-		out = append(out, patchStateOut(st))
-	}
-	res := map[string]any{"InstancePatchStates": out}
-	if next != "" {
-		res["NextToken"] = next
-	}
-	return res, nil
+	return ssmList("InstancePatchStates", pg, next, patchStateOut), nil
 }
 
 var patchStateFilterKeys = map[string]func(patchCounts) int{
@@ -1395,15 +1370,7 @@ func ssmDescribeInstancePatchStatesForPatchGroup(c *Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := []map[string]any{}
-	for _, st := range pg {
-		out = append(out, patchStateOut(st))
-	}
-	res := map[string]any{"InstancePatchStates": out}
-	if next != "" {
-		res["NextToken"] = next
-	}
-	return res, nil
+	return ssmList("InstancePatchStates", pg, next, patchStateOut), nil
 }
 
 func ssmDescribeInstancePatches(c *Call) (any, error) {
@@ -1467,11 +1434,7 @@ func ssmDescribeInstancePatches(c *Call) (any, error) {
 		}
 		out = append(out, row)
 	}
-	res := map[string]any{"Patches": out}
-	if next != "" {
-		res["NextToken"] = next
-	}
-	return res, nil
+	return ssmListOf("Patches", out, next), nil
 }
 
 // ---- compliance -------------------------------------------------------
@@ -1577,14 +1540,7 @@ func ssmListComplianceItems(c *Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if pg == nil {
-		pg = []map[string]any{}
-	}
-	res := map[string]any{"ComplianceItems": pg}
-	if next != "" {
-		res["NextToken"] = next
-	}
-	return res, nil
+	return ssmListOf("ComplianceItems", pg, next), nil
 }
 
 func severitySummary(counts map[string]int) map[string]int {
@@ -1649,14 +1605,7 @@ func ssmListResourceComplianceSummaries(c *Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if pg == nil {
-		pg = []map[string]any{}
-	}
-	res := map[string]any{"ResourceComplianceSummaryItems": pg}
-	if next != "" {
-		res["NextToken"] = next
-	}
-	return res, nil
+	return ssmListOf("ResourceComplianceSummaryItems", pg, next), nil
 }
 
 func ssmDescribePatchGroupState(c *Call) (any, error) {
