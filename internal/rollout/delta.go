@@ -431,3 +431,25 @@ func (deltaState) Run(ctx context.Context, rc *Context) error {
 	}
 	return nil
 }
+
+// upToDate ends a rollout that has nothing to do: no recipe delta and
+// every target already tagged with the target's patch level.
+type upToDate struct{}
+
+func (upToDate) String() string { return "check whether the fleet is up to date" }
+
+func (upToDate) Run(ctx context.Context, rc *Context) error {
+	ip := rc.Report.InPlace
+	if ip.Delta != nil && len(ip.Delta.Groups) > 0 {
+		return nil
+	}
+	for _, id := range ip.Targets {
+		if instanceTags(ip.instances[id])[lineage.TagPatchLevel] != ip.PatchLevel {
+			return nil
+		}
+	}
+	rc.Report.Outcome = OutcomeNothing
+	rc.Report.Reason = fmt.Sprintf("all %d instances carry patch level %s and the target's recipes", len(ip.Targets), ip.PatchLevel)
+	rc.logf("Nothing to do: every instance of fleet %s (%d) is on patch level %s with the recipes of %s.", rc.Fleet.Name, len(ip.Targets), ip.PatchLevel, rc.Report.Target)
+	return errStop
+}

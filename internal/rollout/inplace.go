@@ -73,6 +73,7 @@ func (r *Rollout) InPlace(ctx context.Context) (*Report, error) {
 		resolveTarget{},         // the AMI (and so the patch level) the channel holds
 		findTargets{},           // running instances with the fleet's tags; the canary batch
 		deltaFind{},             // the recipes each instance lacks, rendered as the bake does (delta.go)
+		upToDate{},              // nothing to do when every instance is on the target already
 		deltaPlan{},             // dry-run: the delta per group and its API calls
 		inPlacePlan{},           // dry-run: targets, batches, API calls
 		confirmStep{},           // a person at a terminal says yes (--yes skips)
