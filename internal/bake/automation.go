@@ -333,15 +333,23 @@ func (a *Automation) Build(ctx context.Context, b *Baker, n *graph.Node, pl *pla
 	if err := b.finishImages(ctx, pl.Layer, r.AMI, deprecateAt); err != nil {
 		return fail(err)
 	}
+	// The inventory is read on the verify step's scan instance
+	// (automation_inventory.go says why).
+	vctx, gathered := b.gatherOnScan(ctx, pl.Layer, region, ami, r.BuildID, a)
 	if b.Verify != nil {
 		b.message(pl.Layer, "verifying %s before publishing it", ami)
-		if err := b.Verify(ctx, pl.Layer, r.AMI); err != nil {
+		if err := b.Verify(vctx, pl.Layer, r.AMI); err != nil {
 			if terr := b.markUnverified(ctx, r.AMI, err); terr != nil {
 				err = errors.Join(err, terr)
 			}
 			return fail(fmt.Errorf("not published: %w", err))
 		}
 		r.Verified = true
+	}
+	if gathered != nil {
+		if err := gathered.result(); err != nil {
+			return fail(fmt.Errorf("not published: %w", err))
+		}
 	}
 	// Verified first: a patched image that fails is never copied.
 	copies, err := b.copyAndFinish(ctx, pl.Layer, region, ami, regions[1:])
@@ -351,6 +359,12 @@ func (a *Automation) Build(ctx context.Context, b *Baker, n *graph.Node, pl *pla
 	if err != nil {
 		return fail(fmt.Errorf("not published: %w", err))
 	}
+	// The document (and each copy's) before the channel moves.
+	url, err := b.recordInventory(ctx, pl.Layer, region, r.AMI, false)
+	if err != nil {
+		return fail(fmt.Errorf("not published: %w", err))
+	}
+	r.Inventory = url
 	moved, err := b.publish(ctx, pl.Layer, region, ami)
 	if err != nil {
 		return fail(err)

@@ -324,7 +324,7 @@ func (b *Baker) reuse(ctx context.Context, pl *plan.Layer) *Result {
 	}
 	// An AMI a failed bake left unpublished gets its document from the
 	// staged inventory that bake left behind.
-	url, err := b.recordInventory(ctx, pl.Layer, pl.Region, home, true)
+	url, err := b.recordInventory(ctx, pl.Layer, pl.Region, r.AMI, true)
 	if err != nil {
 		return fail(fmt.Errorf("not published: %w", err))
 	}
@@ -430,7 +430,7 @@ func (b *Baker) build(ctx context.Context, n *graph.Node, pl *plan.Layer) *Resul
 		}
 		r.Verified = true
 	}
-	url, err := b.recordInventory(ctx, pl.Layer, regions[0], r.AMI[regions[0]], false)
+	url, err := b.recordInventory(ctx, pl.Layer, regions[0], r.AMI, false)
 	if err != nil {
 		return fail(fmt.Errorf("not published: %w", err))
 	}

@@ -40,6 +40,11 @@ type Document struct {
 	InstanceID  string    `json:"instance_id,omitempty"`
 	BuildID     string    `json:"build_id,omitempty"`
 	CollectedAt time.Time `json:"collected_at"`
+	// CopyOf is set on the document of a regional copy: the AMI (in the
+	// build region) it was copied from, whose build instance the packages
+	// were read on. A copy has its own document so that it still has one
+	// once that AMI is retired.
+	CopyOf string `json:"copy_of,omitempty"`
 }
 
 // Recipe is one recipe the layer ran, with its version.

@@ -80,6 +80,8 @@ type Finalized struct {
 	// StagingErr is a staged document that could not be deleted (the
 	// document itself is stored; the next bake of the build id cleans up).
 	StagingErr error `json:"-"`
+	// Doc is the AMI's document as stored.
+	Doc *Document `json:"-"`
 }
 
 // Finalize records img's inventory document from its build's staged one
@@ -103,7 +105,7 @@ func Finalize(ctx context.Context, s3Client awsapi.S3, ec2Client awsapi.EC2, buc
 			if err != nil {
 				return nil, err
 			}
-			f := &Finalized{Stored: Stored{URL: URL(bucket, project, img.ID), SHA256: img.Tags[TagSHA256], Size: len(data)}, Kept: true}
+			f := &Finalized{Stored: Stored{URL: URL(bucket, project, img.ID), SHA256: img.Tags[TagSHA256], Size: len(data)}, Kept: true, Doc: doc}
 			if buildID != "" {
 				f.StagingErr = deleteStaging(ctx, s3Client, bucket, project, buildID)
 			}
@@ -145,7 +147,7 @@ func Finalize(ctx context.Context, s3Client awsapi.S3, ec2Client awsapi.EC2, buc
 	if err != nil {
 		return nil, fmt.Errorf("finalize inventory: %w", err)
 	}
-	return &Finalized{Stored: *stored, StagingErr: deleteStaging(ctx, s3Client, bucket, project, buildID)}, nil
+	return &Finalized{Stored: *stored, StagingErr: deleteStaging(ctx, s3Client, bucket, project, buildID), Doc: doc}, nil
 }
 
 func deleteStaging(ctx context.Context, s3Client awsapi.S3, bucket, project, buildID string) error {

@@ -305,7 +305,27 @@ func (s *Scanner) ScanImage(ctx context.Context, img Image) (rep *Report, err er
 	if err := s.collect(ctx, rep, states, true); err != nil {
 		return nil, fmt.Errorf("scan image %s (%s): %w", img.AMI, img.Layer, err)
 	}
+	if hook, _ := ctx.Value(instanceHookKey{}).(InstanceHook); hook != nil {
+		hook(ctx, img, id)
+	}
 	return rep, nil
+}
+
+// InstanceHook runs on an image scan's instance once it is scanned, while
+// it is still running and online in SSM, before it is terminated. It
+// reports no error: what it does is not part of the scan's verdict (a
+// caller that needs it done records that itself).
+type InstanceHook func(ctx context.Context, img Image, instanceID string)
+
+type instanceHookKey struct{}
+
+// WithInstanceHook returns ctx with hook for the image scans run under it.
+// It travels in the context because those scans are reached through
+// callers that know nothing of it: the automation rebake gathers the new
+// AMI's software inventory on the instance its verify step (patch run's,
+// which only gets a layer and its AMIs) launches from that AMI.
+func WithInstanceHook(ctx context.Context, hook InstanceHook) context.Context {
+	return context.WithValue(ctx, instanceHookKey{}, hook)
 }
 
 // wait calls check every Poll until it says done, ctx ends or Timeout passes.

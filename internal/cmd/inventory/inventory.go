@@ -188,6 +188,9 @@ func writeText(out io.Writer, r Result) error {
 	if d.InstanceID != "" {
 		fmt.Fprintf(&b, " from %s", d.InstanceID)
 	}
+	if d.CopyOf != "" {
+		fmt.Fprintf(&b, " (a regional copy of %s)", d.CopyOf)
+	}
 	b.WriteString("\n\nLineage:\n")
 	for i, a := range r.Lineage {
 		indent := strings.Repeat("  ", i)
