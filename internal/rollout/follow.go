@@ -292,6 +292,7 @@ func (attach) Run(ctx context.Context, rc *Context) error {
 		gp.TemplateID, gp.TemplateName = aws.ToString(v.LaunchTemplateId), aws.ToString(v.LaunchTemplateName)
 		gp.FromAMI, gp.FromVersion, gp.ToVersion = from, fromV, aws.ToInt64(v.VersionNumber)
 		gp.unfinished = rolloutUnfinished(rc.Fleet.Name, to, v)
+		gp.defaultSet = aws.ToBool(v.DefaultVersion)
 		if r != nil {
 			gp.RefreshID, gp.Status, gp.StatusReason = aws.ToString(r.InstanceRefreshId), string(r.Status), aws.ToString(r.StatusReason)
 			gp.PercentComplete = aws.ToInt32(r.PercentageComplete)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -59,6 +58,9 @@ type GroupPlan struct {
 	held            bool                          // cancelled by this run's pause
 	back            bool                          // the refresh returns to FromVersion (abort)
 	unfinished      bool                          // refreshed, but finish never ran (rolloutUnfinished)
+	defaultSet      bool                          // ToVersion is the template's default already (finish moved it)
+	replaced        string                        // up to date: the AMI the rollout to the default version replaced (rolloutReplaced)
+	leftover        bool                          // up to date, but finish's prune or retire is left (killed after the default moved)
 }
 
 // Batch is one checkpoint of a refresh: how many instances run the new AMI
@@ -243,6 +245,11 @@ func (readGroups) Run(ctx context.Context, rc *Context) error {
 			gp.UpToDate = true
 			if rolloutUnfinished(rc.Fleet.Name, rc.Report.Target, v) {
 				unfinished = append(unfinished, name)
+			} else if from, ok := rolloutReplaced(rc.Fleet.Name, rc.Report.Target, v); ok {
+				gp.replaced, gp.ToVersion, gp.defaultSet = from, gp.FromVersion, true
+				// The versions were read anyway: an old one the prune
+				// would delete is still there.
+				gp.leftover = len(prunable(gp.versions, gp.ToVersion, max(rc.Fleet.Retire.Keep, 1), nil)) > 0
 			}
 		} else {
 			todo++
@@ -255,9 +262,44 @@ func (readGroups) Run(ctx context.Context, rc *Context) error {
 			rc.Fleet.Name, rc.Report.Target, strings.Join(unfinished, ", "), rc.Fleet.Name)}
 	}
 	if todo == 0 {
-		rc.Report.Outcome = OutcomeNothing
-		rc.logf("Nothing to do: every group of fleet %s runs %s.", rc.Fleet.Name, rc.Report.Target)
-		return errStop
+		if err := rc.findLeftovers(ctx); err != nil {
+			return err
+		}
+		left := false
+		for _, g := range rc.Report.Groups {
+			left = left || g.leftover
+		}
+		if !left {
+			rc.Report.Outcome = OutcomeNothing
+			rc.logf("Nothing to do: every group of fleet %s runs %s.", rc.Fleet.Name, rc.Report.Target)
+			return errStop
+		}
+	}
+	return nil
+}
+
+// findLeftovers marks the up-to-date groups whose rollout's retire is
+// left (a run killed after the prune, or inside the retire). Only when
+// every group is up to date: a rollout that replaces something retires
+// what it replaced anyway, and a normal rollout pays no extra call.
+func (rc *Context) findLeftovers(ctx context.Context) error {
+	var amis []string
+	for _, g := range rc.Report.Groups {
+		if g.replaced != "" && !g.leftover && !contains(amis, g.replaced) {
+			amis = append(amis, g.replaced)
+		}
+	}
+	if rc.Retirer == nil || len(amis) == 0 {
+		return nil
+	}
+	pending, err := rc.retirePending(ctx, amis)
+	if err != nil {
+		return err
+	}
+	for _, g := range rc.Report.Groups {
+		if pending[g.replaced] {
+			g.leftover = true
+		}
 	}
 	return nil
 }
@@ -355,11 +397,21 @@ func (showPlan) Run(ctx context.Context, rc *Context) error {
 	f := rc.Fleet
 	ro := f.Rollout
 	rc.logf("Fleet %s (replace): %s %s → %s in %s", f.Name, f.Layer, f.Channel, rc.Report.Target, rc.Region)
+	rolls := false
 	for _, g := range rc.Report.Groups {
+		if g.leftover {
+			rc.logf("  %s: already on %s (%s version %d, the default), but the rollout from %s stopped before it finished: prune the old versions, retire %s",
+				g.Name, g.FromAMI, g.TemplateName, g.FromVersion, g.replaced, g.replaced)
+			if drop := prunable(g.versions, g.ToVersion, max(f.Retire.Keep, 1), nil); len(drop) > 0 {
+				rc.call("ec2:DeleteLaunchTemplateVersions LaunchTemplateId=%s Versions=%v (retire.keep %d; a version in use stays)", g.TemplateID, drop, max(f.Retire.Keep, 1))
+			}
+			continue
+		}
 		if g.UpToDate {
 			rc.logf("  %s: already on %s (%s version %d)", g.Name, g.FromAMI, g.TemplateName, g.FromVersion)
 			continue
 		}
+		rolls = true
 		var bs []string
 		for _, b := range g.Batches {
 			bs = append(bs, fmt.Sprintf("%d%% (%d of %d)", b.Percent, b.Instances, g.Desired))
@@ -374,7 +426,9 @@ func (showPlan) Run(ctx context.Context, rc *Context) error {
 			g.Name, desired, g.TemplateID, ro.Checkpoints, int(ro.CheckpointWait.Seconds()), ro.MinHealthyPercent, ro.AbortOnAlarms)
 		rc.call("autoscaling:DescribeInstanceRefreshes AutoScalingGroupName=%s (every %s, backing off to %s)", g.Name, rc.Poll, rc.Poll*maxPollFactor)
 	}
-	rc.call("ec2:ModifyLaunchTemplate DefaultVersion=<new version> (after success)")
+	if rolls {
+		rc.call("ec2:ModifyLaunchTemplate DefaultVersion=<new version> (after success)")
+	}
 	if rc.Retirer != nil {
 		rc.call("retire the replaced AMI: keep %d, grace %s (after success)", f.Retire.Keep, f.Retire.Grace)
 	}
@@ -383,7 +437,11 @@ func (showPlan) Run(ctx context.Context, rc *Context) error {
 			rc.logf("    %s", c)
 		}
 		rc.Report.Outcome = OutcomePlanned
-		rc.logf("Dry run: nothing changed. Run with --apply to roll out.")
+		if rolls {
+			rc.logf("Dry run: nothing changed. Run with --apply to roll out.")
+		} else {
+			rc.logf("Dry run: nothing changed. Run with --apply to finish the interrupted rollout.")
+		}
 		return errStop
 	}
 	return nil
@@ -463,14 +521,20 @@ type finish struct{}
 func (finish) String() string { return "make the new version the default and retire the replaced AMI" }
 
 func (finish) Run(ctx context.Context, rc *Context) error {
-	var replaced []string
+	var replaced, left []string
+	changedBefore, retired, rolled := len(rc.Report.Changed), 0, false
 	// Which template versions the region's groups and their members use:
 	// one sweep for the whole fleet, not one per group (that read every
 	// group's members once per group — quadratic in a 100-group fleet).
 	var inUse map[string]map[int64]bool
 	for _, g := range rc.Report.Groups {
-		if g.UpToDate || g.ToVersion == 0 {
+		if g.ToVersion == 0 || (g.UpToDate && !g.leftover) {
 			continue
+		}
+		if g.leftover {
+			left = append(left, g.Name)
+		} else {
+			rolled = true
 		}
 		if inUse == nil {
 			var err error
@@ -478,20 +542,25 @@ func (finish) Run(ctx context.Context, rc *Context) error {
 				return err
 			}
 		}
-		if _, err := rc.EC2.ModifyLaunchTemplate(ctx, &ec2.ModifyLaunchTemplateInput{
-			LaunchTemplateId: aws.String(g.TemplateID), DefaultVersion: aws.String(strconv.FormatInt(g.ToVersion, 10))}); err != nil {
-			return fmt.Errorf("make version %d the default of %s: %w", g.ToVersion, g.TemplateName, err)
+		// A re-run or a resume after the default moved: moving it again
+		// would change nothing.
+		if !g.defaultSet {
+			if _, err := rc.EC2.ModifyLaunchTemplate(ctx, &ec2.ModifyLaunchTemplateInput{
+				LaunchTemplateId: aws.String(g.TemplateID), DefaultVersion: aws.String(strconv.FormatInt(g.ToVersion, 10))}); err != nil {
+				return fmt.Errorf("make version %d the default of %s: %w", g.ToVersion, g.TemplateName, err)
+			}
+			g.defaultSet = true
+			rc.changed("launch template %s default version %d", g.TemplateName, g.ToVersion)
+			crashpoint.Hit("rollout.default-version-set")
 		}
-		rc.changed("launch template %s default version %d", g.TemplateName, g.ToVersion)
-		crashpoint.Hit("rollout.default-version-set")
 		if err := rc.clearStateTags(ctx, g); err != nil {
 			return err
 		}
 		if err := rc.pruneVersions(ctx, g, inUse[g.TemplateID]); err != nil {
 			return err
 		}
-		if g.FromAMI != "" && g.FromAMI != rc.Report.Target {
-			replaced = append(replaced, g.FromAMI)
+		if from := g.replacedAMI(); from != "" && from != rc.Report.Target && !contains(replaced, from) {
+			replaced = append(replaced, from)
 		}
 	}
 	crashpoint.Hit("rollout.finished")
@@ -512,8 +581,35 @@ func (finish) Run(ctx context.Context, rc *Context) error {
 				rc.logf("Retire %s: %s (%s)", b.AMI, b.Action, strings.Join(b.Reasons, "; "))
 			}
 		}
+		retired = res.Deprecated + res.Deregistered + res.SnapshotsDeleted
+	}
+	if len(left) > 0 && !rolled {
+		if len(rc.Report.Changed) == changedBefore && retired == 0 {
+			// What looked left was kept on purpose (a version or the AMI
+			// in use elsewhere): a re-run has nothing to do.
+			rc.Report.Outcome = OutcomeNothing
+			rc.logf("Nothing to do: every group of fleet %s runs %s and nothing of its rollout is left to prune or retire.", rc.Fleet.Name, rc.Report.Target)
+			return nil
+		}
+		rc.Report.Reason = fmt.Sprintf("finished an interrupted rollout (%s was killed after the default version moved to %s; pruned and retired what it left)",
+			strings.Join(left, ", "), rc.Report.Target)
+		done := append([]string(nil), rc.Report.Changed[changedBefore:]...)
+		if retired > 0 {
+			done = append(done, fmt.Sprintf("retired %s", strings.Join(replaced, ", ")))
+		}
+		rc.logf("Finished the interrupted rollout of %s: %s", rc.Fleet.Name, strings.Join(done, "; "))
 	}
 	return nil
+}
+
+// replacedAMI is the AMI the group's rollout replaced: its FromAMI, or on
+// a re-run after the default moved (the group up to date) the one the
+// rollout's version names.
+func (g *GroupPlan) replacedAMI() string {
+	if g.UpToDate {
+		return g.replaced
+	}
+	return g.FromAMI
 }
 
 // pruneVersions deletes the group's template versions beyond the newest
@@ -522,9 +618,10 @@ func (finish) Run(ctx context.Context, rc *Context) error {
 // for ever.
 func (rc *Context) pruneVersions(ctx context.Context, g *GroupPlan, inUse map[int64]bool) error {
 	keep := max(rc.Fleet.Retire.Keep, 1)
-	// The versions read with the group (readGroups): all of them but the
-	// new one, which is now the default. A version someone else made since
-	// is not among them, so it is kept.
+	// The versions read with the group (readGroups; on a re-run after the
+	// default moved, the rollout's own among them). prunable looks only
+	// at those older than the rollout's: a version someone else made
+	// since is kept.
 	versions := append([]int64(nil), g.versions...)
 	p := ec2.NewDescribeLaunchTemplateVersionsPaginator(rc.EC2, &ec2.DescribeLaunchTemplateVersionsInput{
 		LaunchTemplateId: aws.String(g.TemplateID), MaxResults: aws.Int32(200)})
@@ -539,13 +636,8 @@ func (rc *Context) pruneVersions(ctx context.Context, g *GroupPlan, inUse map[in
 			}
 		}
 	}
-	sort.Slice(versions, func(i, j int) bool { return versions[i] > versions[j] })
 	var drop []string
-	for i, v := range versions {
-		// The default counts as one of the kept versions.
-		if i+1 < keep || v == g.ToVersion || inUse[v] {
-			continue
-		}
+	for _, v := range prunable(versions, g.ToVersion, keep, inUse) {
 		drop = append(drop, strconv.FormatInt(v, 10))
 	}
 	if len(drop) == 0 {
