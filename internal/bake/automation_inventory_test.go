@@ -249,3 +249,40 @@ func TestBakeReusedCopyHasItsOwnInventory(t *testing.T) {
 		assert.Contains(t, out, "a regional copy of "+home)
 	}
 }
+
+// Through the CLI: `patch run --apply --engine automation` on a project
+// with inventory_bucket records each rebake's document (patch run's own
+// verify step carries the gather), and `inventory` / `diff` read them.
+func TestPatchRunAutomationRecordsInventory(t *testing.T) {
+	w := newInventoryWorld(t)
+	_, err := w.sb.ReleasePatch(sandbox.PatchRelease{Package: "openssl", Packages: []string{"openssl-libs"}, Severity: "Critical"})
+	require.NoError(t, err)
+	var fixed string
+	w.sb.Do(func(wd *sandbox.World) { fixed = wd.Catalogue.Latest("openssl", w.sb.Clock().Now()) })
+	oldVersion := pkgVersion(w.loadInventory(t, automationtest.Region, w.amis["linux"]), "openssl")
+
+	code, out, errOut := clitest.Run(t, w.sb, w.dir, "-o", "json", "patch", "run", "--apply", "--engine", "automation", "--poll", "5ms")
+	require.Equal(t, 0, code, "stderr:\n%s\nstdout:\n%s", errOut, out)
+	var rep struct{ Results []*bake.Result }
+	require.NoError(t, json.Unmarshal([]byte(out), &rep), out)
+	require.Len(t, rep.Results, 2)
+	for _, r := range rep.Results {
+		require.Equal(t, bake.StatusBuilt, r.Status, r.Error)
+		ami := r.AMI[automationtest.Region]
+		assert.Equal(t, inventory.URL(invBucket, automationtest.Project, ami), r.Inventory, r.Layer)
+		assert.Equal(t, fixed, pkgVersion(w.loadInventory(t, automationtest.Region, ami), "openssl"), r.Layer)
+	}
+
+	code, out, errOut = clitest.Run(t, w.sb, w.dir, "inventory", "linux@latest")
+	require.Equal(t, 0, code, errOut)
+	assert.Regexp(t, `openssl\s+`+regexp.QuoteMeta(fixed), out)
+
+	code, out, errOut = clitest.Run(t, w.sb, w.dir, "-o", "json", "diff", w.amis["linux"], "linux@latest")
+	require.Equal(t, 0, code, errOut)
+	var d inventory.Diff
+	require.NoError(t, json.Unmarshal([]byte(out), &d), out)
+	assert.Contains(t, d.Upgraded, inventory.PackageChange{Name: "openssl", Arch: "x86_64", From: oldVersion, To: fixed})
+	assert.Empty(t, d.Added)
+	assert.Empty(t, d.Removed)
+	assert.Empty(t, d.Recipes)
+}
