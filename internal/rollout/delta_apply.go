@@ -275,7 +275,7 @@ func (rc *Context) sendDelta(ctx context.Context, b deltaBatch, maxErrors string
 		Parameters:     map[string][]string{"commands": b.group.commands},
 		MaxConcurrency: aws.String(ip.MaxConcurrency),
 		MaxErrors:      aws.String(maxErrors),
-		Comment:        aws.String(trunc(fmt.Sprintf("amibake rollout %s %s → %s", rc.Fleet.Name, b.batch, lineage.FormatRecipes(b.group.Recipes)), 100)),
+		Comment:        aws.String(truncBytes(fmt.Sprintf("amibake rollout %s %s → %s", rc.Fleet.Name, b.batch, lineage.FormatRecipes(b.group.Recipes)), 100)),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("send the recipe delta to the %s batch of %s (%d instances): %w", b.batch, rc.Fleet.Name, len(b.ids), err)
@@ -346,4 +346,14 @@ func (rc *Context) deleteDeltaSecrets(ctx context.Context) error {
 		return fmt.Errorf("rollout of %s: delete the sensitive parameters %s: delete them by hand", rc.Fleet.Name, strings.Join(failed, ", "))
 	}
 	return nil
+}
+
+// truncBytes cuts s to at most n bytes on a rune boundary: SendCommand's
+// comment limit counts bytes, and a recipe list is long.
+func truncBytes(s string, n int) string {
+	for len(s) > n {
+		r := []rune(s)
+		s = string(r[:len(r)-1])
+	}
+	return s
 }
