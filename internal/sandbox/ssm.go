@@ -248,6 +248,43 @@ func ssmPage[T any](items []T, token string, max, def, limit int, tag string) ([
 	return items[start:end], next, nil
 }
 
+// ssmFilter is the Key/Values filter most SSM Describe and List actions take.
+type ssmFilter struct {
+	Key    string   `json:"Key"`
+	Values []string `json:"Values"`
+}
+
+// ssmKeep returns the items that every filter matches, in order. match
+// judges one filter on one item and fails on a key the action does not
+// support. Every filter is judged even after one has rejected the item, so
+// an unsupported key fails the call whatever the order of the filters.
+func ssmKeep[T, F any](items []T, filters []F, match func(T, F) (bool, error)) ([]T, error) {
+	var kept []T
+	for _, it := range items {
+		ok := true
+		for _, f := range filters {
+			m, err := match(it, f)
+			if err != nil {
+				return nil, err
+			}
+			ok = ok && m
+		}
+		if ok {
+			kept = append(kept, it)
+		}
+	}
+	return kept, nil
+}
+
+// sortedValues is a map's values in the order of their keys.
+func sortedValues[M ~map[string]V, V any](m M) []V {
+	out := make([]V, 0, len(m))
+	for _, k := range sortedKeys(m) {
+		out = append(out, m[k])
+	}
+	return out
+}
+
 // ssmList is the response of a paged list: the page rendered item by item
 // under key, and NextToken when more remain.
 func ssmList[T, R any](key string, page []T, next string, render func(T) R) map[string]any {

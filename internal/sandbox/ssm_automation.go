@@ -476,12 +476,9 @@ func ssmGetAutomationExecution(c *Call) (any, error) {
 
 func ssmDescribeAutomationExecutions(c *Call) (any, error) {
 	var in struct {
-		Filters []struct {
-			Key    string   `json:"Key"`
-			Values []string `json:"Values"`
-		} `json:"Filters"`
-		MaxResults int    `json:"MaxResults"`
-		NextToken  string `json:"NextToken"`
+		Filters    []ssmFilter `json:"Filters"`
+		MaxResults int         `json:"MaxResults"`
+		NextToken  string      `json:"NextToken"`
 	}
 	if err := c.Decode(&in); err != nil {
 		return nil, err
@@ -539,14 +536,11 @@ func ssmDescribeAutomationExecutions(c *Call) (any, error) {
 
 func ssmDescribeAutomationStepExecutions(c *Call) (any, error) {
 	var in struct {
-		AutomationExecutionID string `json:"AutomationExecutionId"`
-		Filters               []struct {
-			Key    string   `json:"Key"`
-			Values []string `json:"Values"`
-		} `json:"Filters"`
-		MaxResults   int    `json:"MaxResults"`
-		NextToken    string `json:"NextToken"`
-		ReverseOrder bool   `json:"ReverseOrder"`
+		AutomationExecutionID string      `json:"AutomationExecutionId"`
+		Filters               []ssmFilter `json:"Filters"`
+		MaxResults            int         `json:"MaxResults"`
+		NextToken             string      `json:"NextToken"`
+		ReverseOrder          bool        `json:"ReverseOrder"`
 	}
 	if err := c.Decode(&in); err != nil {
 		return nil, err
@@ -561,28 +555,21 @@ func ssmDescribeAutomationStepExecutions(c *Call) (any, error) {
 			steps[i], steps[j] = steps[j], steps[i]
 		}
 	}
-	var kept []*AutomationStep
-	for _, s := range steps {
-		ok := true
-		for _, f := range in.Filters {
-			var have string
-			switch f.Key {
-			case "StepName":
-				have = s.Name
-			case "Action":
-				have = s.Action
-			case "StepExecutionId":
-				have = s.ID
-			case "StepExecutionStatus":
-				have = s.Status
-			default:
-				return nil, Errorf("InvalidFilterKey", "The filter key %s is not supported by the sandbox.", f.Key)
-			}
-			ok = ok && ssmContains(f.Values, have)
+	kept, err := ssmKeep(steps, in.Filters, func(s *AutomationStep, f ssmFilter) (bool, error) {
+		switch f.Key {
+		case "StepName":
+			return ssmContains(f.Values, s.Name), nil
+		case "Action":
+			return ssmContains(f.Values, s.Action), nil
+		case "StepExecutionId":
+			return ssmContains(f.Values, s.ID), nil
+		case "StepExecutionStatus":
+			return ssmContains(f.Values, s.Status), nil
 		}
-		if ok {
-			kept = append(kept, s)
-		}
+		return false, Errorf("InvalidFilterKey", "The filter key %s is not supported by the sandbox.", f.Key)
+	})
+	if err != nil {
+		return nil, err
 	}
 	pg, next, err := ssmPage(kept, in.NextToken, in.MaxResults, 50, 50, "steps:"+a.ID)
 	if err != nil {

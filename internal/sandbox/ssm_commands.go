@@ -1076,12 +1076,9 @@ func ssmDescribeInstanceInformation(c *Call) (any, error) {
 			Key      string   `json:"key"`
 			ValueSet []string `json:"valueSet"`
 		} `json:"InstanceInformationFilterList"`
-		Filters []struct {
-			Key    string   `json:"Key"`
-			Values []string `json:"Values"`
-		} `json:"Filters"`
-		MaxResults int    `json:"MaxResults"`
-		NextToken  string `json:"NextToken"`
+		Filters    []ssmFilter `json:"Filters"`
+		MaxResults int         `json:"MaxResults"`
+		NextToken  string      `json:"NextToken"`
 	}
 	if err := c.Decode(&in); err != nil {
 		return nil, err

@@ -460,44 +460,34 @@ func ssmDeleteDocument(c *Call) (any, error) {
 
 func ssmListDocuments(c *Call) (any, error) {
 	var in struct {
-		Filters []struct {
-			Key    string   `json:"Key"`
-			Values []string `json:"Values"`
-		} `json:"Filters"`
-		MaxResults int    `json:"MaxResults"`
-		NextToken  string `json:"NextToken"`
+		Filters    []ssmFilter `json:"Filters"`
+		MaxResults int         `json:"MaxResults"`
+		NextToken  string      `json:"NextToken"`
 	}
 	if err := c.Decode(&in); err != nil {
 		return nil, err
 	}
 	sc := c.ssm()
-	var kept []*Document
-	for _, name := range sortedKeys(sc.Documents) {
-		d := sc.Documents[name]
-		ok := true
-		for _, f := range in.Filters {
-			switch f.Key {
-			case "Owner":
-				ok = ok && (ssmContains(f.Values, "Self") || ssmContains(f.Values, "Private") || ssmContains(f.Values, d.Account))
-			case "Name":
-				m := false
-				for _, v := range f.Values {
-					m = m || strings.HasPrefix(d.Name, v)
-				}
-				ok = ok && m
-			case "DocumentType":
-				ok = ok && ssmContains(f.Values, d.DocumentType)
-			default:
-				if tag, isTag := strings.CutPrefix(f.Key, "tag:"); isTag {
-					ok = ok && ssmContains(f.Values, d.Tags[tag])
-					continue
-				}
-				return nil, Errorf("InvalidFilterKey", "The filter key %s is not supported by the sandbox.", f.Key)
+	kept, err := ssmKeep(sortedValues(sc.Documents), in.Filters, func(d *Document, f ssmFilter) (bool, error) {
+		switch f.Key {
+		case "Owner":
+			return ssmContains(f.Values, "Self") || ssmContains(f.Values, "Private") || ssmContains(f.Values, d.Account), nil
+		case "Name":
+			m := false
+			for _, v := range f.Values {
+				m = m || strings.HasPrefix(d.Name, v)
 			}
+			return m, nil
+		case "DocumentType":
+			return ssmContains(f.Values, d.DocumentType), nil
 		}
-		if ok {
-			kept = append(kept, d)
+		if tag, isTag := strings.CutPrefix(f.Key, "tag:"); isTag {
+			return ssmContains(f.Values, d.Tags[tag]), nil
 		}
+		return false, Errorf("InvalidFilterKey", "The filter key %s is not supported by the sandbox.", f.Key)
+	})
+	if err != nil {
+		return nil, err
 	}
 	pg, next, err := ssmPage(kept, in.NextToken, in.MaxResults, 50, 50, "documents")
 	if err != nil {

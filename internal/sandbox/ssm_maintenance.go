@@ -3,6 +3,7 @@ package sandbox
 import (
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -516,16 +517,11 @@ func ssmUpdateMaintenanceWindow(c *Call) (any, error) {
 	return out, nil
 }
 
-type mwFilter struct {
-	Key    string   `json:"Key"`
-	Values []string `json:"Values"`
-}
-
 func ssmDescribeMaintenanceWindows(c *Call) (any, error) {
 	var in struct {
-		Filters    []mwFilter `json:"Filters"`
-		MaxResults int        `json:"MaxResults"`
-		NextToken  string     `json:"NextToken"`
+		Filters    []ssmFilter `json:"Filters"`
+		MaxResults int         `json:"MaxResults"`
+		NextToken  string      `json:"NextToken"`
 	}
 	if err := c.Decode(&in); err != nil {
 		return nil, err
@@ -534,23 +530,17 @@ func ssmDescribeMaintenanceWindows(c *Call) (any, error) {
 		return nil, errValidationException("1 validation error detected: Value '%d' at 'maxResults' failed to satisfy constraint: Member must have value between 10 and 100", in.MaxResults)
 	}
 	sc := c.ssm()
-	var kept []*MaintenanceWindow
-	for _, id := range sortedKeys(sc.Windows) {
-		mw := sc.Windows[id]
-		ok := true
-		for _, f := range in.Filters {
-			switch f.Key {
-			case "Name":
-				ok = ok && ssmContains(f.Values, mw.Name)
-			case "Enabled":
-				ok = ok && ssmContains(f.Values, map[bool]string{true: "true", false: "false"}[mw.Enabled])
-			default:
-				return nil, errValidationException("Filter key %s is not valid. Valid keys: Name, Enabled.", f.Key)
-			}
+	kept, err := ssmKeep(sortedValues(sc.Windows), in.Filters, func(mw *MaintenanceWindow, f ssmFilter) (bool, error) {
+		switch f.Key {
+		case "Name":
+			return ssmContains(f.Values, mw.Name), nil
+		case "Enabled":
+			return ssmContains(f.Values, strconv.FormatBool(mw.Enabled)), nil
 		}
-		if ok {
-			kept = append(kept, mw)
-		}
+		return false, errValidationException("Filter key %s is not valid. Valid keys: Name, Enabled.", f.Key)
+	})
+	if err != nil {
+		return nil, err
 	}
 	pg, next, err := ssmPage(kept, in.NextToken, in.MaxResults, 10, 100, "windows")
 	if err != nil {
@@ -649,10 +639,10 @@ func ssmDeregisterTargetFromMaintenanceWindow(c *Call) (any, error) {
 
 func ssmDescribeMaintenanceWindowTargets(c *Call) (any, error) {
 	var in struct {
-		WindowID   string     `json:"WindowId"`
-		Filters    []mwFilter `json:"Filters"`
-		MaxResults int        `json:"MaxResults"`
-		NextToken  string     `json:"NextToken"`
+		WindowID   string      `json:"WindowId"`
+		Filters    []ssmFilter `json:"Filters"`
+		MaxResults int         `json:"MaxResults"`
+		NextToken  string      `json:"NextToken"`
 	}
 	if err := c.Decode(&in); err != nil {
 		return nil, err
@@ -661,24 +651,19 @@ func ssmDescribeMaintenanceWindowTargets(c *Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	var kept []*WindowTarget
-	for _, wt := range mw.Targets {
-		ok := true
-		for _, f := range in.Filters {
-			switch f.Key {
-			case "WindowTargetId":
-				ok = ok && ssmContains(f.Values, wt.ID)
-			case "OwnerInformation":
-				ok = ok && ssmContains(f.Values, wt.OwnerInformation)
-			case "Type":
-				ok = ok && ssmContains(f.Values, wt.ResourceType)
-			default:
-				return nil, errValidationException("Filter key %s is not valid. Valid keys: Type, WindowTargetId, OwnerInformation.", f.Key)
-			}
+	kept, err := ssmKeep(mw.Targets, in.Filters, func(wt *WindowTarget, f ssmFilter) (bool, error) {
+		switch f.Key {
+		case "WindowTargetId":
+			return ssmContains(f.Values, wt.ID), nil
+		case "OwnerInformation":
+			return ssmContains(f.Values, wt.OwnerInformation), nil
+		case "Type":
+			return ssmContains(f.Values, wt.ResourceType), nil
 		}
-		if ok {
-			kept = append(kept, wt)
-		}
+		return false, errValidationException("Filter key %s is not valid. Valid keys: Type, WindowTargetId, OwnerInformation.", f.Key)
+	})
+	if err != nil {
+		return nil, err
 	}
 	pg, next, err := ssmPage(kept, in.NextToken, in.MaxResults, 10, 100, "mwtargets:"+mw.ID)
 	if err != nil {
@@ -809,10 +794,10 @@ func ssmDeregisterTaskFromMaintenanceWindow(c *Call) (any, error) {
 
 func ssmDescribeMaintenanceWindowTasks(c *Call) (any, error) {
 	var in struct {
-		WindowID   string     `json:"WindowId"`
-		Filters    []mwFilter `json:"Filters"`
-		MaxResults int        `json:"MaxResults"`
-		NextToken  string     `json:"NextToken"`
+		WindowID   string      `json:"WindowId"`
+		Filters    []ssmFilter `json:"Filters"`
+		MaxResults int         `json:"MaxResults"`
+		NextToken  string      `json:"NextToken"`
 	}
 	if err := c.Decode(&in); err != nil {
 		return nil, err
@@ -821,24 +806,19 @@ func ssmDescribeMaintenanceWindowTasks(c *Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	var kept []*WindowTask
-	for _, task := range mw.Tasks {
-		ok := true
-		for _, f := range in.Filters {
-			switch f.Key {
-			case "WindowTaskId":
-				ok = ok && ssmContains(f.Values, task.ID)
-			case "TaskArn":
-				ok = ok && ssmContains(f.Values, task.TaskArn)
-			case "Type", "TaskType":
-				ok = ok && ssmContains(f.Values, task.Type)
-			default:
-				return nil, errValidationException("Filter key %s is not valid. Valid keys: WindowTaskId, TaskArn, Type.", f.Key)
-			}
+	kept, err := ssmKeep(mw.Tasks, in.Filters, func(task *WindowTask, f ssmFilter) (bool, error) {
+		switch f.Key {
+		case "WindowTaskId":
+			return ssmContains(f.Values, task.ID), nil
+		case "TaskArn":
+			return ssmContains(f.Values, task.TaskArn), nil
+		case "Type", "TaskType":
+			return ssmContains(f.Values, task.Type), nil
 		}
-		if ok {
-			kept = append(kept, task)
-		}
+		return false, errValidationException("Filter key %s is not valid. Valid keys: WindowTaskId, TaskArn, Type.", f.Key)
+	})
+	if err != nil {
+		return nil, err
 	}
 	pg, next, err := ssmPage(kept, in.NextToken, in.MaxResults, 10, 100, "mwtasks:"+mw.ID)
 	if err != nil {
@@ -875,10 +855,10 @@ func executionOut(ex *WindowExecution) map[string]any {
 
 func ssmDescribeMaintenanceWindowExecutions(c *Call) (any, error) {
 	var in struct {
-		WindowID   string     `json:"WindowId"`
-		Filters    []mwFilter `json:"Filters"`
-		MaxResults int        `json:"MaxResults"`
-		NextToken  string     `json:"NextToken"`
+		WindowID   string      `json:"WindowId"`
+		Filters    []ssmFilter `json:"Filters"`
+		MaxResults int         `json:"MaxResults"`
+		NextToken  string      `json:"NextToken"`
 	}
 	if err := c.Decode(&in); err != nil {
 		return nil, err

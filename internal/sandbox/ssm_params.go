@@ -793,10 +793,7 @@ func ssmGetParameterHistory(c *Call) (any, error) {
 
 func ssmDescribeParameters(c *Call) (any, error) {
 	var in struct {
-		Filters []struct {
-			Key    string   `json:"Key"`
-			Values []string `json:"Values"`
-		} `json:"Filters"`
+		Filters          []ssmFilter   `json:"Filters"`
 		ParameterFilters []paramFilter `json:"ParameterFilters"`
 		MaxResults       int           `json:"MaxResults"`
 		NextToken        string        `json:"NextToken"`

@@ -947,11 +947,6 @@ func ssmDeletePatchBaseline(c *Call) (any, error) {
 	return map[string]any{"BaselineId": b.ID}, nil
 }
 
-type orchestratorFilter struct {
-	Key    string   `json:"Key"`
-	Values []string `json:"Values"`
-}
-
 func (sc *SSMScope) allBaselines() []*PatchBaseline {
 	var out []*PatchBaseline
 	for _, os := range sortedKeys(awsBaselineNames) {
@@ -970,40 +965,34 @@ func baselineIdentity(sc *SSMScope, b *PatchBaseline) map[string]any {
 
 func ssmDescribePatchBaselines(c *Call) (any, error) {
 	var in struct {
-		Filters    []orchestratorFilter `json:"Filters"`
-		MaxResults int                  `json:"MaxResults"`
-		NextToken  string               `json:"NextToken"`
+		Filters    []ssmFilter `json:"Filters"`
+		MaxResults int         `json:"MaxResults"`
+		NextToken  string      `json:"NextToken"`
 	}
 	if err := c.Decode(&in); err != nil {
 		return nil, err
 	}
 	sc := c.ssm()
-	var kept []*PatchBaseline
-	for _, b := range sc.allBaselines() {
-		ok := true
-		for _, f := range in.Filters {
-			switch f.Key {
-			case "NAME_PREFIX":
-				m := false
-				for _, v := range f.Values {
-					m = m || strings.HasPrefix(b.Name, v)
-				}
-				ok = ok && m
-			case "OWNER":
-				m := false
-				for _, v := range f.Values {
-					m = m || v == "All" || (v == "AWS" && b.AWSOwned) || (v == "Self" && !b.AWSOwned)
-				}
-				ok = ok && m
-			case "OPERATING_SYSTEM":
-				ok = ok && ssmContains(f.Values, b.OperatingSystem)
-			default:
-				return nil, errValidationException("Filter key %s is not valid. Valid keys: NAME_PREFIX, OWNER, OPERATING_SYSTEM.", f.Key)
+	kept, err := ssmKeep(sc.allBaselines(), in.Filters, func(b *PatchBaseline, f ssmFilter) (bool, error) {
+		m := false
+		switch f.Key {
+		case "NAME_PREFIX":
+			for _, v := range f.Values {
+				m = m || strings.HasPrefix(b.Name, v)
 			}
+		case "OWNER":
+			for _, v := range f.Values {
+				m = m || v == "All" || (v == "AWS" && b.AWSOwned) || (v == "Self" && !b.AWSOwned)
+			}
+		case "OPERATING_SYSTEM":
+			m = ssmContains(f.Values, b.OperatingSystem)
+		default:
+			return false, errValidationException("Filter key %s is not valid. Valid keys: NAME_PREFIX, OWNER, OPERATING_SYSTEM.", f.Key)
 		}
-		if ok {
-			kept = append(kept, b)
-		}
+		return m, nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	pg, next, err := ssmPage(kept, in.NextToken, in.MaxResults, 100, 100, "baselines")
 	if err != nil {
@@ -1082,9 +1071,9 @@ func ssmGetPatchBaselineForPatchGroup(c *Call) (any, error) {
 
 func ssmDescribePatchGroups(c *Call) (any, error) {
 	var in struct {
-		Filters    []orchestratorFilter `json:"Filters"`
-		MaxResults int                  `json:"MaxResults"`
-		NextToken  string               `json:"NextToken"`
+		Filters    []ssmFilter `json:"Filters"`
+		MaxResults int         `json:"MaxResults"`
+		NextToken  string      `json:"NextToken"`
 	}
 	if err := c.Decode(&in); err != nil {
 		return nil, err
@@ -1170,9 +1159,9 @@ func ssmDescribeEffectivePatches(c *Call) (any, error) {
 
 func ssmDescribeAvailablePatches(c *Call) (any, error) {
 	var in struct {
-		Filters    []orchestratorFilter `json:"Filters"`
-		MaxResults int                  `json:"MaxResults"`
-		NextToken  string               `json:"NextToken"`
+		Filters    []ssmFilter `json:"Filters"`
+		MaxResults int         `json:"MaxResults"`
+		NextToken  string      `json:"NextToken"`
 	}
 	if err := c.Decode(&in); err != nil {
 		return nil, err
@@ -1375,10 +1364,10 @@ func ssmDescribeInstancePatchStatesForPatchGroup(c *Call) (any, error) {
 
 func ssmDescribeInstancePatches(c *Call) (any, error) {
 	var in struct {
-		InstanceID string               `json:"InstanceId"`
-		Filters    []orchestratorFilter `json:"Filters"`
-		MaxResults int                  `json:"MaxResults"`
-		NextToken  string               `json:"NextToken"`
+		InstanceID string      `json:"InstanceId"`
+		Filters    []ssmFilter `json:"Filters"`
+		MaxResults int         `json:"MaxResults"`
+		NextToken  string      `json:"NextToken"`
 	}
 	if err := c.Decode(&in); err != nil {
 		return nil, err
@@ -1390,34 +1379,32 @@ func ssmDescribeInstancePatches(c *Call) (any, error) {
 	if inst == nil || inst.Account != c.Account || inst.Region != c.Region {
 		return nil, Errorf("InvalidInstanceId", "Instance %s is not a managed instance in this account and region.", in.InstanceID)
 	}
-	var rows []PatchCompliance
+	var patches []PatchCompliance
 	if st := c.ssm().PatchStates[in.InstanceID]; st != nil {
-		for _, p := range st.Patches {
-			ok := true
-			for _, f := range in.Filters {
-				var have string
-				switch f.Key {
-				case "Classification":
-					have = p.Classification
-				case "KBId":
-					have = p.KBId
-				case "Severity":
-					have = p.Severity
-				case "State":
-					have = p.State
-				default:
-					return nil, errValidationException("Filter key %s is not valid. Valid keys: Classification, KBId, Severity, State.", f.Key)
-				}
-				m := false
-				for _, v := range f.Values {
-					m = m || strings.EqualFold(v, have) || (f.Key == "State" && strings.EqualFold(strings.ReplaceAll(v, "_", ""), strings.ReplaceAll(have, "_", "")))
-				}
-				ok = ok && m
-			}
-			if ok {
-				rows = append(rows, p)
-			}
+		patches = st.Patches
+	}
+	rows, err := ssmKeep(patches, in.Filters, func(p PatchCompliance, f ssmFilter) (bool, error) {
+		var have string
+		switch f.Key {
+		case "Classification":
+			have = p.Classification
+		case "KBId":
+			have = p.KBId
+		case "Severity":
+			have = p.Severity
+		case "State":
+			have = p.State
+		default:
+			return false, errValidationException("Filter key %s is not valid. Valid keys: Classification, KBId, Severity, State.", f.Key)
 		}
+		m := false
+		for _, v := range f.Values {
+			m = m || strings.EqualFold(v, have) || (f.Key == "State" && strings.EqualFold(strings.ReplaceAll(v, "_", ""), strings.ReplaceAll(have, "_", "")))
+		}
+		return m, nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	pg, next, err := ssmPage(rows, in.NextToken, in.MaxResults, 10, 100, "patches:"+in.InstanceID)
 	if err != nil {
