@@ -78,7 +78,7 @@ func TestSSMListFilters(t *testing.T) {
 	for doc, params := range map[string]map[string][]string{"AWS-RunPatchBaseline": {"Operation": {"Scan"}}, "AWS-RunShellScript": shell("true")} {
 		_, err := cl.RegisterTaskWithMaintenanceWindow(ctx, &ssm.RegisterTaskWithMaintenanceWindowInput{WindowId: web, TaskArn: aws.String(doc),
 			TaskType: ssmtypes.MaintenanceWindowTaskTypeRunCommand, MaxConcurrency: aws.String("1"), MaxErrors: aws.String("0"),
-			Targets: []ssmtypes.Target{{Key: aws.String("WindowTargetIds"), Values: targetIDs[:1]}},
+			Targets:                  []ssmtypes.Target{{Key: aws.String("WindowTargetIds"), Values: targetIDs[:1]}},
 			TaskInvocationParameters: &ssmtypes.MaintenanceWindowTaskInvocationParameters{RunCommand: &ssmtypes.MaintenanceWindowRunCommandParameters{Parameters: params}}})
 		require.NoError(t, err)
 	}
