@@ -377,8 +377,9 @@ var Rules = []Rule{
 		Actions:   []string{"ssm:CreateAssociation", "ssm:DeleteAssociation"},
 		Resources: []string{"*"},
 		When:      func(s Scope) bool { return s.Bucket != "" },
-		Why: "the provisioner makes the build instance capture its inventory with a one-instance AWS-GatherSoftwareInventory " +
-			"association (Run Command cannot run the inventory plugin) and deletes it; association ARNs are not known before creation",
+		Why: "the provisioner makes the build instance (patch run --engine automation: the verify step's scan instance of the new AMI) " +
+			"capture its inventory with a one-instance AWS-GatherSoftwareInventory association (Run Command cannot run the " +
+			"inventory plugin) and deletes it; association ARNs are not known before creation",
 	},
 	{
 		Sid:      "DescribeFleets",
