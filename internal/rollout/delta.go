@@ -33,7 +33,10 @@ type Delta struct {
 	Target      []lineage.RecipeVersion `json:"target_recipes"`
 	Fingerprint string                  `json:"target_fingerprint,omitempty"`
 	// Groups are the instances behind, by starting point.
-	Groups    []*DeltaGroup    `json:"groups,omitempty"`
+	Groups []*DeltaGroup `json:"groups,omitempty"`
+	// Canary is the first checkpoint's share of the instances behind,
+	// by id: they run the delta first.
+	Canary    []string         `json:"canary,omitempty"`
 	Commands  []*CommandResult `json:"commands,omitempty"`
 	Succeeded []string         `json:"succeeded,omitempty"`
 	Failed    []string         `json:"failed,omitempty"`
@@ -235,6 +238,17 @@ func (rc *Context) deltaGroups(ctx context.Context, ids []string) (unknown map[s
 		g.Instances = append(g.Instances, id)
 	}
 	sort.Slice(d.Groups, func(i, j int) bool { return d.Groups[i].Instances[0] < d.Groups[j].Instances[0] })
+	// The delta's canary is a share of the instances it runs on, not of
+	// the fleet: up-to-date canary instances would test nothing.
+	if cps := rc.Fleet.Rollout.Checkpoints; len(cps) > 1 && cps[0] < 100 {
+		var behind []string
+		for _, g := range d.Groups {
+			behind = append(behind, g.Instances...)
+		}
+		sort.Strings(behind)
+		n := (len(behind)*cps[0] + 99) / 100
+		d.Canary = behind[:min(n, len(behind))]
+	}
 	return unknown, removed, nil
 }
 
@@ -452,4 +466,21 @@ func (upToDate) Run(ctx context.Context, rc *Context) error {
 	rc.Report.Reason = fmt.Sprintf("all %d instances carry patch level %s and the target's recipes", len(ip.Targets), ip.PatchLevel)
 	rc.logf("Nothing to do: every instance of fleet %s (%d) is on patch level %s with the recipes of %s.", rc.Fleet.Name, len(ip.Targets), ip.PatchLevel, rc.Report.Target)
 	return errStop
+}
+
+// withDeltaBehind is ip.Behind and the instances behind in recipes.
+func (ip *InPlace) withDeltaBehind() []string {
+	if ip.Delta == nil || len(ip.Delta.Groups) == 0 {
+		return ip.Behind
+	}
+	all := map[string]string{}
+	for _, id := range ip.Behind {
+		all[id] = id
+	}
+	for _, g := range ip.Delta.Groups {
+		for _, id := range g.Instances {
+			all[id] = id
+		}
+	}
+	return lineage.SortedKeys(all)
 }

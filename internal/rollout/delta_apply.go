@@ -169,26 +169,26 @@ func (b deltaBatch) maxErrors(fleet string) string {
 // deltaBatches: the canary instances of each group, then the rest, by
 // instance id (a group is not a tag), at most 50 per command.
 func (rc *Context) deltaBatches() []deltaBatch {
-	ip := rc.Report.InPlace
+	d := rc.Report.InPlace.Delta
 	var out []deltaBatch
 	add := func(batch string, g *DeltaGroup, ids []string) {
 		for start := 0; start < len(ids); start += 50 {
 			out = append(out, deltaBatch{batch: batch, group: g, ids: ids[start:min(start+50, len(ids))]})
 		}
 	}
-	for _, g := range ip.Delta.Groups {
+	for _, g := range d.Groups {
 		var canary []string
 		for _, id := range g.Instances {
-			if contains(ip.Canary, id) {
+			if contains(d.Canary, id) {
 				canary = append(canary, id)
 			}
 		}
 		add("delta-canary", g, canary)
 	}
-	for _, g := range ip.Delta.Groups {
+	for _, g := range d.Groups {
 		var rest []string
 		for _, id := range g.Instances {
-			if !contains(ip.Canary, id) {
+			if !contains(d.Canary, id) {
 				rest = append(rest, id)
 			}
 		}

@@ -341,6 +341,50 @@ func TestInPlaceDeltaStopsAtErrorThreshold(t *testing.T) {
 	require.Len(t, st.InPlace.Delta.Groups, 1)
 	assert.Equal(t, d.NotRun, st.InPlace.Delta.Groups[0].Instances)
 	assert.Contains(t, out.String(), "recipes behind: 3 instances on agent@1.0.0,app_worker@1.0.0 need app_worker@2.0.0")
+
+	// Resume runs the delta on the running instances behind, canary
+	// first, then patches every running instance behind.
+	out.Reset()
+	res, err := w.rollout(cfg, &out, w.sleep(nil)).Resume(context.Background())
+	require.NoError(t, err, out.String())
+	assert.Equal(t, rollout.OutcomeSucceeded, res.Outcome)
+	assert.Equal(t, []string{w.workers[7]}, res.InPlace.Delta.Canary)
+	assert.Equal(t, d.NotRun, res.InPlace.Delta.Succeeded)
+	assert.ElementsMatch(t, append(d.Succeeded, d.NotRun...), res.InPlace.Succeeded, "every running worker patched")
+	for _, id := range d.NotRun {
+		assert.Equal(t, "agent@1.0.0,app_worker@2.0.0", instanceTag(t, w.sb, id, lineage.TagRecipes), id)
+		assert.Equal(t, "pb-123:abcdef", instanceTag(t, w.sb, id, lineage.TagPatchLevel), id)
+	}
+	w.sb.Do(func(sw *sandbox.World) {
+		for _, id := range d.Succeeded {
+			n := 0
+			for _, s := range sw.EC2.Instances[id].Content.Steps {
+				if s.Name == "app_worker/install" {
+					n++
+				}
+			}
+			assert.Equal(t, 1, n, "%s: resume does not run the delta again where it ran", id)
+		}
+	})
+}
+
+func TestInPlaceDeltaCanaryIsOfTheInstancesBehind(t *testing.T) {
+	w := setupDelta(t, "agent@1.0.0,app_worker@1.0.0", "agent@1.0.0,app_worker@2.0.0")
+	// The fleet's canary (workers[0]) is already on the target's recipes.
+	_, err := ec2.NewFromConfig(w.sb.Config).CreateTags(context.Background(), &ec2.CreateTagsInput{Resources: w.workers[:5],
+		Tags: []ec2types.Tag{{Key: aws.String(lineage.TagRecipes), Value: aws.String("agent@1.0.0,app_worker@2.0.0")}}})
+	require.NoError(t, err)
+	cfg := writeProject(t, "2.0.0", "jq", "htop")
+	var out bytes.Buffer
+	rep, err := w.rollout(cfg, &out, w.sleep(nil)).InPlace(context.Background())
+	require.NoError(t, err, out.String())
+	d := rep.InPlace.Delta
+	assert.Equal(t, []string{w.workers[5]}, d.Canary)
+	require.Len(t, d.Commands, 2)
+	assert.Equal(t, "delta-canary", d.Commands[0].Batch)
+	require.Len(t, d.Commands[0].Invocations, 1)
+	assert.Equal(t, w.workers[5], d.Commands[0].Invocations[0].InstanceID)
+	assert.Equal(t, w.workers[5:], d.Succeeded)
 }
 
 func TestInPlaceDeltaRefusals(t *testing.T) {

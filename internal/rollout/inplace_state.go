@@ -154,7 +154,8 @@ func (inPlaceStatusView) Run(ctx context.Context, rc *Context) error {
 
 func (r *Rollout) inPlaceResume(ctx context.Context, rep *Report) (*Report, error) {
 	rep.InPlace = &InPlace{}
-	err := r.run(ctx, rep, []Step{inPlacePreflight{}, resolveTarget{}, inPlaceState{}, behindOnly{}, lockStep{}, sendBehind{}, tagPatchLevel{}, inPlaceVerdict{}})
+	err := r.run(ctx, rep, []Step{inPlacePreflight{}, resolveTarget{}, inPlaceState{}, deltaFind{}, behindOnly{}, lockStep{},
+		applyDelta{}, deltaTag{}, deltaVerdict{}, sendBehind{}, tagPatchLevel{}, deltaVerdict{final: true}, inPlaceVerdict{}})
 	return rep, err
 }
 
@@ -170,6 +171,7 @@ func (behindOnly) Run(ctx context.Context, rc *Context) error {
 		return fmt.Errorf("fleet %s: patch command %s (%s batch) is still %s: wait for it (`amibake rollout status %s`) or stop it (`amibake rollout abort %s`)",
 			rc.Fleet.Name, c.CommandID, c.Batch, c.Status, rc.Fleet.Name, rc.Fleet.Name)
 	}
+	ip.Behind = ip.withDeltaBehind() // behind in recipes is behind too
 	if len(ip.Behind) == 0 {
 		rc.Report.Outcome = OutcomeNothing
 		rc.logf("Nothing to do: every instance of fleet %s is on patch level %s.", rc.Fleet.Name, ip.PatchLevel)
