@@ -1044,18 +1044,28 @@ func ec2DeleteVolume(c *Call) (any, error) {
 
 // ---- VPCs and subnets ----
 
-// ec2PickIDs resolves the ids a Describe call names, in order. As on EC2, a
-// malformed id or one the caller cannot see (lookup returns nil) fails the
-// whole call: <code>.Malformed or <code>.NotFound.
-func ec2PickIDs[T comparable](ids []string, prefix, code string, lookup func(id string) T) ([]T, *APIError) {
+// ec2Select is what a Describe call is about: the ids it names, in order,
+// or else every item of all that mine keeps (in map order: callers sort).
+// As on EC2, a malformed id or one the caller cannot see (mine rejects it)
+// fails the whole call: <code>.Malformed or <code>.NotFound.
+func ec2Select[T comparable](all map[string]T, ids []string, prefix, code string, mine func(T) bool) ([]T, *APIError) {
 	var zero T
+	if len(ids) == 0 {
+		var items []T
+		for _, v := range all {
+			if mine(v) {
+				items = append(items, v)
+			}
+		}
+		return items, nil
+	}
 	out := make([]T, 0, len(ids))
 	for _, id := range ids {
 		if !ec2ValidID(prefix, id) {
 			return nil, ec2Malformed(code+".Malformed", id)
 		}
-		v := lookup(id)
-		if v == zero {
+		v := all[id]
+		if v == zero || !mine(v) {
 			return nil, Errorf(code+".NotFound", "The %s ID '%s' does not exist", prefix, id)
 		}
 		out = append(out, v)
@@ -1071,21 +1081,9 @@ func ec2DescribeVpcs(c *Call) (any, error) {
 	if e != nil {
 		return nil, e
 	}
-	var items []*VPC
-	for _, v := range w.EC2.VPCs {
-		if v.Account == c.Account && v.Region == c.Region {
-			items = append(items, v)
-		}
-	}
-	if len(ids) > 0 {
-		if items, e = ec2PickIDs(ids, "vpc", "InvalidVpcID", func(id string) *VPC {
-			if v := w.EC2.VPCs[id]; v != nil && v.Account == c.Account && v.Region == c.Region {
-				return v
-			}
-			return nil
-		}); e != nil {
-			return nil, e
-		}
+	items, e := ec2Select(w.EC2.VPCs, ids, "vpc", "InvalidVpcID", func(v *VPC) bool { return v.Account == c.Account && v.Region == c.Region })
+	if e != nil {
+		return nil, e
 	}
 	items, e = ec2ApplyFilters(items, filters, ec2FilterFields[*VPC]{
 		"vpc-id":     func(v *VPC) []string { return ec2One(v.ID) },
@@ -1132,21 +1130,9 @@ func ec2DescribeSubnets(c *Call) (any, error) {
 	if e != nil {
 		return nil, e
 	}
-	var items []*Subnet
-	for _, s := range w.EC2.Subnets {
-		if s.Account == c.Account && s.Region == c.Region {
-			items = append(items, s)
-		}
-	}
-	if len(ids) > 0 {
-		if items, e = ec2PickIDs(ids, "subnet", "InvalidSubnetID", func(id string) *Subnet {
-			if s := w.EC2.Subnets[id]; s != nil && s.Account == c.Account && s.Region == c.Region {
-				return s
-			}
-			return nil
-		}); e != nil {
-			return nil, e
-		}
+	items, e := ec2Select(w.EC2.Subnets, ids, "subnet", "InvalidSubnetID", func(s *Subnet) bool { return s.Account == c.Account && s.Region == c.Region })
+	if e != nil {
+		return nil, e
 	}
 	items, e = ec2ApplyFilters(items, filters, ec2FilterFields[*Subnet]{
 		"subnet-id":            func(s *Subnet) []string { return ec2One(s.ID) },

@@ -361,3 +361,31 @@ func TestEC2StatePersistsAcrossRestart(t *testing.T) {
 	id2 := ec2BakeImage(t, ec2Client(sb2), "second")
 	assert.NotEqual(t, id, id2)
 }
+
+// DescribeVpcs and DescribeSubnets resolve ids through ec2Select: another
+// account's id is NotFound and a malformed one Malformed, failing the call.
+func TestDescribeVpcsSubnetsByID(t *testing.T) {
+	sb := Start(t)
+	mine, other := ec2Client(sb), ec2ClientFor(sb, ec2OtherAccount, "us-east-1")
+	theirs, err := other.DescribeVpcs(ctx, &ec2.DescribeVpcsInput{})
+	require.NoError(t, err)
+	require.Len(t, theirs.Vpcs, 1, "the other account's default VPC")
+	_, err = mine.DescribeVpcs(ctx, &ec2.DescribeVpcsInput{VpcIds: []string{aws.ToString(theirs.Vpcs[0].VpcId)}})
+	ec2RequireCode(t, err, "InvalidVpcID.NotFound")
+	_, err = mine.DescribeVpcs(ctx, &ec2.DescribeVpcsInput{VpcIds: []string{"vpc-nope"}})
+	ec2RequireCode(t, err, "InvalidVpcID.Malformed")
+	_, err = mine.DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{SubnetIds: []string{"sub-1"}})
+	ec2RequireCode(t, err, "InvalidSubnetID.Malformed")
+
+	all, err := mine.DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{})
+	require.NoError(t, err)
+	require.Len(t, all.Subnets, 3, "one default subnet per zone")
+	ids := []string{aws.ToString(all.Subnets[2].SubnetId), aws.ToString(all.Subnets[0].SubnetId)}
+	got, err := mine.DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{SubnetIds: ids})
+	require.NoError(t, err)
+	require.Len(t, got.Subnets, 2)
+	theirSubnets, err := other.DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{})
+	require.NoError(t, err)
+	_, err = mine.DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{SubnetIds: []string{ids[0], aws.ToString(theirSubnets.Subnets[0].SubnetId)}})
+	ec2RequireCode(t, err, "InvalidSubnetID.NotFound")
+}
