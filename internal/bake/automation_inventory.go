@@ -58,8 +58,10 @@ func (b *Baker) gatherOnScan(ctx context.Context, layer, region, ami, buildID st
 		return ctx, nil
 	}
 	g := &scanGather{b: b, layer: layer, region: region, ami: ami, buildID: buildID}
-	return pscan.WithInstanceHook(ctx, func(ctx context.Context, img pscan.Image, instanceID string) {
-		if img.AMI != ami {
+	return pscan.WithInstanceHook(ctx, func(ctx context.Context, img pscan.Image, instanceID string, rep *pscan.Report) {
+		if img.AMI != ami || len(rep.Missing)+len(rep.Failed) > 0 {
+			// Not this AMI, or one its verify step refuses: it will not
+			// be published, so its inventory is not needed.
 			return
 		}
 		g.mu.Lock()

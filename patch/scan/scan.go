@@ -306,16 +306,16 @@ func (s *Scanner) ScanImage(ctx context.Context, img Image) (rep *Report, err er
 		return nil, fmt.Errorf("scan image %s (%s): %w", img.AMI, img.Layer, err)
 	}
 	if hook, _ := ctx.Value(instanceHookKey{}).(InstanceHook); hook != nil {
-		hook(ctx, img, id)
+		hook(ctx, img, id, rep)
 	}
 	return rep, nil
 }
 
-// InstanceHook runs on an image scan's instance once it is scanned, while
-// it is still running and online in SSM, before it is terminated. It
-// reports no error: what it does is not part of the scan's verdict (a
-// caller that needs it done records that itself).
-type InstanceHook func(ctx context.Context, img Image, instanceID string)
+// InstanceHook runs on an image scan's instance once it is scanned (rep
+// is the scan's report), while it is still running and online in SSM,
+// before it is terminated. It reports no error: what it does is not part
+// of the scan's verdict (a caller that needs it done records that itself).
+type InstanceHook func(ctx context.Context, img Image, instanceID string, rep *Report)
 
 type instanceHookKey struct{}
 
