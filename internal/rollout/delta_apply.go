@@ -254,6 +254,8 @@ func (applyDelta) Run(ctx context.Context, rc *Context) (err error) {
 			}
 		}
 		switch {
+		case cr.Status == string(ssmtypes.CommandStatusCancelled): // aborted
+			d.Stopped = true
 		case b.batch == "delta-canary" && cr.Status != string(ssmtypes.CommandStatusSuccess):
 			d.Stopped = true
 		case b.batch == "delta":
@@ -356,4 +358,45 @@ func truncBytes(s string, n int) string {
 		s = string(r[:len(r)-1])
 	}
 	return s
+}
+
+func isDeltaBatch(batch string) bool { return strings.HasPrefix(batch, "delta") }
+
+// abortDelta stops the fleet's running delta command. The instances that
+// ran it keep it (there is no un-running a recipe) and are tagged so;
+// nothing is patched.
+func (rc *Context) abortDelta(ctx context.Context, c *CommandResult) error {
+	ip := rc.Report.InPlace
+	if commandActive(c.Status) {
+		if _, err := rc.SSM.CancelCommand(ctx, &ssm.CancelCommandInput{CommandId: aws.String(c.CommandID)}); err != nil {
+			return fmt.Errorf("abort %s: cancel command %s: %w", rc.Fleet.Name, c.CommandID, err)
+		}
+		rc.changed("cancelled %s command %s (%s batch)", DeltaDocument, c.CommandID, c.Batch)
+		if err := rc.waitCommand(ctx, c); err != nil {
+			return err
+		}
+	}
+	if err := rc.invocations(ctx, c); err != nil {
+		return err
+	}
+	d, err := rc.targetRecipes(ctx)
+	if err != nil {
+		return err
+	}
+	ip.Delta, ip.Commands = d, nil
+	d.Commands = []*CommandResult{c}
+	g := &DeltaGroup{}
+	for _, inv := range c.Invocations {
+		g.Instances = append(g.Instances, inv.InstanceID)
+	}
+	d.Groups = []*DeltaGroup{g}
+	d.collect(ip)
+	if err := (deltaTag{}).Run(ctx, rc); err != nil {
+		return err
+	}
+	rc.Report.Outcome = OutcomeAborted
+	rc.Report.Reason = fmt.Sprintf("recipe delta command %s (%s batch) stopped: %d instances that ran it keep it (a recipe cannot be undone in place; they are tagged %s), %d did not run it, nothing was patched; `amibake rollout resume %s` continues",
+		c.CommandID, c.Batch, len(d.Succeeded), lineage.TagRecipes, len(d.Failed)+len(d.NotRun), rc.Fleet.Name)
+	rc.logf("Aborted: %s", rc.Report.Reason)
+	return nil
 }

@@ -336,7 +336,8 @@ func TestInPlaceDeltaStopsAtErrorThreshold(t *testing.T) {
 	out.Reset()
 	st, err := w.rollout(cfg, &out, nil).Status(context.Background())
 	require.NoError(t, err)
-	assert.Equal(t, rollout.OutcomePlanned, st.Outcome, "no patch command yet")
+	assert.Equal(t, rollout.OutcomeStopped, st.Outcome, "the last command, the delta's, failed")
+	assert.Equal(t, "delta", st.InPlace.Last.Batch)
 	assert.Contains(t, st.Reason, "3 of 7 instances behind the recipes agent@1.0.0,app_worker@2.0.0")
 	require.Len(t, st.InPlace.Delta.Groups, 1)
 	assert.Equal(t, d.NotRun, st.InPlace.Delta.Groups[0].Instances)
@@ -443,4 +444,57 @@ func TestInPlaceDeltaDryRunGroupsByStartingPoint(t *testing.T) {
 	assert.Less(t, strings.Index(calls, "AWS-RunShellScript"), strings.Index(calls, "AWS-RunPatchBaseline"), "delta before patch")
 	assert.Zero(t, w.sb.CountFirstAttempts("ssm", "SendCommand"))
 	assert.Zero(t, w.sb.CountFirstAttempts("ssm", "PutParameter")-1, "only the channel was ever written")
+}
+
+func TestInPlaceDeltaAbort(t *testing.T) {
+	w := setupDelta(t, "agent@1.0.0,app_worker@1.0.0", "agent@1.0.0,app_worker@2.0.0")
+	cfg := writeProject(t, "2.0.0", "jq", "htop")
+	running := func() (n int) {
+		w.sb.Do(func(sw *sandbox.World) {
+			for _, c := range commandsOf(sw, rollout.DeltaDocument) {
+				if c.Comment != "" && strings.Contains(c.Comment, " delta → ") {
+					for _, inv := range c.Invocations {
+						if inv.Status == "Success" {
+							n++
+						}
+					}
+					if c.Status != "InProgress" && c.Status != "Pending" {
+						n = -1
+					}
+				}
+			}
+		})
+		return n
+	}
+	var abortRep *rollout.Report
+	var abortErr error
+	next := w.sleep(nil)
+	var out bytes.Buffer
+	r := w.rollout(cfg, &out, func(ctx context.Context, d time.Duration) error {
+		// While the delta's rest batch runs, after 3 of its instances, an operator aborts.
+		if abortRep == nil && running() >= 3 {
+			abortRep, abortErr = w.rollout(cfg, &bytes.Buffer{}, w.sleep(nil)).Abort(ctx)
+		}
+		return next(ctx, d)
+	})
+	rep, err := r.InPlace(context.Background())
+	var failed *rollout.FailedError
+	require.ErrorAs(t, err, &failed, "the aborted delta stops the rollout: %v", err)
+	require.NoError(t, abortErr)
+	require.NotNil(t, abortRep)
+	assert.Equal(t, rollout.OutcomeAborted, abortRep.Outcome)
+	assert.Contains(t, abortRep.Reason, "a recipe cannot be undone in place")
+	ad := abortRep.InPlace.Delta
+	require.NotNil(t, ad)
+	assert.Len(t, ad.Succeeded, 3)
+	assert.Equal(t, ad.Succeeded, rep.InPlace.Delta.Succeeded[1:], "the canary, then the three before the abort")
+	for _, id := range rep.InPlace.Delta.Succeeded {
+		assert.Equal(t, "agent@1.0.0,app_worker@2.0.0", instanceTag(t, w.sb, id, lineage.TagRecipes), id)
+	}
+	w.sb.Do(func(sw *sandbox.World) {
+		assert.Empty(t, commandsOf(sw, rollout.PatchDocument), "nothing patched after an abort")
+	})
+	st, err := w.rollout(cfg, &out, nil).Status(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, rollout.OutcomeAborted, st.Outcome)
 }

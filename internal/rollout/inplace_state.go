@@ -73,20 +73,23 @@ func (inPlaceState) Run(ctx context.Context, rc *Context) error {
 func (rc *Context) lastCommand(ctx context.Context) error {
 	prefix := "amibake rollout " + rc.Fleet.Name + " "
 	var last *ssmtypes.Command
-	p := ssm.NewListCommandsPaginator(rc.SSM, &ssm.ListCommandsInput{MaxResults: aws.Int32(50),
-		Filters: []ssmtypes.CommandFilter{{Key: ssmtypes.CommandFilterKeyDocumentName, Value: aws.String(PatchDocument)}}})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return fmt.Errorf("patch commands of fleet %s: %w", rc.Fleet.Name, err)
-		}
-		for i := range page.Commands {
-			c := &page.Commands[i]
-			if !strings.HasPrefix(aws.ToString(c.Comment), prefix) {
-				continue
+	// The patch and the recipe delta (delta.go) are both the fleet's.
+	for _, doc := range []string{PatchDocument, DeltaDocument} {
+		p := ssm.NewListCommandsPaginator(rc.SSM, &ssm.ListCommandsInput{MaxResults: aws.Int32(50),
+			Filters: []ssmtypes.CommandFilter{{Key: ssmtypes.CommandFilterKeyDocumentName, Value: aws.String(doc)}}})
+		for p.HasMorePages() {
+			page, err := p.NextPage(ctx)
+			if err != nil {
+				return fmt.Errorf("%s commands of fleet %s: %w", doc, rc.Fleet.Name, err)
 			}
-			if last == nil || aws.ToTime(c.RequestedDateTime).After(aws.ToTime(last.RequestedDateTime)) {
-				last = c
+			for i := range page.Commands {
+				c := &page.Commands[i]
+				if !strings.HasPrefix(aws.ToString(c.Comment), prefix) {
+					continue
+				}
+				if last == nil || aws.ToTime(c.RequestedDateTime).After(aws.ToTime(last.RequestedDateTime)) {
+					last = c
+				}
 			}
 		}
 	}
@@ -241,6 +244,9 @@ func (cancelPatch) Run(ctx context.Context, rc *Context) error {
 	c := ip.Last
 	if c == nil || (!commandActive(c.Status) && c.Status != string(ssmtypes.CommandStatusCancelled)) {
 		return fmt.Errorf("nothing to abort: no patch command of fleet %s is running", rc.Fleet.Name)
+	}
+	if isDeltaBatch(c.Batch) {
+		return rc.abortDelta(ctx, c)
 	}
 	if commandActive(c.Status) {
 		if _, err := rc.SSM.CancelCommand(ctx, &ssm.CancelCommandInput{CommandId: aws.String(c.CommandID)}); err != nil {
