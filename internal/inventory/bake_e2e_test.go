@@ -37,7 +37,7 @@ func TestMain(m *testing.M) {
 
 const e2eProject = `
 project "inv-e2e" {
-  regions          = ["us-east-1"]
+  regions          = ["us-east-1", "eu-west-1"]
   param_prefix     = "/amibake"
   provisioner      = "ssm"
   inventory_bucket = "inv-e2e-inventory"
@@ -93,7 +93,7 @@ type e2eBake struct {
 	} `json:"results"`
 }
 
-func bakeE2E(t *testing.T, sb *sandbox.Sandbox, dir string) map[string]string {
+func bakeE2E(t *testing.T, sb *sandbox.Sandbox, dir string) (built, copies map[string]string) {
 	t.Helper()
 	sb.ResetLog()
 	code, out, errOut := runCLI(t, sb, dir, "-o", "json", "bake")
@@ -112,16 +112,17 @@ func bakeE2E(t *testing.T, sb *sandbox.Sandbox, dir string) map[string]string {
 	}
 	var rep e2eBake
 	require.NoError(t, json.Unmarshal([]byte(out), &rep), out)
-	built := map[string]string{}
+	built, copies = map[string]string{}, map[string]string{}
 	for _, r := range rep.Results {
 		require.Empty(t, r.Error, r.Layer)
 		if r.Status == "built" {
 			ami := r.AMI["us-east-1"]
 			assert.Equal(t, inventory.URL("inv-e2e-inventory", "inv-e2e", ami), r.Inventory, r.Layer)
 			built[r.Layer] = ami
+			copies[r.Layer] = r.AMI["eu-west-1"]
 		}
 	}
-	return built
+	return built, copies
 }
 
 // TestBakeRecordsInventory: a bake through real packer records each AMI's
@@ -161,7 +162,7 @@ func TestBakeRecordsInventory(t *testing.T) {
 	write("recipes/tools/recipe.hcl", e2eRecipe("1.0.0"))
 	write("recipes/tools/install.sh", e2eScript("jq"))
 
-	first := bakeE2E(t, sb, dir)
+	first, firstCopies := bakeE2E(t, sb, dir)
 	require.Len(t, first, 2, "both layers built")
 	ctx := context.Background()
 	clients := awsapi.NewClients(sb.Config)
@@ -189,6 +190,17 @@ func TestBakeRecordsInventory(t *testing.T) {
 		}
 		assert.Equal(t, layer == "app", names["jq"], "%s: jq comes with the tools recipe", layer)
 	}
+	// packer's ami_regions copies get their own documents too.
+	for layer, cp := range firstCopies {
+		imgs, err := lineage.DescribeIDs(ctx, clients.EC2("eu-west-1"), "eu-west-1", []string{cp})
+		require.NoError(t, err)
+		doc, err := inventory.Load(ctx, s3c, bkt, project, imgs[cp])
+		require.NoError(t, err, layer)
+		assert.Equal(t, first[layer], doc.CopyOf, layer)
+		assert.Equal(t, "eu-west-1", doc.Region, layer)
+		assert.Equal(t, layer, doc.Layer)
+		assert.NotEmpty(t, doc.Packages, layer)
+	}
 	list, err := s3c.(*s3.Client).ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(bkt), Prefix: aws.String(project + "/inventory/staging/")})
 	require.NoError(t, err)
 	assert.Empty(t, list.Contents, "no staged inventory left behind")
@@ -203,7 +215,7 @@ func TestBakeRecordsInventory(t *testing.T) {
 	// One more package: app is rebuilt, linux is not.
 	write("recipes/tools/recipe.hcl", e2eRecipe("1.1.0"))
 	write("recipes/tools/install.sh", e2eScript("jq", "htop"))
-	second := bakeE2E(t, sb, dir)
+	second, _ := bakeE2E(t, sb, dir)
 	require.Equal(t, []string{"app"}, keys(second))
 	require.NotEqual(t, first["app"], second["app"])
 
