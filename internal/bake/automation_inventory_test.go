@@ -286,3 +286,45 @@ func TestPatchRunAutomationRecordsInventory(t *testing.T) {
 	assert.Empty(t, d.Removed)
 	assert.Empty(t, d.Recipes)
 }
+
+// A copy made before copies got documents of their own is read from its
+// source's document while the source exists (inventory, diff); once the
+// source is retired it reports no inventory.
+func TestInventoryOfALegacyCopyReadsItsSource(t *testing.T) {
+	sb := sandbox.Start(t)
+	dir := automationtest.WriteProject(t, inventoryFiles(automationtest.Region, automationtest.CopyRegion))
+	amis := automationtest.Seed(t, sb, dir) // copies in eu-west-1, no documents
+	inventorytest.CreateBucket(t, sb, automationtest.Region, invBucket)
+	home := amis["linux"]
+	inventorytest.Record(t, sb, automationtest.Region, invBucket, automationtest.Project, home)
+	clients := awsapi.NewClients(sb.Config)
+	var cp string
+	sb.Do(func(wd *sandbox.World) {
+		for id, img := range wd.EC2.Images {
+			if img.Region == automationtest.CopyRegion && img.SourceImageID == home {
+				cp = id
+			}
+		}
+	})
+	require.NotEmpty(t, cp)
+
+	code, out, errOut := clitest.Run(t, sb, dir, "inventory", cp)
+	require.Equal(t, 0, code, errOut)
+	assert.Contains(t, out, "AMI "+cp+" ("+automationtest.CopyRegion+")")
+	assert.Contains(t, out, inventory.URL(invBucket, automationtest.Project, home))
+	assert.Contains(t, out, "a regional copy of "+home)
+
+	code, out, errOut = clitest.Run(t, sb, dir, "-o", "json", "diff", home, cp)
+	require.Equal(t, 0, code, errOut)
+	var d inventory.Diff
+	require.NoError(t, json.Unmarshal([]byte(out), &d), out)
+	assert.Empty(t, d.Added)
+	assert.Empty(t, d.Removed)
+	assert.Empty(t, d.Upgraded)
+
+	_, err := clients.EC2(automationtest.Region).DeregisterImage(context.Background(), &ec2.DeregisterImageInput{ImageId: aws.String(home)})
+	require.NoError(t, err)
+	code, _, errOut = clitest.Run(t, sb, dir, "inventory", cp)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "no inventory recorded for AMI "+cp)
+}

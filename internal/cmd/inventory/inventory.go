@@ -7,11 +7,14 @@ package inventory
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
 	"text/tabwriter"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/urfave/cli/v2"
 
 	"github.com/amibake/amibake/internal/awsapi"
@@ -101,9 +104,58 @@ func (s *Source) Read(ctx context.Context, ref string) (lineage.Image, *inv.Docu
 }
 
 // Load reads the verified document of a resolved AMI. The bucket is read
-// in the project's build region.
+// in the project's build region. A regional copy made before bakes wrote
+// copies their own documents has none: it is read from its source's (the
+// AMI of the same build in the layer's build region), as long as that
+// source still exists and its document verifies; the result names the
+// copy, with CopyOf the source.
 func (s *Source) Load(ctx context.Context, img lineage.Image) (*inv.Document, error) {
-	return inv.Load(ctx, s.Clients.S3(channel.ProjectRegions(s.Config)[0]), s.Bucket, s.Project, img)
+	s3c := s.Clients.S3(channel.ProjectRegions(s.Config)[0])
+	doc, err := inv.Load(ctx, s3c, s.Bucket, s.Project, img)
+	var nr *inv.NotRecordedError
+	if !errors.As(err, &nr) {
+		return doc, err
+	}
+	src, ok := s.copySource(ctx, img)
+	if !ok {
+		return nil, err
+	}
+	sdoc, serr := inv.Load(ctx, s3c, s.Bucket, s.Project, src)
+	if serr != nil || sdoc.CopyOf != "" {
+		return nil, err
+	}
+	out := inv.NewDocument(img, sdoc.InstanceID, sdoc.Packages, sdoc.CollectedAt)
+	out.BuildID, out.CopyOf = sdoc.BuildID, src.ID
+	return out, nil
+}
+
+// copySource finds the AMI img was copied from: the project's image of the
+// same layer, fingerprint and build id in the layer's build region. One
+// DescribeImages call, made only for an AMI without a document.
+func (s *Source) copySource(ctx context.Context, img lineage.Image) (lineage.Image, bool) {
+	if img.Layer == "" || img.Fingerprint == "" || img.BuildID == "" || s.Config.Layers[img.Layer] == nil {
+		return lineage.Image{}, false
+	}
+	regions, err := channel.LayerRegions(s.Config, img.Layer)
+	if err != nil || regions[0] == img.Region {
+		return lineage.Image{}, false
+	}
+	home := regions[0]
+	filter := func(k, v string) ec2types.Filter {
+		return ec2types.Filter{Name: aws.String("tag:" + k), Values: []string{v}}
+	}
+	found, err := lineage.DescribeFilter(ctx, s.Clients.EC2(home), home, []string{"self"}, []ec2types.Filter{
+		filter(lineage.TagProject, s.Project), filter(lineage.TagLayer, img.Layer),
+		filter(lineage.TagFingerprint, img.Fingerprint), filter(lineage.TagBuildID, img.BuildID)})
+	if err != nil {
+		return lineage.Image{}, false
+	}
+	for _, f := range found {
+		if f.ID != img.ID && f.Tags[inv.TagSHA256] != "" && f.ParentAMI == img.ParentAMI && f.Source == img.Source {
+			return f, true
+		}
+	}
+	return lineage.Image{}, false
 }
 
 // InventoryOptions are the inputs of inventory.
@@ -174,6 +226,10 @@ func inventoryRun(ctx context.Context, opts *InventoryOptions) error {
 		return err
 	}
 	res := Result{Document: doc, URL: inv.URL(src.Bucket, src.Project, img.ID), SHA256: img.Tags[inv.TagSHA256], Lineage: chain}
+	if res.SHA256 == "" && doc.CopyOf != "" {
+		// A copy without a document of its own: read from its source's.
+		res.URL = inv.URL(src.Bucket, src.Project, doc.CopyOf)
+	}
 	if f.JSON() {
 		return cmdutil.WriteJSON(f.IOStreams.Out, res)
 	}
