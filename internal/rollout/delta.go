@@ -134,11 +134,11 @@ func (rc *Context) chain(ctx context.Context, amis []string) (map[string][]linea
 			img, found := known[cur]
 			switch {
 			case !found && cur == id:
-				why[id], ok = "its launch AMI "+id+" is gone", false
+				why[id], ok = id+" is gone", false
 			case !found:
-				why[id], ok = "an ancestor of its launch AMI ("+cur+") is gone", false
+				why[id], ok = "the ancestor "+cur+" of "+id+" is gone", false
 			case img.Project == "" || img.Layer == "":
-				why[id], ok = "its launch AMI "+id+" was not baked by amibake", false
+				why[id], ok = id+" was not baked by amibake", false
 			}
 			if !ok {
 				break
@@ -177,7 +177,7 @@ func (rc *Context) starts(ctx context.Context, ids []string) (map[string]instanc
 		}
 		ami := aws.ToString(i.ImageId)
 		rs, ok := recipes[ami]
-		out[id] = instanceStart{recipes: rs, known: ok, why: why[ami]}
+		out[id] = instanceStart{recipes: rs, known: ok, why: "launch AMI " + why[ami]}
 	}
 	return out, nil
 }
@@ -311,8 +311,7 @@ func (rc *Context) targetRecipes(ctx context.Context) (*Delta, error) {
 	}
 	rs, ok := recipes[rc.Report.Target]
 	if !ok {
-		return nil, fmt.Errorf("fleet %s: the content of the target AMI is unknown: %s", rc.Fleet.Name,
-			strings.Replace(why[rc.Report.Target], "its launch AMI", "", 1))
+		return nil, fmt.Errorf("fleet %s: what the target AMI carries is unknown: %s", rc.Fleet.Name, why[rc.Report.Target])
 	}
 	imgs, err := lineage.DescribeIDs(ctx, rc.EC2, rc.Region, []string{rc.Report.Target})
 	if err != nil {

@@ -274,7 +274,7 @@ func (rc *Context) sendDelta(ctx context.Context, b deltaBatch, maxErrors string
 	out, err := rc.SSM.SendCommand(ctx, &ssm.SendCommandInput{
 		DocumentName:   aws.String(DeltaDocument),
 		InstanceIds:    b.ids,
-		Parameters:     map[string][]string{"commands": b.group.commands},
+		Parameters:     map[string][]string{"commands": b.group.commands, "executionTimeout": {strconv.Itoa(b.group.timeout())}},
 		MaxConcurrency: aws.String(ip.MaxConcurrency),
 		MaxErrors:      aws.String(maxErrors),
 		Comment:        aws.String(truncBytes(fmt.Sprintf("amibake rollout %s %s → %s", rc.Fleet.Name, b.batch, lineage.FormatRecipes(b.group.Recipes)), 100)),
@@ -399,4 +399,10 @@ func (rc *Context) abortDelta(ctx context.Context, c *CommandResult) error {
 		c.CommandID, c.Batch, len(d.Succeeded), lineage.TagRecipes, len(d.Failed)+len(d.NotRun), rc.Fleet.Name)
 	rc.logf("Aborted: %s", rc.Report.Reason)
 	return nil
+}
+
+// timeout is the script's executionTimeout: the bake's per-step default
+// for each step, within Run Command's 48-hour maximum.
+func (g *DeltaGroup) timeout() int {
+	return min(max(len(g.Steps), 1)*int(provisioner.DefaultTimeout.Seconds()), 172800)
 }

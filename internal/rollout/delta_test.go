@@ -119,9 +119,13 @@ func setupDelta(t *testing.T, from, to string) *deltaWorld {
 			id := sw.NewID("ami")
 			bt := lineage.BuildTags{Project: paths.Project, Layer: "app-worker", Fingerprint: fp, BuildID: "b-" + fp,
 				PatchLevel: "pb-123:abcdef", Recipes: lineage.ParseRecipes(recipes)}
+			tags := sandbox.Tags(bt.Map())
+			if recipes == "foreign" { // not baked by amibake
+				tags = sandbox.Tags(map[string]string{"Name": "golden-by-hand"})
+			}
 			sw.EC2.Images[id] = &sandbox.Image{ID: id, Account: sandbox.DefaultAccount, Region: "us-east-1", Name: "acme-golden-app-worker-" + fp,
 				State: "available", StateSince: now, CreationDate: now, AvailableAt: now, Architecture: "x86_64", RootDeviceName: "/dev/xvda",
-				Tags: sandbox.Tags(bt.Map()), Content: sandbox.Content{Packages: pkgs}}
+				Tags: tags, Content: sandbox.Content{Packages: pkgs}}
 			return id
 		}
 		agent := "3.3.1142.0-1.amzn2023" // a managed instance runs the SSM agent
@@ -207,6 +211,7 @@ func TestInPlaceDeltaRollsARecipeChange(t *testing.T) {
 			assert.False(t, p.RequestedAt.Before(rest.FinishedAt), "the patch after the delta")
 		}
 		script := strings.Join(canary.Parameters["commands"], "\n")
+		assert.Equal(t, []string{"1800"}, canary.Parameters["executionTimeout"], "the bake's step timeout per step")
 		assert.Contains(t, script, "# amibake-step: app_worker/install")
 		assert.Contains(t, script, "export QUEUE='jobs'", "recipe inputs rendered as the bake renders them")
 		assert.Contains(t, script, "dnf install -y jq htop")
@@ -397,6 +402,8 @@ func TestInPlaceDeltaRefusals(t *testing.T) {
 			[]string{"no longer has recipe legacy@0.9.0 (on 10 instances)", "replace fleet"}},
 		{"HCL at another version", "agent@1.0.0,app_worker@1.0.0", "agent@1.0.0,app_worker@2.0.0", "2.1.0",
 			[]string{"recipe app_worker at version 2.0.0, the project config at 2.1.0", "does not describe that AMI"}},
+		{"launched from an AMI amibake did not bake", "foreign", "agent@1.0.0,app_worker@2.0.0", "2.0.0",
+			[]string{"what 10 instances carry is unknown", "(launch AMI ami-", "was not baked by amibake)", "tag each with amibake:recipes="}},
 		{"recipe not in the HCL", "agent@1.0.0", "agent@1.0.0,metrics@1.0.0", "2.0.0",
 			[]string{"recipe metrics@1.0.0, which the project config does not declare"}},
 	}
