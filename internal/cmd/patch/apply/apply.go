@@ -5,28 +5,20 @@ package apply
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/amibake/amibake/internal/awsapi"
 	"github.com/amibake/amibake/internal/channel"
+	"github.com/amibake/amibake/internal/cmd/patch/applyflow"
 	"github.com/amibake/amibake/internal/cmdutil"
-	"github.com/amibake/amibake/internal/config"
-	"github.com/amibake/amibake/internal/lock"
 	"github.com/amibake/amibake/patch/baseline"
 )
 
 // ApplyOptions are the inputs of patch apply.
-type ApplyOptions struct {
-	Factory     *cmdutil.Factory
-	LoadOptions config.LoadOptions
-	Apply       bool
-	LockTimeout time.Duration
-}
+type ApplyOptions = applyflow.Options
 
 // Result is the JSON output.
 type Result struct {
@@ -47,25 +39,8 @@ func NewCmdApply(f *cmdutil.Factory, runF func(context.Context, *ApplyOptions) e
 			"--apply, which takes the project lock and converges; a second apply shows no changes.\n\n" +
 			"   amibake patch apply            # diff only\n" +
 			"   amibake patch apply --apply",
-		Flags: append([]cli.Flag{
-			&cli.BoolFlag{Name: "apply", Usage: "make the changes (default: show them only)"},
-			cmdutil.LockTimeoutFlag(),
-		}, cmdutil.VarFlags()...),
-		Action: func(c *cli.Context) error {
-			args, err := cmdutil.Args(c)
-			if err != nil {
-				return err
-			}
-			if len(args) != 0 {
-				return cmdutil.FlagErrorf("patch apply takes no arguments, got %d", len(args))
-			}
-			opts := &ApplyOptions{Factory: f, LoadOptions: cmdutil.LoadOptionsFrom(c, f), Apply: c.Bool("apply"),
-				LockTimeout: c.Duration("lock-timeout")}
-			if runF != nil {
-				return runF(c.Context, opts)
-			}
-			return applyRun(c.Context, opts)
-		},
+		Flags:  applyflow.Flags(),
+		Action: applyflow.Action(f, "patch apply", runF, applyRun),
 	}
 }
 
@@ -86,18 +61,11 @@ func applyRun(ctx context.Context, opts *ApplyOptions) (err error) {
 	clients := awsapi.NewClients(awsCfg)
 	regions := channel.ProjectRegions(cfg)
 
-	if opts.Apply {
-		locker := &lock.Locker{SSM: clients.SSM(""), Name: channel.Paths(cfg).Lock(), Now: f.Now, Command: "patch apply --apply"}
-		held, err := locker.Acquire(ctx, opts.LockTimeout)
-		if err != nil {
-			return err
-		}
-		defer func() {
-			if rerr := held.Release(context.WithoutCancel(ctx)); rerr != nil {
-				err = errors.Join(err, fmt.Errorf("release project lock: %w", rerr))
-			}
-		}()
+	release, err := applyflow.Lock(ctx, opts, clients.SSM(""), channel.Paths(cfg).Lock(), "patch apply --apply")
+	if err != nil {
+		return err
 	}
+	defer release(&err)
 
 	// Baselines and patch groups are regional: every region the project's
 	// AMIs live in gets the same ones.
@@ -122,11 +90,12 @@ func applyRun(ctx context.Context, opts *ApplyOptions) (err error) {
 		plan = append(plan, regionChanges{region, changes})
 		res.Changes = append(res.Changes, changes...)
 	}
-	if opts.Apply && len(res.Changes) > 0 {
-		if err := cmdutil.ConfirmApply(ctx, f, cmdutil.ApplyPrompt{Changes: len(res.Changes), Regions: regions, STS: clients.STS(),
-			Preview: func(w io.Writer) error { return printChanges(w, res.Changes) }}); err != nil {
-			return err
-		}
+	confirmed, err := applyflow.Confirm(ctx, opts, cmdutil.ApplyPrompt{Changes: len(res.Changes), Regions: regions, STS: clients.STS(),
+		Preview: func(w io.Writer) error { return printChanges(w, res.Changes) }})
+	if err != nil {
+		return err
+	}
+	if confirmed {
 		for _, rc := range plan {
 			if err := baseline.Apply(ctx, clients.SSM(rc.region), cfg.Project.Name, rc.changes); err != nil {
 				return fmt.Errorf("%s: %w", rc.region, err)
@@ -134,10 +103,7 @@ func applyRun(ctx context.Context, opts *ApplyOptions) (err error) {
 		}
 		res.Applied = true
 	}
-	if f.JSON() {
-		return cmdutil.WriteJSON(f.IOStreams.Out, res)
-	}
-	return printDiff(f.IOStreams.Out, res, opts.Apply)
+	return applyflow.Write(f, res, func(w io.Writer) error { return printDiff(w, res, opts.Apply) })
 }
 
 func printDiff(w io.Writer, res Result, apply bool) error {

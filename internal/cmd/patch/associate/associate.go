@@ -7,12 +7,10 @@ package associate
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
@@ -21,9 +19,9 @@ import (
 
 	"github.com/amibake/amibake/internal/awsapi"
 	"github.com/amibake/amibake/internal/channel"
+	"github.com/amibake/amibake/internal/cmd/patch/applyflow"
 	"github.com/amibake/amibake/internal/cmdutil"
 	"github.com/amibake/amibake/internal/config"
-	"github.com/amibake/amibake/internal/lock"
 )
 
 // Documents and default schedules. The fleet schema has no schedule
@@ -46,12 +44,7 @@ const (
 )
 
 // AssociateOptions are the inputs of patch associate.
-type AssociateOptions struct {
-	Factory     *cmdutil.Factory
-	LoadOptions config.LoadOptions
-	Apply       bool
-	LockTimeout time.Duration
-}
+type AssociateOptions = applyflow.Options
 
 // Spec is one association as amibake wants it (or as SSM holds it).
 type Spec struct {
@@ -68,10 +61,7 @@ type Spec struct {
 }
 
 // Target is an SSM target (tag:K, InstanceIds).
-type Target struct {
-	Key    string   `json:"key"`
-	Values []string `json:"values"`
-}
+type Target = applyflow.Target
 
 // FieldChange is one field of an update.
 type FieldChange struct {
@@ -115,25 +105,8 @@ func NewCmdAssociate(f *cmdutil.Factory, runF func(context.Context, *AssociateOp
 			"second run shows no changes. docs/patch.md.\n\n" +
 			"   amibake patch associate            # diff only\n" +
 			"   amibake patch associate --apply",
-		Flags: append([]cli.Flag{
-			&cli.BoolFlag{Name: "apply", Usage: "make the changes (default: show them only)"},
-			cmdutil.LockTimeoutFlag(),
-		}, cmdutil.VarFlags()...),
-		Action: func(c *cli.Context) error {
-			args, err := cmdutil.Args(c)
-			if err != nil {
-				return err
-			}
-			if len(args) != 0 {
-				return cmdutil.FlagErrorf("patch associate takes no arguments, got %d", len(args))
-			}
-			opts := &AssociateOptions{Factory: f, LoadOptions: cmdutil.LoadOptionsFrom(c, f), Apply: c.Bool("apply"),
-				LockTimeout: c.Duration("lock-timeout")}
-			if runF != nil {
-				return runF(c.Context, opts)
-			}
-			return associateRun(c.Context, opts)
-		},
+		Flags:  applyflow.Flags(),
+		Action: applyflow.Action(f, "patch associate", runF, associateRun),
 	}
 }
 
@@ -152,38 +125,29 @@ func associateRun(ctx context.Context, opts *AssociateOptions) (err error) {
 		return err
 	}
 	clients := awsapi.NewClients(awsCfg)
-	if opts.Apply {
-		locker := &lock.Locker{SSM: clients.SSM(""), Name: channel.Paths(cfg).Lock(), Now: f.Now, Command: "patch associate --apply"}
-		held, err := locker.Acquire(ctx, opts.LockTimeout)
-		if err != nil {
-			return err
-		}
-		defer func() {
-			if rerr := held.Release(context.WithoutCancel(ctx)); rerr != nil {
-				err = errors.Join(err, fmt.Errorf("release project lock: %w", rerr))
-			}
-		}()
+	release, err := applyflow.Lock(ctx, opts, clients.SSM(""), channel.Paths(cfg).Lock(), "patch associate --apply")
+	if err != nil {
+		return err
 	}
+	defer release(&err)
 	api := clients.SSMAssociations("")
 	current, err := Observe(ctx, api, Prefix(cfg.Project.Name))
 	if err != nil {
 		return err
 	}
 	res := Result{Changes: Diff(desired, current)}
-	if opts.Apply && len(res.Changes) > 0 {
-		if err := cmdutil.ConfirmApply(ctx, f, cmdutil.ApplyPrompt{Changes: len(res.Changes), Regions: []string{awsCfg.Region}, STS: clients.STS(),
-			Preview: func(w io.Writer) error { return printChanges(w, res.Changes) }}); err != nil {
-			return err
-		}
+	confirmed, err := applyflow.Confirm(ctx, opts, cmdutil.ApplyPrompt{Changes: len(res.Changes), Regions: []string{awsCfg.Region}, STS: clients.STS(),
+		Preview: func(w io.Writer) error { return printChanges(w, res.Changes) }})
+	if err != nil {
+		return err
+	}
+	if confirmed {
 		if err := Apply(ctx, api, res.Changes); err != nil {
 			return err
 		}
 		res.Applied = true
 	}
-	if f.JSON() {
-		return cmdutil.WriteJSON(f.IOStreams.Out, res)
-	}
-	return printDiff(f.IOStreams.Out, res, opts.Apply)
+	return applyflow.Write(f, res, func(w io.Writer) error { return printDiff(w, res, opts.Apply) })
 }
 
 // Prefix is the name prefix of the project's associations.
@@ -315,7 +279,7 @@ func specFields(cur, d *Spec) []FieldChange {
 		if s == nil {
 			return make([]string, 6)
 		}
-		return []string{s.Document, formatTargets(s.Targets), s.Schedule, formatParams(s.Parameters), s.MaxConcurrency, s.MaxErrors}
+		return []string{s.Document, applyflow.FormatTargets(s.Targets), s.Schedule, applyflow.FormatParams(s.Parameters), s.MaxConcurrency, s.MaxErrors}
 	}
 	names := []string{"document", "targets", "schedule", "parameters", "max_concurrency", "max_errors"}
 	o, n := get(cur), get(d)
@@ -326,25 +290,6 @@ func specFields(cur, d *Spec) []FieldChange {
 		}
 	}
 	return out
-}
-
-func formatTargets(ts []Target) string {
-	var parts []string
-	for _, t := range ts {
-		vals := append([]string(nil), t.Values...)
-		sort.Strings(vals)
-		parts = append(parts, t.Key+"="+strings.Join(vals, ","))
-	}
-	sort.Strings(parts)
-	return strings.Join(parts, " ")
-}
-
-func formatParams(p map[string][]string) string {
-	var parts []string
-	for _, k := range sortedKeys(p) {
-		parts = append(parts, k+"="+strings.Join(p[k], ","))
-	}
-	return strings.Join(parts, " ")
 }
 
 // Apply makes the changes in order.

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/amibake/amibake/internal/cmd/patch/applyflow"
 	"github.com/amibake/amibake/internal/config"
 )
 
@@ -64,10 +65,7 @@ type Fleet struct {
 }
 
 // Target is an SSM target (tag:K).
-type Target struct {
-	Key    string   `json:"key"`
-	Values []string `json:"values"`
-}
+type Target = applyflow.Target
 
 // Skipped is a fleet with a maintenance window that gets no window task.
 type Skipped struct {

@@ -13,6 +13,7 @@ import (
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
 	"github.com/amibake/amibake/internal/awsapi"
+	"github.com/amibake/amibake/internal/cmd/patch/applyflow"
 )
 
 // Actions and kinds of a change.
@@ -308,15 +309,15 @@ func targetFields(f *Fleet) []field {
 	if !f.HasTarget && f.TargetOwner == "" {
 		owner = FleetOwner + f.Fleet
 	}
-	return []field{{"targets", formatTargets(f.Targets)}, {"owner_information", owner}}
+	return []field{{"targets", applyflow.FormatTargets(f.Targets)}, {"owner_information", owner}}
 }
 
 // taskFields: cur is the observed fleet (nil for the desired one, whose
 // values are what amibake registers).
 func taskFields(f, cur *Fleet) []field {
-	doc, target, params, priority, cutoff := PatchDocument, TargetName(f.Fleet), formatParams(desiredParams(f)), strconv.Itoa(taskPriority), CutoffBehavior
+	doc, target, params, priority, cutoff := PatchDocument, TargetName(f.Fleet), applyflow.FormatParams(desiredParams(f)), strconv.Itoa(taskPriority), CutoffBehavior
 	if cur != nil {
-		doc, params, priority, cutoff = cur.TaskDocument, formatParams(cur.TaskParams), strconv.Itoa(cur.TaskPriority), cur.TaskCutoff
+		doc, params, priority, cutoff = cur.TaskDocument, applyflow.FormatParams(cur.TaskParams), strconv.Itoa(cur.TaskPriority), cur.TaskCutoff
 		target = "WindowTargetIds=" + strings.Join(cur.TaskTargetIDs, ",")
 		if cur.HasTarget && slices.Equal(cur.TaskTargetIDs, []string{cur.TargetID}) {
 			target = TargetName(f.Fleet)
@@ -328,25 +329,6 @@ func taskFields(f, cur *Fleet) []field {
 
 func desiredParams(f *Fleet) map[string][]string {
 	return map[string][]string{"Operation": {"Install"}, "RebootOption": {f.RebootOption}}
-}
-
-func formatTargets(ts []Target) string {
-	var parts []string
-	for _, t := range ts {
-		vals := append([]string(nil), t.Values...)
-		sort.Strings(vals)
-		parts = append(parts, t.Key+"="+strings.Join(vals, ","))
-	}
-	sort.Strings(parts)
-	return strings.Join(parts, " ")
-}
-
-func formatParams(p map[string][]string) string {
-	var parts []string
-	for _, k := range sortedKeys(p) {
-		parts = append(parts, k+"="+strings.Join(p[k], ","))
-	}
-	return strings.Join(parts, " ")
 }
 
 // Apply makes the changes in order: a window before its targets, a target

@@ -12,27 +12,19 @@ package window
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/amibake/amibake/internal/awsapi"
 	"github.com/amibake/amibake/internal/channel"
+	"github.com/amibake/amibake/internal/cmd/patch/applyflow"
 	"github.com/amibake/amibake/internal/cmdutil"
-	"github.com/amibake/amibake/internal/config"
-	"github.com/amibake/amibake/internal/lock"
 )
 
 // ApplyOptions are the inputs of patch window apply.
-type ApplyOptions struct {
-	Factory     *cmdutil.Factory
-	LoadOptions config.LoadOptions
-	Apply       bool
-	LockTimeout time.Duration
-}
+type ApplyOptions = applyflow.Options
 
 // Result is the JSON output.
 type Result struct {
@@ -74,25 +66,8 @@ func newCmdApply(f *cmdutil.Factory, runF func(context.Context, *ApplyOptions) e
 			"rebake is deploy's EventBridge schedule, not a window. docs/patch.md.\n\n" +
 			"   amibake patch window apply            # diff only\n" +
 			"   amibake patch window apply --apply",
-		Flags: append([]cli.Flag{
-			&cli.BoolFlag{Name: "apply", Usage: "make the changes (default: show them only)"},
-			cmdutil.LockTimeoutFlag(),
-		}, cmdutil.VarFlags()...),
-		Action: func(c *cli.Context) error {
-			args, err := cmdutil.Args(c)
-			if err != nil {
-				return err
-			}
-			if len(args) != 0 {
-				return cmdutil.FlagErrorf("patch window apply takes no arguments, got %d", len(args))
-			}
-			opts := &ApplyOptions{Factory: f, LoadOptions: cmdutil.LoadOptionsFrom(c, f), Apply: c.Bool("apply"),
-				LockTimeout: c.Duration("lock-timeout")}
-			if runF != nil {
-				return runF(c.Context, opts)
-			}
-			return applyRun(c.Context, opts)
-		},
+		Flags:  applyflow.Flags(),
+		Action: applyflow.Action(f, "patch window apply", runF, applyRun),
 	}
 }
 
@@ -111,38 +86,29 @@ func applyRun(ctx context.Context, opts *ApplyOptions) (err error) {
 		return err
 	}
 	clients := awsapi.NewClients(awsCfg)
-	if opts.Apply {
-		locker := &lock.Locker{SSM: clients.SSM(""), Name: channel.Paths(cfg).Lock(), Now: f.Now, Command: "patch window apply --apply"}
-		held, err := locker.Acquire(ctx, opts.LockTimeout)
-		if err != nil {
-			return err
-		}
-		defer func() {
-			if rerr := held.Release(context.WithoutCancel(ctx)); rerr != nil {
-				err = errors.Join(err, fmt.Errorf("release project lock: %w", rerr))
-			}
-		}()
+	release, err := applyflow.Lock(ctx, opts, clients.SSM(""), channel.Paths(cfg).Lock(), "patch window apply --apply")
+	if err != nil {
+		return err
 	}
+	defer release(&err)
 	api := clients.SSMWindows("")
 	current, err := Observe(ctx, api, cfg.Project.Name)
 	if err != nil {
 		return fmt.Errorf("patch window apply: %w", err)
 	}
 	res := Result{Windows: desired, Skipped: skipped, Changes: Diff(desired, current)}
-	if opts.Apply && len(res.Changes) > 0 {
-		if err := cmdutil.ConfirmApply(ctx, f, cmdutil.ApplyPrompt{Changes: len(res.Changes), Regions: []string{awsCfg.Region}, STS: clients.STS(),
-			Preview: func(w io.Writer) error { return printChanges(w, res.Changes) }}); err != nil {
-			return err
-		}
+	confirmed, err := applyflow.Confirm(ctx, opts, cmdutil.ApplyPrompt{Changes: len(res.Changes), Regions: []string{awsCfg.Region}, STS: clients.STS(),
+		Preview: func(w io.Writer) error { return printChanges(w, res.Changes) }})
+	if err != nil {
+		return err
+	}
+	if confirmed {
 		if err := Apply(ctx, api, cfg.Project.Name, res.Changes); err != nil {
 			return fmt.Errorf("patch window apply: %w", err)
 		}
 		res.Applied = true
 	}
-	if f.JSON() {
-		return cmdutil.WriteJSON(f.IOStreams.Out, res)
-	}
-	return printDiff(f.IOStreams.Out, res, opts.Apply)
+	return applyflow.Write(f, res, func(w io.Writer) error { return printDiff(w, res, opts.Apply) })
 }
 
 func (c Change) String() string {
