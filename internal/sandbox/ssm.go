@@ -254,6 +254,14 @@ type ssmFilter struct {
 	Values []string `json:"Values"`
 }
 
+// ssmListInput is the input of the Describe and List actions that take
+// nothing but Key/Values filters and a page.
+type ssmListInput struct {
+	Filters    []ssmFilter `json:"Filters"`
+	MaxResults int         `json:"MaxResults"`
+	NextToken  string      `json:"NextToken"`
+}
+
 // ssmKeep returns the items that every filter matches, in order. match
 // judges one filter on one item and fails on a key the action does not
 // support. Every filter is judged even after one has rejected the item, so

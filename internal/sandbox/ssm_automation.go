@@ -475,11 +475,7 @@ func ssmGetAutomationExecution(c *Call) (any, error) {
 }
 
 func ssmDescribeAutomationExecutions(c *Call) (any, error) {
-	var in struct {
-		Filters    []ssmFilter `json:"Filters"`
-		MaxResults int         `json:"MaxResults"`
-		NextToken  string      `json:"NextToken"`
-	}
+	var in ssmListInput
 	if err := c.Decode(&in); err != nil {
 		return nil, err
 	}

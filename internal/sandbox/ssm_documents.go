@@ -459,11 +459,7 @@ func ssmDeleteDocument(c *Call) (any, error) {
 }
 
 func ssmListDocuments(c *Call) (any, error) {
-	var in struct {
-		Filters    []ssmFilter `json:"Filters"`
-		MaxResults int         `json:"MaxResults"`
-		NextToken  string      `json:"NextToken"`
-	}
+	var in ssmListInput
 	if err := c.Decode(&in); err != nil {
 		return nil, err
 	}

@@ -518,11 +518,7 @@ func ssmUpdateMaintenanceWindow(c *Call) (any, error) {
 }
 
 func ssmDescribeMaintenanceWindows(c *Call) (any, error) {
-	var in struct {
-		Filters    []ssmFilter `json:"Filters"`
-		MaxResults int         `json:"MaxResults"`
-		NextToken  string      `json:"NextToken"`
-	}
+	var in ssmListInput
 	if err := c.Decode(&in); err != nil {
 		return nil, err
 	}

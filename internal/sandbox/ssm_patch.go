@@ -964,11 +964,7 @@ func baselineIdentity(sc *SSMScope, b *PatchBaseline) map[string]any {
 }
 
 func ssmDescribePatchBaselines(c *Call) (any, error) {
-	var in struct {
-		Filters    []ssmFilter `json:"Filters"`
-		MaxResults int         `json:"MaxResults"`
-		NextToken  string      `json:"NextToken"`
-	}
+	var in ssmListInput
 	if err := c.Decode(&in); err != nil {
 		return nil, err
 	}
@@ -1070,11 +1066,7 @@ func ssmGetPatchBaselineForPatchGroup(c *Call) (any, error) {
 }
 
 func ssmDescribePatchGroups(c *Call) (any, error) {
-	var in struct {
-		Filters    []ssmFilter `json:"Filters"`
-		MaxResults int         `json:"MaxResults"`
-		NextToken  string      `json:"NextToken"`
-	}
+	var in ssmListInput
 	if err := c.Decode(&in); err != nil {
 		return nil, err
 	}
@@ -1158,11 +1150,7 @@ func ssmDescribeEffectivePatches(c *Call) (any, error) {
 }
 
 func ssmDescribeAvailablePatches(c *Call) (any, error) {
-	var in struct {
-		Filters    []ssmFilter `json:"Filters"`
-		MaxResults int         `json:"MaxResults"`
-		NextToken  string      `json:"NextToken"`
-	}
+	var in ssmListInput
 	if err := c.Decode(&in); err != nil {
 		return nil, err
 	}
