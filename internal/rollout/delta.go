@@ -374,16 +374,20 @@ func (v deltaVerdict) Run(ctx context.Context, rc *Context) error {
 	ip := rc.Report.InPlace
 	d := ip.Delta
 	if v.final {
-		var ok []string
+		ok := []string{}
 		for _, id := range ip.Succeeded {
-			if !contains(d.Failed, id) && !contains(d.NotRun, id) {
-				ok = append(ok, id)
-			} else if !contains(ip.Failed, id) {
+			switch {
+			case contains(d.Failed, id):
 				ip.Failed = append(ip.Failed, id)
+			case contains(d.NotRun, id):
+				ip.NotRun = append(ip.NotRun, id)
+			default:
+				ok = append(ok, id)
 			}
 		}
 		ip.Succeeded = ok
 		sort.Strings(ip.Failed)
+		sort.Strings(ip.NotRun)
 		return nil
 	}
 	if !d.Stopped {

@@ -505,3 +505,38 @@ func TestInPlaceDeltaAbort(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, rollout.OutcomeAborted, st.Outcome)
 }
+
+func TestInPlaceDeltaFailureWithinMaxErrorsStillPatches(t *testing.T) {
+	w := setupDelta(t, "agent@1.0.0,app_worker@1.0.0", "agent@1.0.0,app_worker@2.0.0")
+	cfg := writeProject(t, "2.0.0", "jq", "htop")
+	// One instance stops while its delta runs and is started again once
+	// its invocation failed: one error of the two allowed.
+	bad := w.workers[3]
+	state := "up"
+	hook := func(sw *sandbox.World, now time.Time) {
+		inst := sw.EC2.Instances[bad]
+		for _, c := range commandsOf(sw, rollout.DeltaDocument) {
+			for _, inv := range c.Invocations {
+				switch {
+				case inv.InstanceID == bad && inv.Status == "InProgress" && state == "up":
+					inst.State, inst.StateSince, state = sandbox.StateStopped, now, "stopped"
+				case inv.InstanceID == bad && inv.Status == "Failed" && state == "stopped":
+					inst.State, inst.StateSince, state = sandbox.StateRunning, now, "restarted"
+				}
+			}
+		}
+	}
+	var out bytes.Buffer
+	rep, err := w.rollout(cfg, &out, w.sleep(hook)).InPlace(context.Background())
+	var failed *rollout.FailedError
+	require.ErrorAs(t, err, &failed, "%v\n%s", err, out.String())
+	assert.Equal(t, "restarted", state)
+	d := rep.InPlace.Delta
+	assert.False(t, d.Stopped, "one error is within max_errors 2")
+	assert.Equal(t, []string{bad}, d.Failed)
+	assert.Equal(t, []string{bad}, rep.InPlace.Failed, "its patch succeeded, its recipes did not: failed")
+	assert.Len(t, rep.InPlace.Succeeded, 9)
+	assert.Equal(t, "pb-123:abcdef", instanceTag(t, w.sb, bad, lineage.TagPatchLevel))
+	assert.Empty(t, instanceTag(t, w.sb, bad, lineage.TagRecipes), "a failed delta is not recorded")
+	assert.Equal(t, rollout.OutcomeStopped, rep.Outcome)
+}
