@@ -1002,58 +1002,48 @@ func ssmRemove(list []string, s string) []string {
 
 // ---- tags -------------------------------------------------------------
 
-// taggable returns the tag set of an SSM resource by type and id.
+// taggable returns the tag set of an SSM resource by type and id, made
+// non-nil so the caller can write to it.
 func taggable(c *Call, resourceType, id string) (*Tags, error) {
 	sc := c.ssm()
+	var tags *Tags
 	switch resourceType {
 	case "Parameter":
 		name := strings.TrimSpace(id)
 		if strings.HasPrefix(name, "arn:") {
 			ref, err := parseParamRef(c, name)
 			if err != nil {
-				return nil, Errorf("InvalidResourceId", "The resource ID %q is not valid. Verify the ID and try again.", id)
+				break // InvalidResourceId below
 			}
 			name = ref.Name
 		}
-		p := sc.Parameters[name]
-		if p == nil || p.latest(c.Now) == nil {
-			return nil, Errorf("InvalidResourceId", "The resource ID %q is not valid. Verify the ID and try again.", id)
+		if p := sc.Parameters[name]; p != nil && p.latest(c.Now) != nil {
+			tags = &p.Tags
 		}
-		if p.Tags == nil {
-			p.Tags = Tags{}
-		}
-		return &p.Tags, nil
 	case "PatchBaseline":
-		b := sc.Baselines[id]
-		if b == nil {
-			return nil, Errorf("InvalidResourceId", "The resource ID %q is not valid. Verify the ID and try again.", id)
+		if b := sc.Baselines[id]; b != nil {
+			tags = &b.Tags
 		}
-		if b.Tags == nil {
-			b.Tags = Tags{}
-		}
-		return &b.Tags, nil
 	case "MaintenanceWindow":
-		mw := sc.Windows[id]
-		if mw == nil {
-			return nil, Errorf("InvalidResourceId", "The resource ID %q is not valid. Verify the ID and try again.", id)
+		if mw := sc.Windows[id]; mw != nil {
+			tags = &mw.Tags
 		}
-		if mw.Tags == nil {
-			mw.Tags = Tags{}
-		}
-		return &mw.Tags, nil
 	case "Automation":
-		a := sc.Automations[id]
-		if a == nil {
-			return nil, Errorf("InvalidResourceId", "The resource ID %q is not valid. Verify the ID and try again.", id)
+		if a := sc.Automations[id]; a != nil {
+			tags = &a.Tags
 		}
-		if a.Tags == nil {
-			a.Tags = Tags{}
-		}
-		return &a.Tags, nil
 	case "Document", "ManagedInstance", "OpsItem", "OpsMetadata", "Association":
 		return nil, Errorf("InvalidResourceType", "The sandbox does not model tags on %s resources.", resourceType)
+	default:
+		return nil, Errorf("InvalidResourceType", "The resource type %q is not valid.", resourceType)
 	}
-	return nil, Errorf("InvalidResourceType", "The resource type %q is not valid.", resourceType)
+	if tags == nil {
+		return nil, Errorf("InvalidResourceId", "The resource ID %q is not valid. Verify the ID and try again.", id)
+	}
+	if *tags == nil {
+		*tags = Tags{}
+	}
+	return tags, nil
 }
 
 func ssmAddTagsToResource(c *Call) (any, error) {
