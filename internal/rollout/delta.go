@@ -66,9 +66,11 @@ type DeltaGroup struct {
 }
 
 // deltaSecret is a sensitive recipe input, stored as a SecureString for
-// the rollout's duration as the bake stores it for a build's.
+// the rollout's duration as the bake stores it for a build's. The value
+// hides behind a func so that no %v of a report or a delta can print it.
 type deltaSecret struct {
-	step, name, parameter, value string
+	step, name, parameter string
+	value                 func() string
 }
 
 // instanceStart is where one instance starts from.

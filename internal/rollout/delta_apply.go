@@ -111,7 +111,8 @@ func (rc *Context) renderRecipe(cfg *config.Config, ref *config.RecipeRef, rv li
 		steps = append(steps, ts.Name)
 	}
 	for _, s := range secrets {
-		d.secrets = append(d.secrets, deltaSecret{step: s.Step, name: s.Name, parameter: s.Parameter, value: s.Value})
+		v := s.Value
+		d.secrets = append(d.secrets, deltaSecret{step: s.Step, name: s.Name, parameter: s.Parameter, value: func() string { return v }})
 	}
 	return lines, steps, nil
 }
@@ -324,7 +325,7 @@ func (d *Delta) collect(ip *InPlace) {
 func (rc *Context) putDeltaSecrets(ctx context.Context) error {
 	d := rc.Report.InPlace.Delta
 	for _, s := range d.secrets {
-		_, err := rc.SSM.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String(s.parameter), Value: aws.String(s.value),
+		_, err := rc.SSM.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String(s.parameter), Value: aws.String(s.value()),
 			Type: ssmtypes.ParameterTypeSecureString, Overwrite: aws.Bool(true),
 			Description: aws.String("amibake rollout " + rc.Fleet.Name + ": sensitive " + s.name + " of step " + s.step + ", deleted when the rollout ends")})
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -272,6 +273,7 @@ func TestInPlaceDeltaKeepsSecretsOut(t *testing.T) {
 	require.NoError(t, err)
 	assert.NotContains(t, string(js), deltaSecret)
 	assert.NotContains(t, out.String(), deltaSecret)
+	assert.NotContains(t, fmt.Sprintf("%+v %#v", *rep.InPlace.Delta, *rep.InPlace.Delta), deltaSecret, "not even a debug print")
 	var param string
 	w.sb.Do(func(sw *sandbox.World) {
 		for _, c := range commandsOf(sw, rollout.DeltaDocument) {
