@@ -835,6 +835,19 @@ func findCommand(c *Call, id string) (*Command, error) {
 	return cmd, nil
 }
 
+// listedCommands is what ListCommands and ListCommandInvocations look at:
+// the command id names, or every visible command.
+func listedCommands(c *Call, id string) ([]*Command, error) {
+	if id == "" {
+		return visibleCommands(c.ssm(), c.Now), nil
+	}
+	cmd, err := findCommand(c, id)
+	if err != nil {
+		return nil, err
+	}
+	return []*Command{cmd}, nil
+}
+
 func ssmListCommands(c *Call) (any, error) {
 	var in struct {
 		CommandID  string          `json:"CommandId"`
@@ -846,15 +859,9 @@ func ssmListCommands(c *Call) (any, error) {
 	if err := c.Decode(&in); err != nil {
 		return nil, err
 	}
-	var cmds []*Command
-	if in.CommandID != "" {
-		cmd, err := findCommand(c, in.CommandID)
-		if err != nil {
-			return nil, err
-		}
-		cmds = []*Command{cmd}
-	} else {
-		cmds = visibleCommands(c.ssm(), c.Now)
+	cmds, err := listedCommands(c, in.CommandID)
+	if err != nil {
+		return nil, err
 	}
 	var kept []*Command
 	for _, cmd := range cmds {
@@ -894,15 +901,9 @@ func ssmListCommandInvocations(c *Call) (any, error) {
 	if err := c.Decode(&in); err != nil {
 		return nil, err
 	}
-	var cmds []*Command
-	if in.CommandID != "" {
-		cmd, err := findCommand(c, in.CommandID)
-		if err != nil {
-			return nil, err
-		}
-		cmds = []*Command{cmd}
-	} else {
-		cmds = visibleCommands(c.ssm(), c.Now)
+	cmds, err := listedCommands(c, in.CommandID)
+	if err != nil {
+		return nil, err
 	}
 	type pair struct {
 		cmd *Command
