@@ -161,7 +161,7 @@ func (rc *Context) starts(ctx context.Context, ids []string) (map[string]instanc
 	var launch []string
 	for _, id := range ids {
 		i := ip.instances[id]
-		if _, tagged := instanceTags(i)[lineage.TagRecipes]; !tagged {
+		if _, tagged := instanceRecipes(instanceTags(i)); !tagged {
 			launch = append(launch, aws.ToString(i.ImageId))
 		}
 	}
@@ -173,7 +173,7 @@ func (rc *Context) starts(ctx context.Context, ids []string) (map[string]instanc
 	for _, id := range ids {
 		i := ip.instances[id]
 		tags := instanceTags(i)
-		if v, tagged := tags[lineage.TagRecipes]; tagged {
+		if v, tagged := instanceRecipes(tags); tagged {
 			out[id] = instanceStart{recipes: lineage.ParseRecipes(v), known: true}
 			continue
 		}
@@ -319,12 +319,7 @@ func (rc *Context) targetRecipes(ctx context.Context) (*Delta, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Delta{Target: rs, Fingerprint: imgs[rc.Report.Target].Fingerprint}
-	if n := len(lineage.FormatRecipes(rs)); n > maxTagValue {
-		return nil, fmt.Errorf("fleet %s: the target AMI's recipes (%d characters as name@version,…) do not fit the %d-character %s instance tag a delta rollout records; use a replace fleet",
-			rc.Fleet.Name, n, maxTagValue, lineage.TagRecipes)
-	}
-	return d, nil
+	return &Delta{Target: rs, Fingerprint: imgs[rc.Report.Target].Fingerprint}, nil
 }
 
 // deltaTag records on the instances that ran the delta what they now
@@ -341,7 +336,7 @@ func (deltaTag) Skip(rc *Context) (bool, string) {
 
 func (deltaTag) Run(ctx context.Context, rc *Context) error {
 	d := rc.Report.InPlace.Delta
-	tags := []ec2types.Tag{{Key: aws.String(lineage.TagRecipes), Value: aws.String(lineage.FormatRecipes(d.Target))}}
+	tags := recipeTags(d.Target)
 	if d.Fingerprint != "" {
 		tags = append(tags, ec2types.Tag{Key: aws.String(lineage.TagFingerprint), Value: aws.String(d.Fingerprint)})
 	}
@@ -488,4 +483,55 @@ func (ip *InPlace) withDeltaBehind() []string {
 		}
 	}
 	return lineage.SortedKeys(all)
+}
+
+// recipeTags records recipes on an instance: amibake:recipes, then
+// amibake:recipes-2, -3, … when the list outgrows EC2's 256-character tag
+// value (split between entries), and an empty part after the last so that
+// the parts of a longer earlier list are not read on.
+func recipeTags(rs []lineage.RecipeVersion) []ec2types.Tag {
+	var parts []string
+	cur := ""
+	for _, r := range rs {
+		e := r.Name + "@" + r.Version
+		switch {
+		case cur == "":
+			cur = e
+		case len(cur)+1+len(e) <= maxTagValue:
+			cur += "," + e
+		default:
+			parts, cur = append(parts, cur), e
+		}
+	}
+	parts = append(parts, cur, "")
+	tags := make([]ec2types.Tag, len(parts))
+	for i, p := range parts {
+		tags[i] = ec2types.Tag{Key: aws.String(recipeTagKey(i)), Value: aws.String(p)}
+	}
+	return tags
+}
+
+func recipeTagKey(i int) string {
+	if i == 0 {
+		return lineage.TagRecipes
+	}
+	return fmt.Sprintf("%s-%d", lineage.TagRecipes, i+1)
+}
+
+// instanceRecipes reads what recipeTags wrote; ok is false when the
+// instance has no amibake:recipes tag.
+func instanceRecipes(tags map[string]string) (string, bool) {
+	first, ok := tags[lineage.TagRecipes]
+	if !ok {
+		return "", false
+	}
+	parts := []string{first}
+	for i := 1; ; i++ {
+		p := tags[recipeTagKey(i)]
+		if p == "" || first == "" {
+			break
+		}
+		parts = append(parts, p)
+	}
+	return strings.Join(parts, ","), true
 }

@@ -1,6 +1,7 @@
 package rollout
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -35,4 +36,35 @@ func TestTruncBytes(t *testing.T) {
 	got := truncBytes("ab→cd", 4)
 	assert.Equal(t, "ab", got, "never half a rune")
 	assert.LessOrEqual(t, len(truncBytes(string(make([]byte, 300)), 100)), 100)
+}
+
+func TestRecipeTagsSplitAndJoin(t *testing.T) {
+	var long []lineage.RecipeVersion
+	for i := range 30 {
+		long = append(long, lineage.RecipeVersion{Name: fmt.Sprintf("recipe_number_%02d", i), Version: "10.20.30"})
+	}
+	tags := map[string]string{}
+	write := func(rs []lineage.RecipeVersion) {
+		for _, tg := range recipeTags(rs) {
+			assert.LessOrEqual(t, len(*tg.Value), maxTagValue, *tg.Key)
+			tags[*tg.Key] = *tg.Value
+		}
+	}
+	write(long)
+	assert.NotEmpty(t, tags["amibake:recipes-3"], "a long list spans several tags")
+	got, ok := instanceRecipes(tags)
+	assert.True(t, ok)
+	assert.Equal(t, lineage.FormatRecipes(long), got)
+
+	// A shorter list later: the longer one's extra parts are not read on.
+	short := long[:2]
+	write(short)
+	got, _ = instanceRecipes(tags)
+	assert.Equal(t, lineage.FormatRecipes(short), got)
+
+	_, ok = instanceRecipes(map[string]string{"role": "worker"})
+	assert.False(t, ok)
+	got, ok = instanceRecipes(map[string]string{"amibake:recipes": "", "amibake:recipes-2": "stale@1"})
+	assert.True(t, ok)
+	assert.Empty(t, got, "an instance that carries no recipes")
 }
