@@ -107,20 +107,8 @@ func applyRun(ctx context.Context, opts *ApplyOptions) (err error) {
 }
 
 func printDiff(w io.Writer, res Result, apply bool) error {
-	if len(res.Changes) == 0 {
-		_, err := fmt.Fprintln(w, "No changes: SSM patch baselines and patch groups match the HCL.")
-		return err
-	}
-	if err := printChanges(w, res.Changes); err != nil {
-		return err
-	}
-	var err error
-	if apply {
-		_, err = fmt.Fprintf(w, "Applied %d change(s).\n", len(res.Changes))
-	} else {
-		_, err = fmt.Fprintf(w, "%d change(s). Dry run: run with --apply to make them.\n", len(res.Changes))
-	}
-	return err
+	return applyflow.PrintDiff(w, len(res.Changes), apply, "No changes: SSM patch baselines and patch groups match the HCL.",
+		func(w io.Writer) error { return printChanges(w, res.Changes) })
 }
 
 func printChanges(w io.Writer, changes []baseline.Change) error {

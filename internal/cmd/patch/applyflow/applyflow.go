@@ -101,6 +101,24 @@ func Write(f *cmdutil.Factory, res any, print func(io.Writer) error) error {
 	return print(f.IOStreams.Out)
 }
 
+// PrintDiff writes a converging verb's text result: none when there are no
+// changes, else the changes (print) and whether --apply made them.
+func PrintDiff(w io.Writer, changes int, apply bool, none string, print func(io.Writer) error) error {
+	if changes == 0 {
+		_, err := fmt.Fprintln(w, none)
+		return err
+	}
+	if err := print(w); err != nil {
+		return err
+	}
+	if apply {
+		_, err := fmt.Fprintf(w, "Applied %d change(s).\n", changes)
+		return err
+	}
+	_, err := fmt.Fprintf(w, "%d change(s). Dry run: run with --apply to make them.\n", changes)
+	return err
+}
+
 // Target is an SSM target (tag:K, InstanceIds, WindowTargetIds).
 type Target struct {
 	Key    string   `json:"key"`

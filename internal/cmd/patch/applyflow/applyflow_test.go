@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -78,4 +79,18 @@ func TestFormats(t *testing.T) {
 	assert.Equal(t, "", FormatTargets(nil))
 	assert.Equal(t, "Operation=Install RebootOption=RebootIfNeeded,NoReboot",
 		FormatParams(map[string][]string{"RebootOption": {"RebootIfNeeded", "NoReboot"}, "Operation": {"Install"}}))
+}
+
+func TestPrintDiff(t *testing.T) {
+	print := func(changes int, apply bool) string {
+		var b strings.Builder
+		require.NoError(t, PrintDiff(&b, changes, apply, "No changes: all match.", func(w io.Writer) error {
+			_, err := io.WriteString(w, "+ create x\n")
+			return err
+		}))
+		return b.String()
+	}
+	assert.Equal(t, "No changes: all match.\n", print(0, true))
+	assert.Equal(t, "+ create x\n2 change(s). Dry run: run with --apply to make them.\n", print(2, false))
+	assert.Equal(t, "+ create x\nApplied 2 change(s).\n", print(2, true))
 }

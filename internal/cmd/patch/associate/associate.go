@@ -364,20 +364,8 @@ func (c Change) String() string {
 }
 
 func printDiff(w io.Writer, res Result, apply bool) error {
-	if len(res.Changes) == 0 {
-		_, err := fmt.Fprintln(w, "No changes: State Manager associations match the fleets.")
-		return err
-	}
-	if err := printChanges(w, res.Changes); err != nil {
-		return err
-	}
-	var err error
-	if apply {
-		_, err = fmt.Fprintf(w, "Applied %d change(s).\n", len(res.Changes))
-	} else {
-		_, err = fmt.Fprintf(w, "%d change(s). Dry run: run with --apply to make them.\n", len(res.Changes))
-	}
-	return err
+	return applyflow.PrintDiff(w, len(res.Changes), apply, "No changes: State Manager associations match the fleets.",
+		func(w io.Writer) error { return printChanges(w, res.Changes) })
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -149,20 +149,8 @@ func printDiff(w io.Writer, res Result, apply bool) error {
 			return err
 		}
 	}
-	if len(res.Changes) == 0 {
-		_, err := fmt.Fprintf(w, "No changes: %d maintenance window(s) match the in-place fleets.\n", len(res.Windows))
-		return err
-	}
-	if err := printChanges(w, res.Changes); err != nil {
-		return err
-	}
-	var err error
-	if apply {
-		_, err = fmt.Fprintf(w, "Applied %d change(s).\n", len(res.Changes))
-	} else {
-		_, err = fmt.Fprintf(w, "%d change(s). Dry run: run with --apply to make them.\n", len(res.Changes))
-	}
-	return err
+	none := fmt.Sprintf("No changes: %d maintenance window(s) match the in-place fleets.", len(res.Windows))
+	return applyflow.PrintDiff(w, len(res.Changes), apply, none, func(w io.Writer) error { return printChanges(w, res.Changes) })
 }
 
 func printChanges(w io.Writer, changes []Change) error {
