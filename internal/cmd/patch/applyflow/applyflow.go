@@ -93,22 +93,22 @@ func Confirm(ctx context.Context, opts *Options, p cmdutil.ApplyPrompt) (bool, e
 	return true, nil
 }
 
-// Write writes the result: res as JSON with --output json, else print's text.
-func Write(f *cmdutil.Factory, res any, print func(io.Writer) error) error {
+// Write writes the result: res as JSON with --output json, else text.
+func Write(f *cmdutil.Factory, res any, text func(io.Writer) error) error {
 	if f.JSON() {
 		return cmdutil.WriteJSON(f.IOStreams.Out, res)
 	}
-	return print(f.IOStreams.Out)
+	return text(f.IOStreams.Out)
 }
 
 // PrintDiff writes a converging verb's text result: none when there are no
-// changes, else the changes (print) and whether --apply made them.
-func PrintDiff(w io.Writer, changes int, apply bool, none string, print func(io.Writer) error) error {
+// changes, else the changes (show) and whether --apply made them.
+func PrintDiff(w io.Writer, changes int, apply bool, none string, show func(io.Writer) error) error {
 	if changes == 0 {
 		_, err := fmt.Fprintln(w, none)
 		return err
 	}
-	if err := print(w); err != nil {
+	if err := show(w); err != nil {
 		return err
 	}
 	if apply {

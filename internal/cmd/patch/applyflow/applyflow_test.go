@@ -82,7 +82,7 @@ func TestFormats(t *testing.T) {
 }
 
 func TestPrintDiff(t *testing.T) {
-	print := func(changes int, apply bool) string {
+	diff := func(changes int, apply bool) string {
 		var b strings.Builder
 		require.NoError(t, PrintDiff(&b, changes, apply, "No changes: all match.", func(w io.Writer) error {
 			_, err := io.WriteString(w, "+ create x\n")
@@ -90,7 +90,7 @@ func TestPrintDiff(t *testing.T) {
 		}))
 		return b.String()
 	}
-	assert.Equal(t, "No changes: all match.\n", print(0, true))
-	assert.Equal(t, "+ create x\n2 change(s). Dry run: run with --apply to make them.\n", print(2, false))
-	assert.Equal(t, "+ create x\nApplied 2 change(s).\n", print(2, true))
+	assert.Equal(t, "No changes: all match.\n", diff(0, true))
+	assert.Equal(t, "+ create x\n2 change(s). Dry run: run with --apply to make them.\n", diff(2, false))
+	assert.Equal(t, "+ create x\nApplied 2 change(s).\n", diff(2, true))
 }
