@@ -26,3 +26,19 @@ func Run(t testing.TB, sb *sandbox.Sandbox, dir string, args ...string) (int, st
 	code := root.Main(context.Background(), append([]string{"amibake", "--chdir", dir}, args...), f)
 	return code, out.String(), errOut.String()
 }
+
+// RunTerminal is Run as at a terminal (stdin, stdout and stderr TTYs when
+// tty) with stdin holding answer, for the --apply confirmation.
+func RunTerminal(t testing.TB, sb *sandbox.Sandbox, dir string, tty bool, answer string, args ...string) (int, string, string) {
+	t.Helper()
+	ios, in, out, errOut := iostreams.Test()
+	ios.SetStdinTTY(tty)
+	ios.SetStderrTTY(tty)
+	ios.SetStdoutTTY(tty)
+	in.WriteString(answer)
+	f := root.NewFactory(ios)
+	f.AWSConfig = func(context.Context) (aws.Config, error) { return sb.Config, nil }
+	f.Now = sb.Clock().Now
+	code := root.Main(context.Background(), append([]string{"amibake", "--chdir", dir}, args...), f)
+	return code, out.String(), errOut.String()
+}

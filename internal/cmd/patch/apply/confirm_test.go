@@ -5,33 +5,15 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/amibake/amibake/internal/awsapi"
 	"github.com/amibake/amibake/internal/channel/channeltest"
-	"github.com/amibake/amibake/internal/cmd/root"
-	"github.com/amibake/amibake/internal/iostreams"
+	"github.com/amibake/amibake/internal/channel/channeltest/clitest"
 	"github.com/amibake/amibake/internal/sandbox"
 	"github.com/amibake/amibake/patch/baseline"
 )
-
-// runTerminal runs amibake as at a terminal (stdin and stderr TTYs when
-// tty) with stdin holding answer.
-func runTerminal(t *testing.T, sb *sandbox.Sandbox, dir string, tty bool, answer string, args ...string) (int, string, string) {
-	t.Helper()
-	ios, in, out, errOut := iostreams.Test()
-	ios.SetStdinTTY(tty)
-	ios.SetStderrTTY(tty)
-	ios.SetStdoutTTY(tty)
-	in.WriteString(answer)
-	f := root.NewFactory(ios)
-	f.AWSConfig = func(context.Context) (aws.Config, error) { return sb.Config, nil }
-	f.Now = sb.Clock().Now
-	code := root.Main(context.Background(), append([]string{"amibake", "--chdir", dir}, args...), f)
-	return code, out.String(), errOut.String()
-}
 
 func TestApplyConfirmsOnATerminal(t *testing.T) {
 	sb := sandbox.Start(t)
@@ -45,7 +27,7 @@ func TestApplyConfirmsOnATerminal(t *testing.T) {
 	const question = "Apply 8 changes to account " + sandbox.DefaultAccount + " in us-east-1, eu-west-1? [y/N] "
 
 	// "n": the changes are shown, the question asked, nothing written.
-	code, out, errOut := runTerminal(t, sb, dir, true, "n\n", "patch", "apply", "--apply")
+	code, out, errOut := clitest.RunTerminal(t, sb, dir, true, "n\n", "patch", "apply", "--apply")
 	assert.Equal(t, 1, code)
 	assert.Contains(t, errOut, "us-east-1: + create baseline "+baselineName+"\n", "the preview comes before the question")
 	assert.Contains(t, errOut, question)
@@ -55,19 +37,19 @@ func TestApplyConfirmsOnATerminal(t *testing.T) {
 	assert.Equal(t, 0, sb.CountCalls("ssm", "CreatePatchBaseline"))
 
 	// No answer at all (EOF) is a no.
-	code, _, _ = runTerminal(t, sb, dir, true, "", "patch", "apply", "--apply")
+	code, _, _ = clitest.RunTerminal(t, sb, dir, true, "", "patch", "apply", "--apply")
 	assert.Equal(t, 1, code)
 	assert.Equal(t, 0, baselines())
 
 	// "y": applied.
-	code, out, errOut = runTerminal(t, sb, dir, true, "y\n", "patch", "apply", "--apply")
+	code, out, errOut = clitest.RunTerminal(t, sb, dir, true, "y\n", "patch", "apply", "--apply")
 	require.Equal(t, 0, code, errOut)
 	assert.Contains(t, errOut, question)
 	assert.Contains(t, out, "Applied 8 change(s).")
 	assert.Equal(t, 1, baselines())
 
 	// Nothing to change: nothing to ask.
-	code, out, errOut = runTerminal(t, sb, dir, true, "", "patch", "apply", "--apply")
+	code, out, errOut = clitest.RunTerminal(t, sb, dir, true, "", "patch", "apply", "--apply")
 	require.Equal(t, 0, code, errOut)
 	assert.NotContains(t, errOut, "[y/N]")
 	assert.Contains(t, out, "No changes")
@@ -89,7 +71,7 @@ func TestApplyDoesNotAskWithYesJSONOrWithoutATerminal(t *testing.T) {
 			sb := sandbox.Start(t)
 			dir := channeltest.CopyProject(t)
 			// "n" on stdin: had it asked, it would have aborted.
-			code, out, errOut := runTerminal(t, sb, dir, c.tty, "n\n", c.args...)
+			code, out, errOut := clitest.RunTerminal(t, sb, dir, c.tty, "n\n", c.args...)
 			require.Equal(t, 0, code, errOut)
 			assert.NotContains(t, errOut, "[y/N]")
 			assert.True(t, strings.Contains(out, "Applied 8 change(s).") || strings.Contains(out, `"applied": true`), out)
