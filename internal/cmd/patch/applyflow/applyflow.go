@@ -119,10 +119,31 @@ func PrintDiff(w io.Writer, changes int, apply bool, none string, show func(io.W
 	return err
 }
 
+// FieldChange is one field of an update (or of a create: Old is empty).
+type FieldChange struct {
+	Field string `json:"field"`
+	Old   string `json:"old"`
+	New   string `json:"new"`
+}
+
 // Target is an SSM target (tag:K, InstanceIds, WindowTargetIds).
 type Target struct {
 	Key    string   `json:"key"`
 	Values []string `json:"values"`
+}
+
+// TagTargets are a fleet's targets { tags }: tag:K=V each, by key.
+func TagTargets(tags map[string]string) []Target {
+	keys := make([]string, 0, len(tags))
+	for k := range tags {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var out []Target
+	for _, k := range keys {
+		out = append(out, Target{Key: "tag:" + k, Values: []string{tags[k]}})
+	}
+	return out
 }
 
 // FormatTargets is targets as a diff shows them: "K=v1,v2 K2=v", order-free

@@ -94,3 +94,9 @@ func TestPrintDiff(t *testing.T) {
 	assert.Equal(t, "+ create x\n2 change(s). Dry run: run with --apply to make them.\n", diff(2, false))
 	assert.Equal(t, "+ create x\nApplied 2 change(s).\n", diff(2, true))
 }
+
+func TestTagTargets(t *testing.T) {
+	assert.Equal(t, []Target{{Key: "tag:app", Values: []string{"web"}}, {Key: "tag:env", Values: []string{"prod"}}},
+		TagTargets(map[string]string{"env": "prod", "app": "web"}))
+	assert.Empty(t, TagTargets(nil))
+}

@@ -64,11 +64,7 @@ type Spec struct {
 type Target = applyflow.Target
 
 // FieldChange is one field of an update.
-type FieldChange struct {
-	Field string `json:"field"`
-	Old   string `json:"old"`
-	New   string `json:"new"`
-}
+type FieldChange = applyflow.FieldChange
 
 // Change is one step of the plan.
 type Change struct {
@@ -177,11 +173,7 @@ func Desired(cfg *config.Config) ([]*Spec, error) {
 // fleetTargets: targets { tags } (tag:K each), else the ASGs' instances
 // (tag:aws:autoscaling:groupName), else the patch group.
 func fleetTargets(fl *config.Fleet) ([]Target, error) {
-	var out []Target
-	for _, k := range sortedKeys(fl.TargetTags) {
-		out = append(out, Target{Key: "tag:" + k, Values: []string{fl.TargetTags[k]}})
-	}
-	if len(out) > 0 {
+	if out := applyflow.TagTargets(fl.TargetTags); len(out) > 0 {
 		return out, nil
 	}
 	if len(fl.ASGs) > 0 {

@@ -153,11 +153,7 @@ func (w *Window) fleetNames() []string {
 
 // fleetTargets: the fleet's targets { tags }, else its patch group.
 func fleetTargets(fl *config.Fleet) ([]Target, error) {
-	var out []Target
-	for _, k := range sortedKeys(fl.TargetTags) {
-		out = append(out, Target{Key: "tag:" + k, Values: []string{fl.TargetTags[k]}})
-	}
-	if len(out) > 0 {
+	if out := applyflow.TagTargets(fl.TargetTags); len(out) > 0 {
 		return out, nil
 	}
 	if fl.Patch != nil && fl.Patch.PatchGroup != "" {

@@ -28,11 +28,7 @@ const (
 )
 
 // FieldChange is one field of an update (or of a create: Old is empty).
-type FieldChange struct {
-	Field string `json:"field"`
-	Old   string `json:"old"`
-	New   string `json:"new"`
-}
+type FieldChange = applyflow.FieldChange
 
 // Change is one step of the plan.
 type Change struct {
