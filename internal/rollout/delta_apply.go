@@ -16,11 +16,11 @@ import (
 	"github.com/amibake/amibake/internal/bake"
 	"github.com/amibake/amibake/internal/config"
 	"github.com/amibake/amibake/internal/lineage"
-	"github.com/amibake/amibake/internal/plugin/provisioner"
+	"github.com/amibake/amibake/internal/plugin/stepcmd"
 )
 
 // deltaMarker starts a delta script; the steps inside keep their own
-// provisioner.StepMarker lines.
+// stepcmd.StepMarker lines.
 const deltaMarker = "# amibake-delta: "
 
 var unsafeRunID = regexp.MustCompile(`[^A-Za-z0-9_-]+`)
@@ -68,9 +68,9 @@ func (rc *Context) renderDelta() error {
 			g.commands = append(g.commands, r.lines...)
 			g.Steps = append(g.Steps, r.steps...)
 		}
-		if n := len(strings.Join(g.commands, "\n")); n > provisioner.MaxCommandBytes {
+		if n := len(strings.Join(g.commands, "\n")); n > stepcmd.MaxCommandBytes {
 			return fmt.Errorf("fleet %s: the recipe delta %s is %d bytes, over the %d-byte SSM Run Command limit; use a replace fleet",
-				rc.Fleet.Name, lineage.FormatRecipes(g.Recipes), n, provisioner.MaxCommandBytes)
+				rc.Fleet.Name, lineage.FormatRecipes(g.Recipes), n, stepcmd.MaxCommandBytes)
 		}
 	}
 	return nil
@@ -97,13 +97,13 @@ func (rc *Context) renderRecipe(cfg *config.Config, ref *config.RecipeRef, rv li
 		return nil, nil, fmt.Errorf("fleet %s: recipe %s: %s", rc.Fleet.Name, rv.Name, diags.Error())
 	}
 	for _, ts := range tsteps {
-		ps := provisioner.Step{Name: ts.Name, Script: ts.Script, Inline: ts.Inline, FileSource: ts.FileSource,
+		ps := stepcmd.Step{Name: ts.Name, Script: ts.Script, Inline: ts.Inline, FileSource: ts.FileSource,
 			FileDestination: ts.FileDestination, FileMode: ts.FileMode, Env: ts.Env, SecretEnv: ts.SecretEnv}
-		body, err := provisioner.LoadBody(ps)
+		body, err := stepcmd.LoadBody(ps)
 		if err != nil {
 			return nil, nil, fmt.Errorf("fleet %s: recipe %s: %w", rc.Fleet.Name, rv.Name, err)
 		}
-		cmds, err := provisioner.BuildCommands(ps, body, rc.Region)
+		cmds, err := stepcmd.BuildCommands(ps, body, rc.Region)
 		if err != nil {
 			return nil, nil, fmt.Errorf("fleet %s: recipe %s: %w", rc.Fleet.Name, rv.Name, err)
 		}
@@ -405,5 +405,5 @@ func (rc *Context) abortDelta(ctx context.Context, c *CommandResult) error {
 // timeout is the script's executionTimeout: the bake's per-step default
 // for each step, within Run Command's 48-hour maximum.
 func (g *DeltaGroup) timeout() int {
-	return min(max(len(g.Steps), 1)*int(provisioner.DefaultTimeout.Seconds()), 172800)
+	return min(max(len(g.Steps), 1)*int(stepcmd.DefaultTimeout.Seconds()), 172800)
 }

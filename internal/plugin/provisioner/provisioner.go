@@ -20,12 +20,13 @@ import (
 	"github.com/amibake/amibake/internal/awsapi"
 	"github.com/amibake/amibake/internal/inventory"
 	"github.com/amibake/amibake/internal/plugin/common"
+	"github.com/amibake/amibake/internal/plugin/stepcmd"
 )
 
 // Defaults for the timing settings.
 const (
 	DefaultPollInterval         = 2 * time.Second
-	DefaultTimeout              = 30 * time.Minute
+	DefaultTimeout              = stepcmd.DefaultTimeout
 	DefaultInstanceReadyTimeout = 10 * time.Minute
 )
 
