@@ -43,7 +43,13 @@ func NewFactory(ios *iostreams.IOStreams) *cmdutil.Factory {
 		Logger:    slog.New(slog.NewTextHandler(ios.ErrOut, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		Now:       time.Now,
 	}
-	f.AWSConfig = func(ctx context.Context) (aws.Config, error) { return LoadAWSConfig(ctx, f.AWS) }
+	f.AWSConfig = func(ctx context.Context) (aws.Config, error) {
+		cfg, err := LoadAWSConfig(ctx, f.AWS)
+		if err == nil {
+			cfg.Logger = sdkLogger{logger: func() *slog.Logger { return f.Logger }}
+		}
+		return cfg, err
+	}
 	return f
 }
 
