@@ -95,6 +95,7 @@ func figures() []figure {
 		{"rollout", rolloutFigure},
 		{"retire", retireFigure},
 		{"retire-curve", retireCurve},
+		{"canary-judge", canaryFigure},
 		{"go-bench", goBench},
 	}
 }
