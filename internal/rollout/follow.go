@@ -280,7 +280,11 @@ func (attach) Run(ctx context.Context, rc *Context) error {
 			gp.Status = "none"
 			continue
 		}
-		v, err := rc.templateVersion(ctx, ltID, "", version)
+		// Every version of the template, not just the rollout's: the same
+		// one DescribeLaunchTemplateVersions call below 200 versions, and it
+		// tells whether the default is this rollout's (rolloutUnfinished)
+		// and whether the prune is left (statusView).
+		v, def, all, err := rc.templateVersions(ctx, ltID, "", version)
 		if err != nil {
 			return err
 		}
@@ -291,7 +295,8 @@ func (attach) Run(ctx context.Context, rc *Context) error {
 		}
 		gp.TemplateID, gp.TemplateName = aws.ToString(v.LaunchTemplateId), aws.ToString(v.LaunchTemplateName)
 		gp.FromAMI, gp.FromVersion, gp.ToVersion = from, fromV, aws.ToInt64(v.VersionNumber)
-		gp.unfinished = rolloutUnfinished(rc.Fleet.Name, to, v)
+		gp.versions = all
+		gp.unfinished = rolloutUnfinished(rc.Fleet.Name, to, v, def)
 		gp.defaultSet = aws.ToBool(v.DefaultVersion)
 		if r != nil {
 			gp.RefreshID, gp.Status, gp.StatusReason = aws.ToString(r.InstanceRefreshId), string(r.Status), aws.ToString(r.StatusReason)

@@ -63,6 +63,19 @@ type GroupPlan struct {
 	leftover        bool                          // up to date, but finish's prune or retire is left (killed after the default moved)
 }
 
+// versionKey is one version of one launch template.
+type versionKey struct {
+	template string
+	version  int64
+}
+
+// fromKey is the version the group runs before the rollout; groups that
+// share it share the rollout's new version.
+func (g *GroupPlan) fromKey() versionKey { return versionKey{g.TemplateID, g.FromVersion} }
+
+// toKey is the rollout's version of the group.
+func (g *GroupPlan) toKey() versionKey { return versionKey{g.TemplateID, g.ToVersion} }
+
 // Batch is one checkpoint of a refresh: how many instances run the new AMI
 // once it is reached.
 type Batch struct {
@@ -230,7 +243,7 @@ func (readGroups) Run(ctx context.Context, rc *Context) error {
 	for _, name := range rc.Fleet.ASGs {
 		g := groups[name]
 		lt, mixed := groupTemplate(g)
-		v, all, err := rc.templateVersions(ctx, aws.ToString(lt.LaunchTemplateId), aws.ToString(lt.LaunchTemplateName), orDefault(aws.ToString(lt.Version)))
+		v, def, all, err := rc.templateVersions(ctx, aws.ToString(lt.LaunchTemplateId), aws.ToString(lt.LaunchTemplateName), orDefault(aws.ToString(lt.Version)))
 		if err != nil {
 			return fmt.Errorf("Auto Scaling group %s: %w", name, err)
 		}
@@ -243,7 +256,7 @@ func (readGroups) Run(ctx context.Context, rc *Context) error {
 		gp.Batches = batches(rc.Fleet.Rollout.Checkpoints, int(gp.Desired))
 		if gp.FromAMI == rc.Report.Target && allOn(g, gp.FromVersion) {
 			gp.UpToDate = true
-			if rolloutUnfinished(rc.Fleet.Name, rc.Report.Target, v) {
+			if rolloutUnfinished(rc.Fleet.Name, rc.Report.Target, v, def) {
 				unfinished = append(unfinished, name)
 			} else if from, ok := rolloutReplaced(rc.Fleet.Name, rc.Report.Target, v); ok {
 				gp.replaced, gp.ToVersion, gp.defaultSet = from, gp.FromVersion, true
@@ -321,46 +334,33 @@ func orDefault(v string) string {
 	return v
 }
 
-func (rc *Context) templateVersion(ctx context.Context, id, name, version string) (*ec2types.LaunchTemplateVersion, error) {
-	in := &ec2.DescribeLaunchTemplateVersionsInput{Versions: []string{version}}
-	if id != "" {
-		in.LaunchTemplateId = aws.String(id)
-	} else {
-		in.LaunchTemplateName = aws.String(name)
-	}
-	out, err := rc.EC2.DescribeLaunchTemplateVersions(ctx, in)
-	if err != nil {
-		return nil, fmt.Errorf("describe launch template %s%s version %s: %w", id, name, version, err)
-	}
-	if len(out.LaunchTemplateVersions) == 0 {
-		return nil, fmt.Errorf("launch template %s%s has no version %s", id, name, version)
-	}
-	return &out.LaunchTemplateVersions[0], nil
-}
-
 // templateVersions reads every version of a template (paged) and picks the
 // one version names ($Default, $Latest or a number): one read serves both
 // the group's current version and, after the rollout, the prune
 // (pruneVersions), instead of one describe each (bench: ≤ 5 calls per ASG).
-func (rc *Context) templateVersions(ctx context.Context, id, name, version string) (*ec2types.LaunchTemplateVersion, []int64, error) {
+//
+// def is the template's default version: whether a non-default version a
+// group runs is an unfinished rollout depends on it (rolloutUnfinished).
+func (rc *Context) templateVersions(ctx context.Context, id, name, version string) (picked, def *ec2types.LaunchTemplateVersion, all []int64, err error) {
 	in := &ec2.DescribeLaunchTemplateVersionsInput{MaxResults: aws.Int32(200)}
 	if id != "" {
 		in.LaunchTemplateId = aws.String(id)
 	} else {
 		in.LaunchTemplateName = aws.String(name)
 	}
-	var picked *ec2types.LaunchTemplateVersion
-	var all []int64
 	p := ec2.NewDescribeLaunchTemplateVersionsPaginator(rc.EC2, in)
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return nil, nil, fmt.Errorf("describe launch template %s%s versions: %w", id, name, err)
+			return nil, nil, nil, fmt.Errorf("describe launch template %s%s versions: %w", id, name, err)
 		}
 		for i := range page.LaunchTemplateVersions {
 			v := &page.LaunchTemplateVersions[i]
 			n := aws.ToInt64(v.VersionNumber)
 			all = append(all, n)
+			if aws.ToBool(v.DefaultVersion) {
+				def = v
+			}
 			switch {
 			case version == "$Default" && aws.ToBool(v.DefaultVersion),
 				version == "$Latest" && (picked == nil || n > aws.ToInt64(picked.VersionNumber)),
@@ -370,9 +370,9 @@ func (rc *Context) templateVersions(ctx context.Context, id, name, version strin
 		}
 	}
 	if picked == nil {
-		return nil, nil, fmt.Errorf("launch template %s%s has no version %s", id, name, version)
+		return nil, nil, nil, fmt.Errorf("launch template %s%s has no version %s", id, name, version)
 	}
-	return picked, all, nil
+	return picked, def, all, nil
 }
 
 // batches: how many instances run the new AMI at each checkpoint.
@@ -398,10 +398,17 @@ func (showPlan) Run(ctx context.Context, rc *Context) error {
 	ro := f.Rollout
 	rc.logf("Fleet %s (replace): %s %s → %s in %s", f.Name, f.Layer, f.Channel, rc.Report.Target, rc.Region)
 	rolls := false
+	// The group whose line prunes the rollout's version, or creates the
+	// new version from the one groups share.
+	pruned, planned := map[versionKey]bool{}, map[versionKey]string{}
 	for _, g := range rc.Report.Groups {
 		if g.leftover {
 			rc.logf("  %s: already on %s (%s version %d, the default), but the rollout from %s stopped before it finished: prune the old versions, retire %s",
 				g.Name, g.FromAMI, g.TemplateName, g.FromVersion, g.replaced, g.replaced)
+			if pruned[g.toKey()] {
+				continue
+			}
+			pruned[g.toKey()] = true
 			if drop := prunable(g.versions, g.ToVersion, max(f.Retire.Keep, 1), nil); len(drop) > 0 {
 				rc.call("ec2:DeleteLaunchTemplateVersions LaunchTemplateId=%s Versions=%v (retire.keep %d; a version in use stays)", g.TemplateID, drop, max(f.Retire.Keep, 1))
 			}
@@ -416,8 +423,13 @@ func (showPlan) Run(ctx context.Context, rc *Context) error {
 		for _, b := range g.Batches {
 			bs = append(bs, fmt.Sprintf("%d%% (%d of %d)", b.Percent, b.Instances, g.Desired))
 		}
-		rc.logf("  %s: %s version %d (%s) → new version with ImageId %s; checkpoints %s", g.Name, g.TemplateName, g.FromVersion, g.FromAMI, rc.Report.Target, strings.Join(bs, ", "))
-		rc.call("ec2:CreateLaunchTemplateVersion LaunchTemplateId=%s SourceVersion=%d LaunchTemplateData.ImageId=%s", g.TemplateID, g.FromVersion, rc.Report.Target)
+		if first, ok := planned[g.fromKey()]; ok {
+			rc.logf("  %s: %s version %d (%s) → the new version of %s; checkpoints %s", g.Name, g.TemplateName, g.FromVersion, g.FromAMI, first, strings.Join(bs, ", "))
+		} else {
+			planned[g.fromKey()] = g.Name
+			rc.logf("  %s: %s version %d (%s) → new version with ImageId %s; checkpoints %s", g.Name, g.TemplateName, g.FromVersion, g.FromAMI, rc.Report.Target, strings.Join(bs, ", "))
+			rc.call("ec2:CreateLaunchTemplateVersion LaunchTemplateId=%s SourceVersion=%d LaunchTemplateData.ImageId=%s", g.TemplateID, g.FromVersion, rc.Report.Target)
+		}
 		desired := "LaunchTemplate"
 		if g.Mixed {
 			desired = "MixedInstancesPolicy.LaunchTemplate.LaunchTemplateSpecification"
@@ -454,8 +466,16 @@ type newVersions struct{}
 func (newVersions) String() string { return "create launch template versions" }
 
 func (newVersions) Run(ctx context.Context, rc *Context) error {
+	// Groups on the same version of one template get one new version: its
+	// content (the source's with the new image id) would be the same, and
+	// a version per group would leave all but the last off the default.
+	made := map[versionKey]int64{}
 	for _, g := range rc.Report.Groups {
 		if g.UpToDate {
+			continue
+		}
+		if v, ok := made[g.fromKey()]; ok {
+			g.ToVersion = v
 			continue
 		}
 		out, err := rc.EC2.CreateLaunchTemplateVersion(ctx, &ec2.CreateLaunchTemplateVersionInput{
@@ -468,6 +488,7 @@ func (newVersions) Run(ctx context.Context, rc *Context) error {
 			return fmt.Errorf("new version of launch template %s for %s: %w", g.TemplateName, g.Name, err)
 		}
 		g.ToVersion = aws.ToInt64(out.LaunchTemplateVersion.VersionNumber)
+		made[g.fromKey()] = g.ToVersion
 		crashpoint.Hit("rollout.lt-version-created")
 		rc.changed("launch template %s (%s) version %d: ImageId %s (from version %d)", g.TemplateName, g.TemplateID, g.ToVersion, rc.Report.Target, g.FromVersion)
 	}
@@ -527,6 +548,17 @@ func (finish) Run(ctx context.Context, rc *Context) error {
 	// one sweep for the whole fleet, not one per group (that read every
 	// group's members once per group — quadratic in a 100-group fleet).
 	var inUse map[string]map[int64]bool
+	// Groups share a version (newVersions): its default and prune are done
+	// once. Groups on different versions of one template each have their
+	// own; the newest becomes the default (rolloutUnfinished knows the
+	// other is finished too).
+	done := map[versionKey]bool{}
+	newest := map[string]int64{}
+	for _, g := range rc.Report.Groups {
+		if g.ToVersion != 0 && (!g.UpToDate || g.leftover) {
+			newest[g.TemplateID] = max(newest[g.TemplateID], g.ToVersion)
+		}
+	}
 	for _, g := range rc.Report.Groups {
 		if g.ToVersion == 0 || (g.UpToDate && !g.leftover) {
 			continue
@@ -542,9 +574,11 @@ func (finish) Run(ctx context.Context, rc *Context) error {
 				return err
 			}
 		}
+		first := !done[g.toKey()]
+		done[g.toKey()] = true
 		// A re-run or a resume after the default moved: moving it again
 		// would change nothing.
-		if !g.defaultSet {
+		if !g.defaultSet && first && g.ToVersion == newest[g.TemplateID] {
 			if _, err := rc.EC2.ModifyLaunchTemplate(ctx, &ec2.ModifyLaunchTemplateInput{
 				LaunchTemplateId: aws.String(g.TemplateID), DefaultVersion: aws.String(strconv.FormatInt(g.ToVersion, 10))}); err != nil {
 				return fmt.Errorf("make version %d the default of %s: %w", g.ToVersion, g.TemplateName, err)
@@ -556,8 +590,14 @@ func (finish) Run(ctx context.Context, rc *Context) error {
 		if err := rc.clearStateTags(ctx, g); err != nil {
 			return err
 		}
-		if err := rc.pruneVersions(ctx, g, inUse[g.TemplateID]); err != nil {
-			return err
+		if first {
+			if inUse[g.TemplateID] == nil {
+				inUse[g.TemplateID] = map[int64]bool{}
+			}
+			// What one group's prune deleted is not the next one's to delete.
+			if err := rc.pruneVersions(ctx, g, inUse[g.TemplateID]); err != nil {
+				return err
+			}
 		}
 		if from := g.replacedAMI(); from != "" && from != rc.Report.Target && !contains(replaced, from) {
 			replaced = append(replaced, from)
@@ -616,7 +656,9 @@ func (g *GroupPlan) replacedAMI() string {
 // retire.keep, never the default, the new one or one an ASG uses: the
 // versions that still name a replaced AMI would otherwise keep it in use
 // for ever.
-func (rc *Context) pruneVersions(ctx context.Context, g *GroupPlan, inUse map[int64]bool) error {
+//
+// skip holds the versions in use; the ones the prune deletes are added.
+func (rc *Context) pruneVersions(ctx context.Context, g *GroupPlan, skip map[int64]bool) error {
 	keep := max(rc.Fleet.Retire.Keep, 1)
 	// The versions read with the group (readGroups; on a re-run after the
 	// default moved, the rollout's own among them). prunable looks only
@@ -637,7 +679,7 @@ func (rc *Context) pruneVersions(ctx context.Context, g *GroupPlan, inUse map[in
 		}
 	}
 	var drop []string
-	for _, v := range prunable(versions, g.ToVersion, keep, inUse) {
+	for _, v := range prunable(versions, g.ToVersion, keep, skip) {
 		drop = append(drop, strconv.FormatInt(v, 10))
 	}
 	if len(drop) == 0 {
@@ -650,6 +692,7 @@ func (rc *Context) pruneVersions(ctx context.Context, g *GroupPlan, inUse map[in
 	var gone []string
 	for _, d := range out.SuccessfullyDeletedLaunchTemplateVersions {
 		gone = append(gone, strconv.FormatInt(aws.ToInt64(d.VersionNumber), 10))
+		skip[aws.ToInt64(d.VersionNumber)] = true
 	}
 	if len(gone) > 0 {
 		rc.changed("launch template %s: deleted versions %s (retire keeps %d)", g.TemplateName, strings.Join(gone, ", "), keep)

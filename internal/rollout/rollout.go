@@ -262,11 +262,43 @@ func (confirmStep) Skip(rc *Context) (bool, string) {
 }
 
 func (confirmStep) Run(ctx context.Context, rc *Context) error {
-	changes := 2 * len(rc.Report.Groups) // a template version and a refresh per group
+	changes := rc.replaceChanges()
 	if ip := rc.Report.InPlace; ip != nil {
 		changes = len(ip.Targets)
 	}
 	return rc.Confirm(ctx, changes)
+}
+
+// replaceChanges counts what a replace run asks to change: a template
+// version per (template, current version) the rolling groups share and a
+// refresh per rolling group; a run that only finishes an interrupted one
+// (leftover groups) prunes each rollout version's template once and
+// retires once.
+func (rc *Context) replaceChanges() int {
+	n := 0
+	versions, prunes := map[versionKey]bool{}, map[versionKey]bool{}
+	retires := false
+	for _, g := range rc.Report.Groups {
+		switch {
+		case g.leftover:
+			if !prunes[g.toKey()] && len(prunable(g.versions, g.ToVersion, max(rc.Fleet.Retire.Keep, 1), nil)) > 0 {
+				n++
+			}
+			prunes[g.toKey()] = true
+			retires = retires || (rc.Retirer != nil && g.replaced != "")
+		case g.UpToDate:
+		default:
+			if !versions[g.fromKey()] {
+				n++
+			}
+			versions[g.fromKey()] = true
+			n++ // the refresh
+		}
+	}
+	if retires {
+		n++
+	}
+	return n
 }
 
 // lockStep takes the project lock for every run that changes AWS.

@@ -18,8 +18,20 @@ import (
 // default, pruned the old versions and retired the replaced AMI. The
 // refresh went on in AWS without it, so the group looks up to date; only
 // the default version tells (found by the crash harness, issue 9).
-func rolloutUnfinished(fleet, target string, v *ec2types.LaunchTemplateVersion) bool {
-	if v == nil || aws.ToBool(v.DefaultVersion) {
+//
+// def is the template's default: when the same rollout made it too (groups
+// on different versions of one template each get their own version, and
+// only one of them can be the default), the rollout did finish.
+func rolloutUnfinished(fleet, target string, v, def *ec2types.LaunchTemplateVersion) bool {
+	if v == nil || aws.ToBool(v.DefaultVersion) || ourVersion(fleet, target, def) {
+		return false
+	}
+	return ourVersion(fleet, target, v)
+}
+
+// ourVersion: v was made by a rollout of fleet to target.
+func ourVersion(fleet, target string, v *ec2types.LaunchTemplateVersion) bool {
+	if v == nil {
 		return false
 	}
 	f, from, to, _, ok := parseDescription(aws.ToString(v.VersionDescription))

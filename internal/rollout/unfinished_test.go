@@ -13,12 +13,19 @@ func TestRolloutUnfinished(t *testing.T) {
 		return &ec2types.LaunchTemplateVersion{VersionDescription: aws.String(desc), DefaultVersion: aws.Bool(def)}
 	}
 	ours := versionDescription("web", "ami-0a", "ami-0b", 1)
-	assert.True(t, rolloutUnfinished("web", "ami-0b", v(ours, false)), "refreshed, default not moved")
-	assert.False(t, rolloutUnfinished("web", "ami-0b", v(ours, true)), "finished: the default moved")
-	assert.False(t, rolloutUnfinished("worker", "ami-0b", v(ours, false)), "another fleet's version")
-	assert.False(t, rolloutUnfinished("web", "ami-0c", v(ours, false)), "a version to another AMI")
-	assert.False(t, rolloutUnfinished("web", "ami-0b", v("made by hand", false)), "not a rollout's version")
-	assert.False(t, rolloutUnfinished("web", "ami-0b", nil))
+	old := v("made by hand", true)
+	assert.True(t, rolloutUnfinished("web", "ami-0b", v(ours, false), old), "refreshed, default not moved")
+	assert.False(t, rolloutUnfinished("web", "ami-0b", v(ours, true), v(ours, true)), "finished: the default moved")
+	assert.False(t, rolloutUnfinished("worker", "ami-0b", v(ours, false), old), "another fleet's version")
+	assert.False(t, rolloutUnfinished("web", "ami-0c", v(ours, false), old), "a version to another AMI")
+	assert.False(t, rolloutUnfinished("web", "ami-0b", v("made by hand", false), old), "not a rollout's version")
+	assert.False(t, rolloutUnfinished("web", "ami-0b", nil, old))
+	// Two groups on different versions of one template: the rollout made
+	// a version for each, the default is the other group's.
+	other := v(versionDescription("web", "ami-0a", "ami-0b", 2), true)
+	assert.False(t, rolloutUnfinished("web", "ami-0b", v(ours, false), other), "finished: the default is the same rollout's")
+	assert.True(t, rolloutUnfinished("web", "ami-0b", v(ours, false), v(versionDescription("web", "ami-09", "ami-0a", 1), true)),
+		"the default is an earlier rollout's")
 }
 
 func TestRolloutReplaced(t *testing.T) {
