@@ -381,6 +381,10 @@ func (statusView) String() string { return "show the status" }
 
 func (statusView) Run(ctx context.Context, rc *Context) error {
 	outcome := OutcomeNothing
+	pending, err := rc.finishPending(ctx)
+	if err != nil {
+		return err
+	}
 	for _, g := range rc.Report.Groups {
 		st := astypes.InstanceRefreshStatus(g.Status)
 		var o string
@@ -421,12 +425,68 @@ func (statusView) Run(ctx context.Context, rc *Context) error {
 		if g.unfinished && st == astypes.InstanceRefreshStatusSuccessful {
 			rc.logf("  %-20s not finished: the default version, the old versions and the retire of %s are left; `amibake rollout resume %s` finishes them", g.Name, g.FromAMI, rc.Fleet.Name)
 		}
+		if o == OutcomeSucceeded && pending[g] != "" {
+			rc.logf("  %-20s finish pending: %s", g.Name, pending[g])
+		}
 	}
 	rc.Report.Outcome = outcome
 	if outcome != OutcomePaused && outcome != OutcomeAborted && outcome != OutcomeAborting {
 		rc.Report.Reason, rc.Report.PauseKind = "", ""
 	}
+	if outcome == OutcomeSucceeded && len(pending) > 0 {
+		rc.Report.Reason = fmt.Sprintf("finish pending: `amibake rollout %s --apply` prunes and retires", rc.Fleet.Name)
+	}
 	return nil
+}
+
+// finishPending finds the succeeded groups whose finish was cut short
+// after the default moved (the prune or the retire left, as the re-run of
+// readGroups/findLeftovers finds them) and says what is left of each.
+//
+// The prune costs nothing: attach read every version of the template. The
+// retire costs one DescribeImages of the layer per project region
+// (retirePending), and only when a finished group has no prune left and
+// status was given a Retirer.
+func (rc *Context) finishPending(ctx context.Context) (map[*GroupPlan]string, error) {
+	keep := max(rc.Fleet.Retire.Keep, 1)
+	// A version another group of the fleet runs is not the prune's.
+	running := map[string]map[int64]bool{}
+	var done []*GroupPlan
+	for _, g := range rc.Report.Groups {
+		if g.ToVersion == 0 {
+			continue
+		}
+		st := astypes.InstanceRefreshStatus(g.Status)
+		finished := st == astypes.InstanceRefreshStatusSuccessful && g.defaultSet && !g.unfinished && g.State == ""
+		markVersion(running, g.TemplateID, g.ToVersion)
+		if !finished {
+			markVersion(running, g.TemplateID, g.FromVersion)
+			continue
+		}
+		done = append(done, g)
+	}
+	out := map[*GroupPlan]string{}
+	var amis []string
+	for _, g := range done {
+		if drop := prunable(g.versions, g.ToVersion, keep, running[g.TemplateID]); len(drop) > 0 {
+			out[g] = fmt.Sprintf("%s versions %v not pruned, %s not retired", g.TemplateName, drop, g.FromAMI)
+		} else if !contains(amis, g.FromAMI) {
+			amis = append(amis, g.FromAMI)
+		}
+	}
+	if rc.Retirer == nil || len(amis) == 0 {
+		return out, nil
+	}
+	left, err := rc.retirePending(ctx, amis)
+	if err != nil {
+		return nil, err
+	}
+	for _, g := range done {
+		if out[g] == "" && left[g.FromAMI] {
+			out[g] = fmt.Sprintf("%s not retired", g.FromAMI)
+		}
+	}
+	return out, nil
 }
 
 // Resume continues a paused rollout (a refresh per group with the

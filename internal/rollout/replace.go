@@ -260,14 +260,22 @@ func (readGroups) Run(ctx context.Context, rc *Context) error {
 				unfinished = append(unfinished, name)
 			} else if from, ok := rolloutReplaced(rc.Fleet.Name, rc.Report.Target, v); ok {
 				gp.replaced, gp.ToVersion, gp.defaultSet = from, gp.FromVersion, true
-				// The versions were read anyway: an old one the prune
-				// would delete is still there.
-				gp.leftover = len(prunable(gp.versions, gp.ToVersion, max(rc.Fleet.Retire.Keep, 1), nil)) > 0
 			}
 		} else {
 			todo++
 		}
 		rc.Report.Groups = append(rc.Report.Groups, gp)
+	}
+	// The versions were read anyway: an old one the prune would delete is
+	// still there (one another group of the fleet runs is not).
+	running := map[string]map[int64]bool{}
+	for _, g := range rc.Report.Groups {
+		markVersion(running, g.TemplateID, g.FromVersion)
+	}
+	for _, g := range rc.Report.Groups {
+		if g.replaced != "" {
+			g.leftover = len(prunable(g.versions, g.ToVersion, max(rc.Fleet.Retire.Keep, 1), running[g.TemplateID])) > 0
+		}
 	}
 	if todo == 0 && len(unfinished) > 0 {
 		rc.Report.Outcome = OutcomeInProgress
@@ -315,6 +323,13 @@ func (rc *Context) findLeftovers(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+func markVersion(m map[string]map[int64]bool, template string, version int64) {
+	if m[template] == nil {
+		m[template] = map[int64]bool{}
+	}
+	m[template][version] = true
 }
 
 // allOn: every member launched from this version.
