@@ -43,7 +43,9 @@ func NewCmdFingerprint(f *cmdutil.Factory, runF func(*FingerprintOptions) error)
 			"image: its parent's fingerprint or its source, the image settings, and its\n" +
 			"recipes with their inputs, steps and files (docs/fingerprint.md). --explain\n" +
 			"lists each component with its digest; compare two outputs to see why a\n" +
-			"layer would rebuild.",
+			"layer would rebuild.\n\n" +
+			"   amibake fingerprint\n" +
+			"   amibake fingerprint app-web --explain > before.txt   # then change a recipe, run again, diff",
 		Flags: append([]cli.Flag{
 			&cli.BoolFlag{Name: "explain", Usage: "list every component of each fingerprint with its digest"},
 		}, cmdutil.VarFlags()...),

@@ -50,7 +50,11 @@ file that changed. "-" formats standard input to standard output.
 Files with syntax errors are reported and left untouched. Files are
 rewritten atomically and keep their permissions.
 
--check writes nothing and exits 1 when any file is not formatted, for CI.`,
+-check writes nothing and exits 1 when any file is not formatted, for CI.
+
+   amibake fmt
+   amibake fmt -check
+   cat layers/base.hcl | amibake fmt -`,
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "check", Usage: "write nothing; list unformatted files and exit 1 if there are any"},
 			&cli.BoolFlag{Name: "diff", Usage: "print the changes as a unified diff"},

@@ -37,7 +37,10 @@ snippet of the source. Nothing in AWS is read.
 
 Exits 0 when the configuration is valid (warnings alone do not fail it),
 1 otherwise. With --output json, prints {"valid", "error_count",
-"warning_count", "diagnostics"}.`,
+"warning_count", "diagnostics"}.
+
+   amibake validate
+   amibake validate --var-file prod.hcl -o json`,
 		Flags: cmdutil.VarFlags(),
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {

@@ -65,6 +65,8 @@ func NewCmdLease(f *cmdutil.Factory) *cli.Command {
 			{
 				Name:  "acquire",
 				Usage: "Take the project lock for the batch (and clean up what a crashed run left)",
+				Description: "The first build of a batch build-graph. Exit 4 when another run holds the lock.\n\n" +
+					"   amibake ci lease acquire --batch \"$AMIBAKE_BATCH_ID\" --ttl 8h",
 				Flags: append([]cli.Flag{batchFlag,
 					&cli.DurationFlag{Name: "ttl", Value: DefaultTTL, Usage: "the lease lives `D` (cover the batch timeout)"},
 					cmdutil.LockTimeoutFlag(),
@@ -72,8 +74,10 @@ func NewCmdLease(f *cmdutil.Factory) *cli.Command {
 				Action: func(c *cli.Context) error { return acquire(c.Context, opts(c)) },
 			},
 			{
-				Name:   "release",
-				Usage:  "Release the batch's project lock",
+				Name:  "release",
+				Usage: "Release the batch's project lock",
+				Description: "The last build of a batch build-graph (it depends on every layer build).\n\n" +
+					"   amibake ci lease release --batch \"$AMIBAKE_BATCH_ID\"",
 				Flags:  append([]cli.Flag{batchFlag}, cmdutil.VarFlags()...),
 				Action: func(c *cli.Context) error { return release(c.Context, opts(c)) },
 			},

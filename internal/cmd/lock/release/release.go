@@ -26,6 +26,10 @@ func NewCmdRelease(f *cmdutil.Factory, runF func(context.Context, *ReleaseOption
 	return &cli.Command{
 		Name:  "release",
 		Usage: "break the project lock held by a run that is gone",
+		Description: "Deletes the lease only with --force: check first (`amibake lock status`) that its\n" +
+			"holder is no longer running — a live holder would go on changing AWS unguarded.\n\n" +
+			"   amibake lock status\n" +
+			"   amibake lock release --force",
 		Flags: append(cmdutil.VarFlags(), &cli.BoolFlag{Name: "force", Usage: "required: confirms that the holder is no longer running"}),
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {

@@ -26,6 +26,9 @@ func NewCmdStatus(f *cmdutil.Factory, runF func(context.Context, *StatusOptions)
 	return &cli.Command{
 		Name:  "status",
 		Usage: "show who holds the project lock",
+		Description: "Reads the lease (holder, command, pid and host, expiry) without taking it.\n\n" +
+			"   amibake lock status\n" +
+			"   amibake lock status -o json",
 		Flags: cmdutil.VarFlags(),
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
