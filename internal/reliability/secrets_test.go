@@ -3,6 +3,7 @@ package reliability
 import (
 	"bytes"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io/fs"
@@ -89,37 +90,7 @@ func TestSecretShowsNowhere(t *testing.T) {
 	}
 	env = append(env, "HOME="+home, "TMPDIR="+tmp, "AMIBAKE_LOCK_HOLDER=secrets-test")
 
-	commands := [][]string{
-		{"validate"},
-		{"graph"},
-		{"graph", "base"},
-		{"fingerprint", "--explain"},
-		{"fingerprint", "--explain", "base"},
-		{"fmt", "-check"},
-		{"fmt", "-diff", "-write=false"},
-		{"plan"},
-		{"plan", "-detailed-exitcode"},
-		{"render", "--out", renderOut},
-		{"render", "--sandbox", "--out", renderOut + "-sandbox"},
-		{"bake", "--dry-run"},
-		{"lock", "status"},
-		{"promote", "base", "--to", "stable"},
-		{"promote", "base", "--from", "stable", "--to", "canary"},
-		{"history", "base", "--channel", "stable"},
-		{"lineage", w.fam.Base.Home()},
-		{"revoke", w.fam.AppWorker.Home()},
-		{"revoke", w.fam.AppWorker.Home(), "--apply"},
-		{"status"},
-		{"iam-policy"},
-		{"diff", "base@latest", w.fam.Base.Home()},
-		{"inventory", "base@latest"},
-		{"sbom", "base@latest"},
-		{"retire"},
-		{"rollout", "web"},
-		{"patch", "apply"},
-		{"ci", "buildspec", "--out", filepath.Join(w.project, "buildspec.yml")},
-		{"deploy", "render", "--out", filepath.Join(w.project, "pipeline.yaml")},
-	}
+	commands := secretReadOnlyCommands(w.project, renderOut, w.fam.Base.Home(), w.fam.AppWorker.Home())
 	var ran []result
 	for _, via := range []string{"-var", "env"} {
 		for _, output := range []string{"text", "json"} {
@@ -171,10 +142,99 @@ func TestSecretShowsNowhere(t *testing.T) {
 	_, err := os.Stat(renderOut)
 	assert.NoError(t, err, "render wrote its templates")
 
+	assertSandboxClean(t, w.es.URL, secret)
+}
+
+// secretReadOnlyCommands are the commands TestSecretShowsNowhere runs four
+// times each (-var and environment, text and JSON) on the seeded world.
+func secretReadOnlyCommands(project, renderOut, baseAMI, workerAMI string) [][]string {
+	return [][]string{
+		{"validate"},
+		{"graph"},
+		{"graph", "base"},
+		{"fingerprint", "--explain"},
+		{"fingerprint", "--explain", "base"},
+		{"fmt", "-check"},
+		{"fmt", "-diff", "-write=false"},
+		{"plan"},
+		{"plan", "-detailed-exitcode"},
+		{"render", "--out", renderOut},
+		{"render", "--sandbox", "--out", renderOut + "-sandbox"},
+		{"bake", "--dry-run"},
+		{"lock", "status"},
+		{"promote", "base", "--to", "stable"},
+		{"promote", "base", "--from", "stable", "--to", "canary"},
+		{"history", "base", "--channel", "stable"},
+		{"lineage", baseAMI},
+		{"revoke", workerAMI},
+		{"revoke", workerAMI, "--apply"},
+		{"status"},
+		{"iam-policy"},
+		{"diff", "base@latest", baseAMI},
+		{"inventory", "base@latest"},
+		{"sbom", "base@latest"},
+		{"retire"},
+		{"rollout", "web"},
+		{"patch", "apply"},
+		{"patch", "window", "apply"},
+		{"ci", "buildspec", "--out", filepath.Join(project, "buildspec.yml")},
+		{"deploy", "render", "--out", filepath.Join(project, "pipeline.yaml")},
+	}
+}
+
+// assertSandboxClean greps the sandbox's whole state (SecureString values
+// aside) and its request log for secret, base64-decoding every string on
+// the way: S3 object bodies, user data and CBOR-carried values are
+// base64 in the dump, where a plain grep would never see them.
+func assertSandboxClean(t *testing.T, url, secret string) {
+	t.Helper()
 	var state any
-	require.NoError(t, json.Unmarshal(adminGet(t, w.es.URL, "/_sandbox/state"), &state))
-	dump, err := json.Marshal(stripSecureStrings(state))
-	require.NoError(t, err)
-	assert.NotContains(t, string(dump), secret, "sandbox state")
-	assert.NotContains(t, string(adminGet(t, w.es.URL, "/_sandbox/log")), secret, "sandbox request log")
+	require.NoError(t, json.Unmarshal(adminGet(t, url, "/_sandbox/state"), &state))
+	state = stripSecureStrings(state)
+	assert.Empty(t, findSecret(state, "state", secret), "the secret in the sandbox's state")
+	log := adminGet(t, url, "/_sandbox/log")
+	assert.NotContains(t, string(log), secret, "sandbox request log")
+}
+
+// findSecret lists the JSON paths under v whose string holds secret, as
+// is or once or twice base64-decoded.
+func findSecret(v any, path, secret string) []string {
+	var hits []string
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			hits = append(hits, findSecret(e, path+"."+k, secret)...)
+		}
+	case []any:
+		for i, e := range x {
+			hits = append(hits, findSecret(e, fmt.Sprintf("%s[%d]", path, i), secret)...)
+		}
+	case string:
+		s := x
+		for range 3 {
+			if strings.Contains(s, secret) {
+				return []string{path}
+			}
+			b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(s))
+			if err != nil {
+				break
+			}
+			s = string(b)
+		}
+	}
+	return hits
+}
+
+// The state grep sees a secret however the dump carries it: as is, in an
+// S3 body or user data (base64), in base64 user data of a base64 body.
+func TestFindSecretSeesEncodedValues(t *testing.T) {
+	const secret = "s3cr3t-0000-1111"
+	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+	var state any
+	require.NoError(t, json.Unmarshal([]byte(fmt.Sprintf(`{"ssm":{"p":[{"type":"SecureString","value":%q},{"type":"String","value":"x"}]},
+		"s3":{"o":{"body":%q}},"ec2":{"lt":{"user_data":%q}},"tags":{"k":"a%sb"}}`,
+		secret, b64("export TOKEN="+secret), b64(b64("#!/bin/sh\necho "+secret)), secret)), &state))
+	hits := findSecret(stripSecureStrings(state), "state", secret)
+	assert.ElementsMatch(t, []string{"state.s3.o.body", "state.ec2.lt.user_data", "state.tags.k"}, hits)
+	assert.Empty(t, findSecret(map[string]any{"v": b64("nothing here"), "n": 42.0}, "state", secret))
 }
