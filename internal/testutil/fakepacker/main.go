@@ -1,7 +1,8 @@
 // Command fakepacker stands in for `packer` in benchmarks and crash tests
 // only: it speaks packer's -machine-readable output for amibake's rendered
-// layer templates without building anything, so a scheduler can be timed
-// and killed at will. The end-to-end tests use the real packer binary.
+// layer templates without building anything (or, with FAKEPACKER_AWS=1,
+// building through the sandbox), so a scheduler can be timed and killed at
+// will. The end-to-end tests use the real packer binary.
 //
 //	fakepacker version                      prints "Packer v1.11.2"
 //	fakepacker validate [flags] TEMPLATE    exits 0 when TEMPLATE is readable

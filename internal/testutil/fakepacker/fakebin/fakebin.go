@@ -1,6 +1,7 @@
 // Package fakebin builds the fakepacker command for tests and benchmarks
-// (see internal/testutil/fakepacker): a stand-in for packer that never
-// touches AWS. End-to-end tests use the real packer.
+// (see internal/testutil/fakepacker): a stand-in for packer that touches
+// AWS only with FAKEPACKER_AWS=1, and then only the sandbox. End-to-end
+// tests use the real packer.
 package fakebin
 
 import (
