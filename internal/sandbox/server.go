@@ -1,7 +1,7 @@
 // Package sandbox is amibake's in-tree AWS: one loopback HTTP server that
 // speaks the real wire protocols of EC2 (Query/XML), Auto Scaling and STS
-// (awsquery/XML) and SSM (JSON 1.1) with state machines, a controllable
-// clock and fault injection. The real aws-sdk-go-v2 clients and the real
+// (awsquery/XML), SSM (JSON 1.1), CloudWatch (Smithy RPC v2 CBOR) and S3
+// (REST) with state machines, a controllable clock and fault injection. The real aws-sdk-go-v2 clients and the real
 // packer amazon plugin talk to it through endpoint overrides.
 package sandbox
 
