@@ -1,6 +1,7 @@
 package reliability
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/amibake/amibake/internal/channel/channeltest"
 	"github.com/amibake/amibake/internal/cmd/root"
+	"github.com/amibake/amibake/internal/iostreams"
 	"github.com/amibake/amibake/internal/sandbox"
 )
 
@@ -26,14 +28,21 @@ import (
 //	# comment
 //	env: NAME=VALUE          (optional, repeatable)
 //	seed: family             (optional: seed the example's AMI family and base's latest channel)
+//	channel: NAME AMI        (optional, repeatable, with seed: put a channel parameter in us-east-1)
+//	fleets: {FleetSeed JSON} (optional, with seed: groups, instances, alarms made before the run)
 //	fault: {FaultRule JSON}  (optional, repeatable: sandbox faults during the run)
 //	bug: WHY                 (optional: a known bug; the case is skipped with WHY)
+//	aws: production          (optional: the production AWS loader, so that --profile,
+//	                          --region and --endpoint-url count; env sets its files)
+//	write: PATH: "TEXT"      (optional, repeatable: write the Go-quoted TEXT to PATH in
+//	                          the project before the run)
 //	args: ARGS…              (split on spaces; '' is an empty argument)
 //	exit: CODE
 //	stderr: LINE             (repeatable: each is one whole line of stderr, in order;
 //	                          {*} matches any text, e.g. a request id)
 //
-// {project} stands for the copy of the example project the case runs in,
+// {project} stands for the copy of the example project the case runs in
+// (also in env values),
 // {file} for a regular file, {ami:LAYER} for the seeded AMI of LAYER in
 // us-east-1. Cases run in-process through root.Main against an in-process
 // sandbox whose client retries like production (root.RetryMaxAttempts)
@@ -43,7 +52,9 @@ const badCLIDir = "../../testdata/bad-cli"
 type badCLICase struct {
 	env, args, stderr []string
 	faults            []sandbox.FaultRule
-	seed, bug         string
+	seed, bug, aws    string
+	channels, fleets  []string
+	writes            map[string]string
 	exit              int
 }
 
@@ -68,6 +79,22 @@ func parseBadCLI(t *testing.T, path string) badCLICase {
 			c.seed = val
 		case "bug":
 			c.bug = val
+		case "fleets":
+			c.fleets = append(c.fleets, val)
+		case "channel":
+			c.channels = append(c.channels, val)
+		case "aws":
+			require.Equal(t, "production", val, "%s:%d", path, i+1)
+			c.aws = val
+		case "write":
+			name, text, ok := strings.Cut(val, ": ")
+			require.True(t, ok, "%s:%d: write: PATH: \"TEXT\"", path, i+1)
+			text, err := strconv.Unquote(text)
+			require.NoError(t, err, "%s:%d", path, i+1)
+			if c.writes == nil {
+				c.writes = map[string]string{}
+			}
+			c.writes[name] = text
 		case "fault":
 			var r sandbox.FaultRule
 			require.NoError(t, json.Unmarshal([]byte(val), &r), "%s:%d", path, i+1)
@@ -119,15 +146,18 @@ func TestBadCLICatalogue(t *testing.T) {
 			if c.bug != "" {
 				t.Skip("known bug: " + c.bug)
 			}
-			for _, kv := range c.env {
-				k, v, _ := strings.Cut(kv, "=")
-				t.Setenv(k, v)
-			}
 			sb := sandbox.Start(t)
 			dir := channeltest.CopyProject(t)
 			file := filepath.Join(t.TempDir(), "not-a-dir.txt")
 			require.NoError(t, os.WriteFile(file, []byte("x"), 0o644))
 			repl := []string{"{project}", dir, "{file}", file}
+			for _, kv := range c.env {
+				k, v, _ := strings.Cut(kv, "=")
+				t.Setenv(k, strings.NewReplacer(repl...).Replace(v))
+			}
+			for name, text := range c.writes {
+				require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644))
+			}
 			if c.seed == "family" {
 				fam := channeltest.SeedFamily(t, sb, channeltest.Project, "ami-source")
 				channeltest.PutChannel(t, sb, "us-east-1", "/amibake/acme-golden/layers/base/latest", fam.Base.Home())
@@ -136,12 +166,27 @@ func TestBadCLICatalogue(t *testing.T) {
 				}
 			}
 			r := strings.NewReplacer(repl...)
+			for _, js := range c.fleets {
+				var spec sandbox.FleetSeed
+				require.NoError(t, json.Unmarshal([]byte(r.Replace(js)), &spec), "fleets: %s", js)
+				_, err := sb.SeedFleets(context.Background(), spec)
+				require.NoError(t, err)
+			}
+			for _, ch := range c.channels {
+				name, ami, _ := strings.Cut(r.Replace(ch), " ")
+				channeltest.PutChannel(t, sb, "us-east-1", name, ami)
+			}
 			args := make([]string, len(c.args))
 			for i, a := range c.args {
 				args[i] = r.Replace(a)
 			}
 			sb.SetFaults(c.faults...)
-			res := runIn(t, fastRetryConfig(sb), dir, args...)
+			var res result
+			if c.aws == "production" {
+				res = runInProduction(t, dir, args...)
+			} else {
+				res = runIn(t, fastRetryConfig(sb), dir, args...)
+			}
 			assert.Equal(t, c.exit, res.Code, "%s", res)
 			lines := strings.Split(res.Err, "\n")
 			at := 0
@@ -162,4 +207,15 @@ func TestBadCLICatalogue(t *testing.T) {
 			}
 		})
 	}
+}
+
+// runInProduction is runIn with main's own AWS loader (the case's env
+// decides what it finds).
+func runInProduction(t *testing.T, dir string, args ...string) result {
+	t.Helper()
+	ios, _, out, errOut := iostreams.Test()
+	all := append([]string{"amibake", "--chdir", dir}, args...)
+	start := time.Now()
+	code := root.Main(context.Background(), all, root.NewFactory(ios))
+	return result{Code: code, Out: out.String(), Err: errOut.String(), Elapsed: time.Since(start), Args: all[1:]}
 }
