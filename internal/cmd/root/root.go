@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -75,8 +76,16 @@ func LoadAWSConfig(ctx context.Context, g cmdutil.AWSGlobals) (aws.Config, error
 	if err != nil {
 		var missing awsconfig.SharedConfigProfileNotExistError
 		if errors.As(err, &missing) {
-			return aws.Config{}, cmdutil.FlagErrorf("AWS profile %q not found in %s or %s (check --profile / $AWS_PROFILE, $AWS_CONFIG_FILE)",
-				missing.Profile, awsconfig.DefaultSharedConfigFilename(), awsconfig.DefaultSharedCredentialsFilename())
+			// Name the files the SDK read: $AWS_CONFIG_FILE and
+			// $AWS_SHARED_CREDENTIALS_FILE move them from the defaults.
+			files := []string{awsconfig.DefaultSharedConfigFilename(), awsconfig.DefaultSharedCredentialsFilename()}
+			for i, env := range []string{"AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"} {
+				if v := os.Getenv(env); v != "" {
+					files[i] = v
+				}
+			}
+			return aws.Config{}, cmdutil.FlagErrorf("AWS profile %q not found in %s (check --profile / $AWS_PROFILE, $AWS_CONFIG_FILE)",
+				missing.Profile, strings.Join(files, " or "))
 		}
 		return aws.Config{}, fmt.Errorf("load AWS configuration: %w", err)
 	}
@@ -192,8 +201,13 @@ func applyGlobals(c *cli.Context, f *cmdutil.Factory) error {
 	}
 	f.WorkDir = abs
 	f.AWS = cmdutil.AWSGlobals{Profile: c.String("profile"), Region: c.String("region"), EndpointURL: c.String("endpoint-url")}
-	if u := f.AWS.EndpointURL; u != "" && !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
-		return cmdutil.FlagErrorf("invalid --endpoint-url %q: want an http:// or https:// URL", u)
+	if u := f.AWS.EndpointURL; u != "" {
+		// Checked here: the SDK only fails on it at the first call, deep
+		// inside some command's error.
+		p, err := url.Parse(u)
+		if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+			return cmdutil.FlagErrorf("invalid --endpoint-url %q: want an http:// or https:// URL", u)
+		}
 	}
 	f.AssumeYes = c.Bool("yes")
 	return nil
