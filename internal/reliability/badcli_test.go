@@ -138,7 +138,7 @@ func fastRetryConfig(sb *sandbox.Sandbox) aws.Config {
 func TestBadCLICatalogue(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join(badCLIDir, "*.txt"))
 	require.NoError(t, err)
-	assert.GreaterOrEqual(t, len(files), 30, "the catalogue lost cases")
+	assert.GreaterOrEqual(t, len(files), 70, "the catalogue lost cases")
 	for _, path := range files {
 		name := strings.TrimSuffix(filepath.Base(path), ".txt")
 		t.Run(name, func(t *testing.T) {

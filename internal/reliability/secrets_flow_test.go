@@ -54,7 +54,7 @@ const secretFlowWeb = `fleet "web" {
       expression = "100 * errors / requests"
       statistic  = "Sum"
       direction  = "lower-is-better"
-      tolerance  = "10%"
+      tolerance  = "50%" # the sandbox's noise never reaches it: the canary passes
       query "errors" {
         namespace = "Web"
         name      = "Errors"
@@ -206,8 +206,13 @@ func TestSecretShowsNowhereInFlows(t *testing.T) {
 		if cmd[0] == "patch" && cmd[1] == "run" {
 			require.NoError(t, os.WriteFile(junitIn, []byte(r.Out), 0o644))
 		}
-		t.Logf("amibake %s → exit %d", strings.Join(cmd, " "), r.Code)
-		if r.Code != 0 && r.Code != 2 {
+		// Each did its work (the aborts find nothing left to stop): a
+		// run that failed early would prove nothing about the secret.
+		want := 0
+		if cmd[1] == "abort" {
+			want = 1
+		}
+		if !assert.Equal(t, want, r.Code, "amibake %s", strings.Join(cmd, " ")) {
 			failed = append(failed, r.String())
 		}
 		assert.NotContains(t, r.Out, secret, "stdout of %s", r)
@@ -215,7 +220,7 @@ func TestSecretShowsNowhereInFlows(t *testing.T) {
 	}
 	w.waitPackers(t)
 	for _, f := range failed {
-		t.Logf("non-zero run: %s", f)
+		t.Logf("unexpected exit: %s", f)
 	}
 
 	for _, dir := range []string{w.project, home, tmp} {
