@@ -40,8 +40,8 @@ const secretFlowWeb = `fleet "web" {
   asg      = ["web-prod-a", "web-prod-b"]
 
   rollout {
-    checkpoints         = [50, 100]
-    checkpoint_wait     = "1s"
+    checkpoints         = [25, 50, 100]
+    checkpoint_wait     = "1h" # longer than --wait: the rollout pauses
     min_healthy_percent = 50
     abort_on_alarms     = ["web-5xx-high"]
   }
@@ -100,7 +100,7 @@ func secretFlowWorld(t *testing.T) (w *world, oldWeb, newWeb string) {
 		channeltest.PutChannel(t, sb, "us-east-1", "/amibake/acme-golden/layers/app-worker/stable", worker2.Home())
 		_, err := sb.SeedFleets(context.Background(), sandbox.FleetSeed{
 			LaunchTemplates: []sandbox.LaunchTemplateSeed{{Name: "web", ImageID: fam.AppWeb.Home()}},
-			Groups:          []sandbox.GroupSeed{{Name: "web-prod-a", LaunchTemplate: "web", Size: 2}, {Name: "web-prod-b", LaunchTemplate: "web", Size: 2}},
+			Groups:          []sandbox.GroupSeed{{Name: "web-prod-a", LaunchTemplate: "web", Size: 4}, {Name: "web-prod-b", LaunchTemplate: "web", Size: 4}},
 			Alarms:          []sandbox.AlarmSeed{{Name: "web-5xx-high"}},
 		})
 		require.NoError(t, err)
@@ -129,8 +129,9 @@ func secretFlowCommands(oldWeb, newWeb, junitIn string) [][]string {
 		{"rollout", "abort", "worker", "--poll", "20ms"},
 		{"canary", "web", "--ami", newWeb, "--baseline-ami", oldWeb},
 		{"canary", "web", "--ami", newWeb, "--baseline-ami", oldWeb, "--apply", "--no-wait", "--poll", "20ms"},
-		{"rollout", "web", "--apply", "--canary-no-wait", "--poll", "20ms"},
+		{"rollout", "web", "--apply", "--canary-no-wait", "--wait", "300ms", "--poll", "20ms"},
 		{"rollout", "status", "web"},
+		{"rollout", "resume", "web", "--canary-no-wait", "--wait", "300ms", "--poll", "20ms"},
 		{"rollout", "abort", "web", "--poll", "20ms"},
 		{"rollout", "resume", "web", "--canary-no-wait", "--poll", "20ms"},
 		{"patch", "apply", "--apply"},
@@ -150,6 +151,17 @@ func secretFlowCommands(oldWeb, newWeb, junitIn string) [][]string {
 		{"ci", "junit", "--in", junitIn},
 		{"sandbox", "admin", "GET", "/_sandbox/log/counts"},
 	}
+}
+
+// secretFlowExits are the non-zero exits of secretFlowCommands: web's
+// rollout pauses at each checkpoint (checkpoint_wait outlasts --wait),
+// the abort rolls it back, a resume after that is refused, and worker's
+// in-place rollout has nothing left to abort.
+var secretFlowExits = map[string]int{
+	"rollout abort worker --poll 20ms":                              1,
+	"rollout web --apply --canary-no-wait --wait 300ms --poll 20ms": 5,
+	"rollout resume web --canary-no-wait --wait 300ms --poll 20ms":  5,
+	"rollout resume web --canary-no-wait --poll 20ms":               1,
 }
 
 // The commands that change things, run once each with the secret given as
@@ -206,12 +218,10 @@ func TestSecretShowsNowhereInFlows(t *testing.T) {
 		if cmd[0] == "patch" && cmd[1] == "run" {
 			require.NoError(t, os.WriteFile(junitIn, []byte(r.Out), 0o644))
 		}
-		// Each did its work (the aborts find nothing left to stop): a
-		// run that failed early would prove nothing about the secret.
-		want := 0
-		if cmd[1] == "abort" {
-			want = 1
-		}
+		// Each did its work: a run that failed early would prove nothing
+		// about the secret.
+		want := secretFlowExits[strings.Join(cmd, " ")]
+		t.Logf("amibake %s → exit %d", strings.Join(cmd, " "), r.Code)
 		if !assert.Equal(t, want, r.Code, "amibake %s", strings.Join(cmd, " ")) {
 			failed = append(failed, r.String())
 		}
