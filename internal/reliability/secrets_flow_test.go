@@ -218,6 +218,12 @@ func TestSecretShowsNowhereInFlows(t *testing.T) {
 		if cmd[0] == "patch" && cmd[1] == "run" {
 			require.NoError(t, os.WriteFile(junitIn, []byte(r.Out), 0o644))
 		}
+		if len(cmd) > 2 && strings.Join(cmd[:3], " ") == "rollout worker --apply" {
+			// The delta ran security_agent, whose token is the secret.
+			for id, recipes := range w.workerRecipes(t) {
+				assert.Contains(t, recipes, "security_agent@3.1.0", "the recipe delta on %s", id)
+			}
+		}
 		// Each did its work: a run that failed early would prove nothing
 		// about the secret.
 		want := secretFlowExits[strings.Join(cmd, " ")]
@@ -237,6 +243,24 @@ func TestSecretShowsNowhereInFlows(t *testing.T) {
 		assert.Empty(t, grepTree(t, dir, secret), "files under %s", dir)
 	}
 	assertSandboxClean(t, w.es.URL, secret)
+}
+
+// workerRecipes maps each running role=worker instance to its
+// amibake:recipes tag.
+func (w *world) workerRecipes(t testing.TB) map[string]string {
+	t.Helper()
+	out, err := w.ec2(channeltest.Regions[0]).DescribeInstances(context.Background(), &ec2.DescribeInstancesInput{Filters: []ec2types.Filter{
+		{Name: aws.String("tag:role"), Values: []string{"worker"}},
+		{Name: aws.String("instance-state-name"), Values: []string{"running"}}}})
+	require.NoError(t, err)
+	m := map[string]string{}
+	for _, r := range out.Reservations {
+		for _, in := range r.Instances {
+			m[aws.ToString(in.InstanceId)] = tagMap(in.Tags)[lineage.TagRecipes]
+		}
+	}
+	require.Len(t, m, 3, "the seeded workers")
+	return m
 }
 
 // commandPath is the command an argument list runs: the longest chain of
