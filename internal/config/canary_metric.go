@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"time"
 	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
@@ -121,7 +122,35 @@ func decodeMetricSource(m *CanaryMetric, attrs hcl.Attributes, blocks hcl.Blocks
 			Subject:  subRange(exprAttr, m.Expression, r.At, len(r.ID)).Ptr(),
 		})
 	}
+	if len(refs) == 0 || len(reported) > 0 {
+		return diags
+	}
+	// Parsing is not all CloudWatch checks: an expression that mixes kinds
+	// (an array of a series and a number) is refused only at GetMetricData,
+	// after the canary instances ran. Evaluating it once over a one-point
+	// series per query finds those here, at the character.
+	if err := typeCheck(n); err != nil {
+		var e *metricmath.Error
+		pos := 0
+		if errors.As(err, &e) {
+			pos = e.Pos
+		}
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Invalid metric expression",
+			Detail:   fmt.Sprintf("%v. CloudWatch would refuse it when the canary asks for the data, after its instances ran.", err),
+			Subject:  subRange(exprAttr, m.Expression, pos, 1).Ptr(),
+		})
+	}
 	return diags
+}
+
+// typeCheck evaluates n with every id a one-point series.
+func typeCheck(n metricmath.Node) error {
+	t := time.Unix(0, 0).UTC()
+	one := metricmath.SeriesValue(metricmath.Series{T: []time.Time{t}, V: []float64{1}})
+	_, err := metricmath.Eval(n, metricmath.Env{Grid: []time.Time{t}, Lookup: func(string) (metricmath.Value, error) { return one, nil }})
+	return err
 }
 
 func joinFunctions() string {
