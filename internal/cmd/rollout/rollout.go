@@ -41,6 +41,8 @@ type RolloutOptions struct {
 	// CanaryNoWait judges the canary on the metric window that ends now
 	// instead of waiting the window out after launching the instances.
 	CanaryNoWait bool
+	// ExitStatus makes status exit with the rollout's state (statusExit).
+	ExitStatus bool
 }
 
 // NewCmdRollout builds `rollout FLEET` with its verbs; runF replaces the
@@ -56,6 +58,10 @@ func NewCmdRollout(f *cmdutil.Factory, runF func(context.Context, *RolloutOption
 				&cli.BoolFlag{Name: "apply", Usage: "roll out (default: dry run — show the change, the batches and the API calls)"},
 				&cli.BoolFlag{Name: "dry-run", Usage: "show what would happen, change nothing (the default)"},
 			)
+		}
+		if verb == VerbStatus {
+			fl = append(fl, &cli.BoolFlag{Name: "exit-status",
+				Usage: "exit with the rollout's state: 0 succeeded or nothing in progress, 1 failed, rolled back or aborted, 2 still running, 5 paused for an operator"})
 		}
 		if verb == VerbRun || verb == VerbResume {
 			fl = append(fl,
@@ -88,6 +94,9 @@ func NewCmdRollout(f *cmdutil.Factory, runF func(context.Context, *RolloutOption
 			}
 			if verb == VerbRun || verb == VerbResume {
 				opts.NoRetire, opts.IgnoreWindow = c.Bool("no-retire"), c.Bool("ignore-window")
+			}
+			if verb == VerbStatus {
+				opts.ExitStatus = c.Bool("exit-status")
 			}
 			if runF != nil {
 				return runF(c.Context, opts)
@@ -152,7 +161,30 @@ func rolloutRun(ctx context.Context, opts *RolloutOptions) error {
 			printSummary(out, rep)
 		}
 	}
+	if err == nil && opts.ExitStatus && rep != nil {
+		if code := statusExit(rep.Outcome); code != cmdutil.ExitOK {
+			return cmdutil.SilentExit(code)
+		}
+	}
 	return err
+}
+
+// statusExit is `rollout status --exit-status`'s code for an outcome, so a
+// pipeline step can gate on the rollout like on `gh run view
+// --exit-status`. A rollout still running (or refreshed but not finished)
+// is 2, DESIGN.md's "changes pending": not done yet, ask again; nothing
+// in progress, including an in-place fleet with instances behind and no
+// rollout yet, is 0.
+func statusExit(outcome string) int {
+	switch outcome {
+	case rollout.OutcomePaused:
+		return cmdutil.ExitPaused
+	case rollout.OutcomeFailed, rollout.OutcomeRolledBack, rollout.OutcomeAborted, rollout.OutcomeAborting, rollout.OutcomeStopped:
+		return cmdutil.ExitFailure
+	case rollout.OutcomeInProgress, rollout.OutcomeInterrupted:
+		return cmdutil.ExitChanges
+	}
+	return cmdutil.ExitOK
 }
 
 func printSummary(w interface{ Write([]byte) (int, error) }, rep *rollout.Report) {
