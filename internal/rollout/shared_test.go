@@ -1,7 +1,9 @@
 package rollout_test
 
 import (
+	"bytes"
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,6 +15,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/amibake/amibake/internal/awsapi"
+	"github.com/amibake/amibake/internal/retire"
 	"github.com/amibake/amibake/internal/rollout"
 	"github.com/amibake/amibake/internal/sandbox"
 )
@@ -38,6 +42,9 @@ func sharedWorld(t *testing.T, ownVersion bool) (*sandbox.Sandbox, *rollout.Roll
 	_, err = autoscaling.NewFromConfig(sb.Config).UpdateAutoScalingGroup(ctx, &autoscaling.UpdateAutoScalingGroupInput{AutoScalingGroupName: aws.String("web-b"),
 		LaunchTemplate: &astypes.LaunchTemplateSpecification{LaunchTemplateId: aws.String(id), Version: aws.String(version)}})
 	require.NoError(t, err)
+	// web-b's own template would keep the old AMI in use for ever.
+	_, err = c.DeleteLaunchTemplate(ctx, &ec2.DeleteLaunchTemplateInput{LaunchTemplateName: aws.String("web-b")})
+	require.NoError(t, err)
 	return sb, r, old, newAMI
 }
 
@@ -53,7 +60,7 @@ func groupVersion(t *testing.T, sb *sandbox.Sandbox, name string) string {
 // Two groups on one version of one template: one new version, both
 // refreshed to it, its default set and the old version pruned once.
 func TestSharedTemplateGetsOneVersion(t *testing.T) {
-	sb, r, old, newAMI := sharedWorld(t, false)
+	sb, r, _, newAMI := sharedWorld(t, false)
 	asked := -1
 	r.Confirm = func(_ context.Context, n int) error { asked = n; return nil }
 	sb.ResetLog()
@@ -71,7 +78,6 @@ func TestSharedTemplateGetsOneVersion(t *testing.T) {
 		assert.Equal(t, "2", groupVersion(t, sb, g.Name), g.Name)
 	}
 	assert.Equal(t, []int64{2}, templateVersions(t, ec2.NewFromConfig(sb.Config), "web-a"), "retire.keep 1")
-	_ = old
 
 	st, err := r.Status(context.Background())
 	require.NoError(t, err)
@@ -144,4 +150,57 @@ func TestTemplateOnDifferentVersionsGetsTwo(t *testing.T) {
 	rep, err = r.Replace(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, rollout.OutcomeNothing, rep.Outcome)
+}
+
+// The dry run plans one CreateLaunchTemplateVersion for the shared version.
+func TestSharedTemplatePlan(t *testing.T) {
+	sb, r, _, newAMI := sharedWorld(t, false)
+	r.Apply = false
+	var out bytes.Buffer
+	r.Out = &out
+	rep, err := r.Replace(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, rollout.OutcomePlanned, rep.Outcome)
+	creates := 0
+	for _, c := range rep.Calls {
+		if strings.HasPrefix(c, "ec2:CreateLaunchTemplateVersion") {
+			creates++
+		}
+	}
+	assert.Equal(t, 1, creates, "%v", rep.Calls)
+	assert.Contains(t, out.String(), "web-a: web-a version 1")
+	assert.Contains(t, out.String(), "→ new version with ImageId "+newAMI)
+	assert.Contains(t, out.String(), "web-b: web-a version 1 (")
+	assert.Contains(t, out.String(), "→ the new version of web-a;")
+	assert.Zero(t, sb.CountFirstAttempts("ec2", "CreateLaunchTemplateVersion"))
+}
+
+// A finish cut short after the shared version became the default: the
+// re-run prunes the template once and retires once.
+func TestSharedTemplateFinishRerun(t *testing.T) {
+	sb, r, old, _ := sharedWorld(t, false)
+	ctx := context.Background()
+	r.Fleet.Retire.Keep = 10
+	_, err := r.Replace(ctx)
+	require.NoError(t, err)
+	require.Equal(t, []int64{2, 1}, templateVersions(t, ec2.NewFromConfig(sb.Config), "web-a"))
+
+	c := awsapi.NewClients(sb.Config)
+	r.Retirer = &retire.Retirer{EC2: c.EC2, AutoScaling: c.AutoScaling, SSM: c.SSM, Paths: paths, Regions: []string{"us-east-1"}, Now: sb.Clock().Now}
+	r.Fleet.Retire.Keep = 1
+	st, err := r.Status(ctx)
+	require.NoError(t, err)
+	assert.Contains(t, st.Reason, "finish pending")
+
+	asked := -1
+	r.Confirm = func(_ context.Context, n int) error { asked = n; return nil }
+	sb.ResetLog()
+	rep, err := r.Replace(ctx)
+	require.NoError(t, err)
+	assert.Contains(t, rep.Reason, "finished an interrupted rollout")
+	assert.Equal(t, 2, asked, "one prune of the shared template, one retire")
+	assert.Equal(t, 1, sb.CountFirstAttempts("ec2", "DeleteLaunchTemplateVersions"))
+	assert.Zero(t, sb.CountFirstAttempts("ec2", "ModifyLaunchTemplate"))
+	assert.Equal(t, []int64{2}, templateVersions(t, ec2.NewFromConfig(sb.Config), "web-a"))
+	assert.True(t, deprecated(sb, old))
 }
