@@ -457,7 +457,9 @@ func (rc *Context) finishPending(ctx context.Context) (map[*GroupPlan]string, er
 			continue
 		}
 		st := astypes.InstanceRefreshStatus(g.Status)
-		finished := st == astypes.InstanceRefreshStatusSuccessful && g.defaultSet && !g.unfinished && g.State == ""
+		// Not unfinished: the default is this version, or another version
+		// of the same rollout (rolloutUnfinished).
+		finished := st == astypes.InstanceRefreshStatusSuccessful && !g.unfinished && g.State == ""
 		markVersion(running, g.TemplateID, g.ToVersion)
 		if !finished {
 			markVersion(running, g.TemplateID, g.FromVersion)

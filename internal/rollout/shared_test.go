@@ -147,6 +147,7 @@ func TestTemplateOnDifferentVersionsGetsTwo(t *testing.T) {
 	st, err := r.Status(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, rollout.OutcomeSucceeded, st.Outcome, "web-a's version 3 is not the default, but the rollout finished")
+	assert.Empty(t, st.Reason, "nothing left to prune")
 	rep, err = r.Replace(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, rollout.OutcomeNothing, rep.Outcome)
