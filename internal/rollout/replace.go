@@ -110,7 +110,7 @@ func (r *Rollout) Replace(ctx context.Context) (*Report, error) {
 		showPlan{},       // dry-run: the change, the batches and the API calls
 		confirmStep{},    // a person at a terminal says yes (--yes skips)
 		lockStep{},       // the project lock, before anything changes
-		newVersions{},    // a template version per ASG that changes only the image id
+		newVersions{},    // a template version that changes only the image id, one per (template, version) the ASGs run
 		startRefreshes{}, // StartInstanceRefresh with checkpoints, rollback and alarms
 		canaryFollow,     // DescribeInstanceRefreshes until done, paused or failed; the canary analysis at the first checkpoint
 		finish{},         // default version, prune old versions, retire the replaced AMI

@@ -1,10 +1,10 @@
 // Package rollout moves a fleet to the AMI its layer's channel holds.
 //
-// A replace fleet gets, per Auto Scaling group, a new launch-template
-// version that changes only the image id and an instance refresh through
-// the fleet's checkpoints with automatic rollback; an in-place fleet gets
-// AWS-RunPatchBaseline Install over Run Command, canary batch first, under
-// the fleet's rate and error limits. Both are ordered step lists (STYLE.md
+// A replace fleet gets a new launch-template version that changes only the
+// image id (one per template version its Auto Scaling groups run) and, per
+// group, an instance refresh through the fleet's checkpoints with automatic
+// rollback; an in-place fleet gets AWS-RunPatchBaseline Install over Run
+// Command, canary batch first, under the fleet's rate and error limits. Both are ordered step lists (STYLE.md
 // §4): each step a small type with String() and Run(ctx), optionally
 // Skip(ctx); the run context carries the fleet, the clients, the dry-run
 // flag and what the rollout changed so far.

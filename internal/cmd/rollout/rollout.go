@@ -108,10 +108,11 @@ func NewCmdRollout(f *cmdutil.Factory, runF func(context.Context, *RolloutOption
 		Name:      "rollout",
 		Usage:     "roll a fleet out to its channel's AMI (replace or in-place, per the fleet)",
 		ArgsUsage: "FLEET",
-		Description: "Replace fleets: a new launch-template version per ASG that changes only the\n" +
-			"image id, then an instance refresh through the fleet's checkpoints with\n" +
-			"automatic rollback and its abort alarms; after success the replaced AMI is\n" +
-			"retired per the fleet's retire block. In-place fleets: AWS-RunPatchBaseline\n" +
+		Description: "Replace fleets: a new launch-template version that changes only the image\n" +
+			"id (one per template version the ASGs run), then per ASG an instance\n" +
+			"refresh through the fleet's checkpoints with automatic rollback and its\n" +
+			"abort alarms; after success the replaced AMI is retired per the fleet's\n" +
+			"retire block. In-place fleets: AWS-RunPatchBaseline\n" +
 			"Install by tag, canary batch first, under max_concurrency/max_errors.\n" +
 			"Dry run unless --apply. A rollout waiting at a checkpoint longer than --wait,\n" +
 			"or whose canary is marginal, pauses and exits 5: its instance refreshes are\n" +
@@ -121,7 +122,8 @@ func NewCmdRollout(f *cmdutil.Factory, runF func(context.Context, *RolloutOption
 			"instance back to the old AMI. A failed canary rolls back and revokes the AMI.\n\n" +
 			"   amibake rollout web                 # the plan\n" +
 			"   amibake rollout web --apply --wait 30m\n" +
-			"   amibake rollout status web",
+			"   amibake rollout status web\n" +
+			"   amibake rollout status web --exit-status   # 0 done, 1 failed, 2 running, 5 paused",
 		Flags:  flags(VerbRun),
 		Action: action(VerbRun),
 		Subcommands: []*cli.Command{
