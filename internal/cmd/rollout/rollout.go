@@ -127,9 +127,18 @@ func NewCmdRollout(f *cmdutil.Factory, runF func(context.Context, *RolloutOption
 		Flags:  flags(VerbRun),
 		Action: action(VerbRun),
 		Subcommands: []*cli.Command{
-			{Name: VerbStatus, Usage: "show a fleet's rollout as AWS holds it: paused (where, why), running, done, rolled back", ArgsUsage: "FLEET", Flags: flags(VerbStatus), Action: action(VerbStatus)},
-			{Name: VerbResume, Usage: "continue a paused or interrupted rollout through its remaining checkpoints and finish it (in-place: patch the instances behind)", ArgsUsage: "FLEET", Flags: flags(VerbResume), Action: action(VerbResume)},
-			{Name: VerbAbort, Usage: "bring every instance back to the old AMI (in-place: stop the running patch command)", ArgsUsage: "FLEET", Flags: flags(VerbAbort), Action: action(VerbAbort)},
+			{Name: VerbStatus, Usage: "show a fleet's rollout as AWS holds it: paused (where, why), running, done, rolled back", ArgsUsage: "FLEET", Flags: flags(VerbStatus), Action: action(VerbStatus),
+				Description: "Reads AWS only (groups, refreshes, tags); never takes the lock.\n\n" +
+					"   amibake rollout status web\n" +
+					"   amibake rollout status web --exit-status   # 5 while paused: a pipeline step can gate on it"},
+			{Name: VerbResume, Usage: "continue a paused or interrupted rollout through its remaining checkpoints and finish it (in-place: patch the instances behind)", ArgsUsage: "FLEET", Flags: flags(VerbResume), Action: action(VerbResume),
+				Description: "Accepts what the paused checkpoint showed and goes on; safe to re-run.\n\n" +
+					"   amibake rollout status web\n" +
+					"   amibake rollout resume web --poll 30s"},
+			{Name: VerbAbort, Usage: "bring every instance back to the old AMI (in-place: stop the running patch command)", ArgsUsage: "FLEET", Flags: flags(VerbAbort), Action: action(VerbAbort),
+				Description: "Restores the previous launch template version and refreshes back; the new AMI\n" +
+					"is not retired. In-place patches cannot be undone: abort stops the command.\n\n" +
+					"   amibake rollout abort web"},
 		},
 	}
 }
