@@ -3,6 +3,7 @@ package sandbox
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -749,45 +750,34 @@ type ec2StateChangesXML struct {
 }
 
 func ec2StopInstances(c *Call) (any, error) {
-	insts, e := ec2InstancesFor(c)
-	if e != nil {
-		return nil, e
-	}
-	for _, inst := range insts {
-		switch inst.State {
-		case StateRunning, StateStopping, StateStopped:
-		default:
-			return nil, Errorf("IncorrectInstanceState", "This instance '%s' is not in a state from which it can be stopped.", inst.ID)
-		}
-	}
-	var out ec2StateChangesXML
-	for _, inst := range insts {
-		prev := inst.State
-		if inst.State == StateRunning {
-			inst.State, inst.StateSince, inst.StateReason = StateStopping, c.Now, ""
-		}
-		out.Instances = append(out.Instances, ec2StateChangeXML{inst.ID, ec2StateXML(inst.State), ec2StateXML(prev)})
-	}
-	return out, nil
+	return ec2ChangeState(c, "This instance '%s' is not in a state from which it can be stopped.",
+		StateRunning, StateStopping, StateRunning, StateStopping, StateStopped)
 }
 
 func ec2StartInstances(c *Call) (any, error) {
+	return ec2ChangeState(c, "The instance '%s' is not in a state from which it can be started.",
+		StateStopped, StatePending, StateStopped, StatePending, StateRunning)
+}
+
+// ec2ChangeState is StopInstances and StartInstances: every instance must
+// be in one of allowed (else nothing changes, as EC2 checks the whole
+// request first, and refusal names the first that is not); those in from
+// move to to, the others are reported as they are (already on their way).
+func ec2ChangeState(c *Call, refusal, from, to string, allowed ...string) (any, error) {
 	insts, e := ec2InstancesFor(c)
 	if e != nil {
 		return nil, e
 	}
 	for _, inst := range insts {
-		switch inst.State {
-		case StateStopped, StatePending, StateRunning:
-		default:
-			return nil, Errorf("IncorrectInstanceState", "The instance '%s' is not in a state from which it can be started.", inst.ID)
+		if !slices.Contains(allowed, inst.State) {
+			return nil, Errorf("IncorrectInstanceState", refusal, inst.ID)
 		}
 	}
 	var out ec2StateChangesXML
 	for _, inst := range insts {
 		prev := inst.State
-		if inst.State == StateStopped {
-			inst.State, inst.StateSince, inst.StateReason = StatePending, c.Now, ""
+		if inst.State == from {
+			inst.State, inst.StateSince, inst.StateReason = to, c.Now, ""
 		}
 		out.Instances = append(out.Instances, ec2StateChangeXML{inst.ID, ec2StateXML(inst.State), ec2StateXML(prev)})
 	}
