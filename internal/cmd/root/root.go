@@ -239,6 +239,7 @@ func Main(ctx context.Context, args []string, f *cmdutil.Factory) int {
 // urfave reports flag parse problems as plain errors.
 func isUsageError(msg string) bool {
 	return strings.HasPrefix(msg, "flag provided but not defined") ||
+		strings.HasPrefix(msg, "flag needs an argument") ||
 		strings.HasPrefix(msg, "Required flag") ||
 		strings.HasPrefix(msg, "invalid value") ||
 		strings.Contains(msg, "No help topic")
