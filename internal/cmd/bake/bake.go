@@ -85,8 +85,8 @@ func NewCmdBake(f *cmdutil.Factory, runF func(*BakeOptions) error) *cli.Command 
 			"needs: layers to build run through packer (a child starts as soon as its parent's\n" +
 			"AMI is available; siblings in parallel), reused layers get their latest channel\n" +
 			"pointed at the reused AMI. A failed layer skips only its descendants. Holds the\n" +
-			"project lock; first cleans up what a crashed bake left (orphaned build instances,\n" +
-			"build secrets). Exit 0: all done, 3: some layers failed, 1: nothing succeeded,\n" +
+			"project lock; first cleans up what a crashed run left (orphaned build and scan\n" +
+			"instances, AMIs packer never tagged, build secrets). Exit 0: all done, 3: some layers failed, 1: nothing succeeded,\n" +
 			"4: the lock is held. In a CodeBuild batch (ci buildspec --batch) --lock-batch runs\n" +
 			"under the batch's lease instead, so sibling layers build at once.\n\n" +
 			"   amibake bake app-web --parallel 2\n" +

@@ -15,9 +15,11 @@ func NewCmdSandbox(f *cmdutil.Factory) *cli.Command {
 	return &cli.Command{
 		Name:  "sandbox",
 		Usage: "Run amibake's local AWS sandbox",
-		Description: "The sandbox is a loopback server speaking the EC2, SSM, Auto Scaling and STS\n" +
-			"wire protocols, with a controllable clock and fault injection. Point the AWS\n" +
-			"SDKs, the AWS CLI or packer at it with the environment `serve` prints.",
+		Description: "The sandbox is a loopback server speaking the EC2, Auto Scaling, SSM, STS,\n" +
+			"CloudWatch and S3 wire protocols, with a controllable clock and fault injection.\n" +
+			"Point the AWS SDKs, the AWS CLI or packer at it with the environment `serve` prints.\n\n" +
+			"   amibake sandbox serve --state sandbox.json\n" +
+			"   amibake sandbox admin POST patches/release '{\"package\":\"openssl\",\"severity\":\"Critical\"}'",
 		Subcommands: []*cli.Command{
 			admin.NewCmdAdmin(f, nil),
 			serve.NewCmdServe(f, nil),
