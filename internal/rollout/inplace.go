@@ -144,6 +144,28 @@ func (findTargets) String() string { return "find the target instances" }
 
 func (findTargets) Run(ctx context.Context, rc *Context) error {
 	ip := rc.Report.InPlace
+	if err := rc.findInstances(ctx); err != nil {
+		return err
+	}
+	if len(ip.Targets) == 0 {
+		rc.Report.Outcome = OutcomeNothing
+		rc.logf("Nothing to do: no running instance has the tags of fleet %s.", rc.Fleet.Name)
+		return errStop
+	}
+	if err := rc.targetPatchLevel(ctx); err != nil {
+		return err
+	}
+	if cps := rc.Fleet.Rollout.Checkpoints; len(cps) > 1 && cps[0] < 100 {
+		n := int(math.Ceil(float64(len(ip.Targets)) * float64(cps[0]) / 100))
+		ip.Canary = ip.Targets[:min(n, len(ip.Targets))]
+	}
+	return nil
+}
+
+// findInstances lists the running instances with the fleet's tags into
+// ip.Targets (sorted), each kept for the delta (noteInstance).
+func (rc *Context) findInstances(ctx context.Context) error {
+	ip := rc.Report.InPlace
 	filters := []ec2types.Filter{{Name: aws.String("instance-state-name"), Values: []string{"running"}}}
 	for _, k := range rc.tagKeys() {
 		filters = append(filters, lineage.TagFilter(k, rc.Fleet.TargetTags[k]))
@@ -162,11 +184,13 @@ func (findTargets) Run(ctx context.Context, rc *Context) error {
 		}
 	}
 	sort.Strings(ip.Targets)
-	if len(ip.Targets) == 0 {
-		rc.Report.Outcome = OutcomeNothing
-		rc.logf("Nothing to do: no running instance has the tags of fleet %s.", rc.Fleet.Name)
-		return errStop
-	}
+	return nil
+}
+
+// targetPatchLevel sets ip.PatchLevel to the target AMI's
+// amibake:patch-level (the AMI id when it has none).
+func (rc *Context) targetPatchLevel(ctx context.Context) error {
+	ip := rc.Report.InPlace
 	img, err := lineage.DescribeIDs(ctx, rc.EC2, rc.Region, []string{rc.Report.Target})
 	if err != nil {
 		return err
@@ -174,10 +198,6 @@ func (findTargets) Run(ctx context.Context, rc *Context) error {
 	ip.PatchLevel = img[rc.Report.Target].PatchLevel
 	if ip.PatchLevel == "" {
 		ip.PatchLevel = rc.Report.Target
-	}
-	if cps := rc.Fleet.Rollout.Checkpoints; len(cps) > 1 && cps[0] < 100 {
-		n := int(math.Ceil(float64(len(ip.Targets)) * float64(cps[0]) / 100))
-		ip.Canary = ip.Targets[:min(n, len(ip.Targets))]
 	}
 	return nil
 }

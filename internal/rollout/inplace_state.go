@@ -3,12 +3,9 @@ package rollout
 import (
 	"context"
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/ec2"
-	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
@@ -27,44 +24,21 @@ func (inPlaceState) String() string { return "read the fleet's patch levels" }
 
 func (inPlaceState) Run(ctx context.Context, rc *Context) error {
 	ip := rc.Report.InPlace
-	imgs, err := lineage.DescribeIDs(ctx, rc.EC2, rc.Region, []string{rc.Report.Target})
-	if err != nil {
+	if err := rc.targetPatchLevel(ctx); err != nil {
 		return err
 	}
-	ip.PatchLevel = imgs[rc.Report.Target].PatchLevel
-	if ip.PatchLevel == "" {
-		ip.PatchLevel = rc.Report.Target
+	ip.Targets = nil
+	if err := rc.findInstances(ctx); err != nil {
+		return err
 	}
-	filters := []ec2types.Filter{{Name: aws.String("instance-state-name"), Values: []string{"running"}}}
-	for _, k := range rc.tagKeys() {
-		filters = append(filters, lineage.TagFilter(k, rc.Fleet.TargetTags[k]))
-	}
-	ip.PatchLevels, ip.Targets, ip.Behind = map[string]string{}, nil, nil
-	p := ec2.NewDescribeInstancesPaginator(rc.EC2, &ec2.DescribeInstancesInput{Filters: filters, MaxResults: aws.Int32(1000)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return fmt.Errorf("find instances of fleet %s: %w", rc.Fleet.Name, err)
-		}
-		for _, res := range page.Reservations {
-			for _, i := range res.Instances {
-				id, level := aws.ToString(i.InstanceId), ""
-				for _, t := range i.Tags {
-					if aws.ToString(t.Key) == lineage.TagPatchLevel {
-						level = aws.ToString(t.Value)
-					}
-				}
-				ip.Targets = append(ip.Targets, id)
-				ip.noteInstance(i)
-				ip.PatchLevels[id] = level
-				if level != ip.PatchLevel {
-					ip.Behind = append(ip.Behind, id)
-				}
-			}
+	ip.PatchLevels, ip.Behind = map[string]string{}, nil
+	for _, id := range ip.Targets {
+		level := instanceTags(ip.instances[id])[lineage.TagPatchLevel]
+		ip.PatchLevels[id] = level
+		if level != ip.PatchLevel {
+			ip.Behind = append(ip.Behind, id)
 		}
 	}
-	sort.Strings(ip.Targets)
-	sort.Strings(ip.Behind)
 	return rc.lastCommand(ctx)
 }
 
