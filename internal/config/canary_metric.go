@@ -81,16 +81,11 @@ func decodeMetricSource(m *CanaryMetric, attrs hcl.Attributes, blocks hcl.Blocks
 	}
 	n, err := metricmath.Parse(m.Expression)
 	if err != nil {
-		var e *metricmath.Error
-		pos := 0
-		if errors.As(err, &e) {
-			pos = e.Pos
-		}
 		return append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,
 			Summary:  "Invalid metric expression",
 			Detail:   fmt.Sprintf("%v. Metric math here: numbers, query ids, + - * / ^, parentheses, [a, b] and %s.", err, joinFunctions()),
-			Subject:  subRange(exprAttr, m.Expression, pos, 1).Ptr(),
+			Subject:  subRange(exprAttr, m.Expression, errPos(err), 1).Ptr(),
 		})
 	}
 	refs := metricmath.Refs(n)
@@ -130,19 +125,24 @@ func decodeMetricSource(m *CanaryMetric, attrs hcl.Attributes, blocks hcl.Blocks
 	// after the canary instances ran. Evaluating it once over a one-point
 	// series per query finds those here, at the character.
 	if err := typeCheck(n); err != nil {
-		var e *metricmath.Error
-		pos := 0
-		if errors.As(err, &e) {
-			pos = e.Pos
-		}
 		diags = append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,
 			Summary:  "Invalid metric expression",
 			Detail:   fmt.Sprintf("%v. CloudWatch would refuse it when the canary asks for the data, after its instances ran.", err),
-			Subject:  subRange(exprAttr, m.Expression, pos, 1).Ptr(),
+			Subject:  subRange(exprAttr, m.Expression, errPos(err), 1).Ptr(),
 		})
 	}
 	return diags
+}
+
+// errPos is the character a metricmath error points at (0, the start of
+// the expression, for any other error).
+func errPos(err error) int {
+	var e *metricmath.Error
+	if errors.As(err, &e) {
+		return e.Pos
+	}
+	return 0
 }
 
 // typeCheck evaluates n with every id a one-point series.
