@@ -212,14 +212,3 @@ func printSummary(w interface{ Write([]byte) (int, error) }, rep *rollout.Report
 		fmt.Fprintf(w, "  changed: %s\n", c)
 	}
 }
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}

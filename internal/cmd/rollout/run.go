@@ -124,7 +124,7 @@ func newRollout(ctx context.Context, f *cmdutil.Factory, cfg *config.Config, nam
 	// pass goes on, marginal pauses (exit 5), fail rolls back.
 	if fleet.Canary != nil && len(fleet.Canary.Metrics) > 0 && fleet.Strategy != config.StrategyInPlace {
 		r.Canary = rollout.NewCanary(clients.EC2(region), clients.CloudWatch(region), clients.AutoScaling(region),
-			cfg.Project.Name, fleet, opts.CanaryNoWait, f.Now, sleepCtx, out)
+			cfg.Project.Name, fleet, opts.CanaryNoWait, f.Now, nil, out)
 		// A failed canary revokes the AMI, so no later rollout picks it.
 		r.Revoke = rollout.NewRevoke(clients.EC2, region, channel.ProjectRegions(cfg), cfg.Project.Name, now(f))
 	}
