@@ -156,10 +156,7 @@ func rolloutRun(ctx context.Context, opts *RolloutOptions) error {
 	if err != nil {
 		return err
 	}
-	out := f.IOStreams.Out
-	if f.JSON() {
-		out = f.IOStreams.ErrOut
-	}
+	out := progressOut(f)
 	rep, err := runVerb(ctx, f, cfg, opts.Fleet, opts.Verb, RunOptions{
 		Apply: opts.Apply, Wait: opts.Wait, Poll: opts.Poll, NoRetire: opts.NoRetire, IgnoreWindow: opts.IgnoreWindow,
 		CanaryNoWait: opts.CanaryNoWait, LockTimeout: opts.LockTimeout, Out: out})

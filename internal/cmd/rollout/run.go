@@ -102,10 +102,7 @@ func newRollout(ctx context.Context, f *cmdutil.Factory, cfg *config.Config, nam
 	region := regions[0]
 	out := opts.Out
 	if out == nil {
-		out = f.IOStreams.Out
-		if f.JSON() {
-			out = f.IOStreams.ErrOut
-		}
+		out = progressOut(f)
 	}
 	r := &rollout.Rollout{
 		Fleet: fleet, Region: region, EC2: clients.EC2(region), AutoScaling: clients.AutoScaling(region), SSM: clients.SSM(region),
@@ -133,6 +130,15 @@ func newRollout(ctx context.Context, f *cmdutil.Factory, cfg *config.Config, nam
 			Paths: paths, Regions: channel.ProjectRegions(cfg), Now: f.Now}
 	}
 	return r, nil
+}
+
+// progressOut is where a rollout's progress goes: stdout, or stderr when
+// stdout carries the one JSON document.
+func progressOut(f *cmdutil.Factory) io.Writer {
+	if f.JSON() {
+		return f.IOStreams.ErrOut
+	}
+	return f.IOStreams.Out
 }
 
 func now(f *cmdutil.Factory) func() time.Time {
