@@ -561,15 +561,6 @@ func describeImage(ctx context.Context, client awsapi.EC2, id string) (*ec2types
 	return nil, fmt.Errorf("AMI %s not found", id)
 }
 
-func imageTag(img *ec2types.Image, key string) string {
-	for _, t := range img.Tags {
-		if aws.ToString(t.Key) == key {
-			return aws.ToString(t.Value)
-		}
-	}
-	return ""
-}
-
 // adoptable finds an AMI an earlier run's runbook made for this layer,
 // fingerprint and patch level (its tagImage step tags them) that was not
 // revoked and is not the current one.

@@ -147,13 +147,26 @@ func findCopy(ctx context.Context, client awsapi.EC2, src *ec2types.Image) (stri
 	return aws.ToString(best.ImageId), nil
 }
 
+// imageTag is the value of an image's tag key ("" when it has none).
+func imageTag(img *ec2types.Image, key string) string {
+	v, _ := lookupTag(img, key)
+	return v
+}
+
+// hasTag reports whether an image carries key, whatever its value (an
+// empty amibake:revoked still revokes).
 func hasTag(img *ec2types.Image, key string) bool {
+	_, ok := lookupTag(img, key)
+	return ok
+}
+
+func lookupTag(img *ec2types.Image, key string) (string, bool) {
 	for _, t := range img.Tags {
 		if aws.ToString(t.Key) == key {
-			return true
+			return aws.ToString(t.Value), true
 		}
 	}
-	return false
+	return "", false
 }
 
 // layerConfig is a planned layer's configuration (nil if unknown).

@@ -71,11 +71,7 @@ func untaggedImages(ctx context.Context, clients plan.Clients, region string, fi
 			return nil, fmt.Errorf("DescribeImages: %w", err)
 		}
 		for _, img := range page.Images {
-			tagged := false
-			for _, tg := range img.Tags {
-				tagged = tagged || aws.ToString(tg.Key) == lineage.TagProject
-			}
-			if !tagged {
+			if !hasTag(&img, lineage.TagProject) {
 				ids = append(ids, aws.ToString(img.ImageId))
 			}
 		}
