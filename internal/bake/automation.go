@@ -463,7 +463,7 @@ func (a *Automation) run(ctx context.Context, b *Baker, layer, region, buildID, 
 	client := a.SSM(region)
 	out, err := client.StartAutomationExecution(ctx, &ssm.StartAutomationExecutionInput{
 		DocumentName: aws.String(doc), DocumentVersion: aws.String(version), Parameters: params,
-		ClientToken: aws.String(tokenFor(b.RunID + "/" + buildID)),
+		ClientToken: aws.String(tokenFor(b.RunID, buildID)),
 		Tags: []ssmtypes.Tag{{Key: aws.String(lineage.TagProject), Value: aws.String(data.Project)},
 			{Key: aws.String(lineage.TagLayer), Value: aws.String(layer)}, {Key: aws.String(lineage.TagBuildID), Value: aws.String(buildID)}},
 	})
@@ -542,8 +542,8 @@ func failedStep(ctx context.Context, client awsapi.SSMAutomation, id string, ex 
 // run and build id, so a retried start within one run is the same
 // execution, while a later run's attempt at the same rebake (whose build
 // id is the same) starts a new one.
-func tokenFor(buildID string) string {
-	s := sha256.Sum256([]byte("amibake-automation:" + buildID))
+func tokenFor(runID, buildID string) string {
+	s := sha256.Sum256([]byte("amibake-automation:" + runID + "/" + buildID))
 	h := hex.EncodeToString(s[:16])
 	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 }
