@@ -169,12 +169,18 @@ func fleetsOn(cfg *config.Config, moves []*channel.Replacement, have []*FleetRol
 func publishedLayers(results []*bake.Result) map[string]bool {
 	out := map[string]bool{}
 	for _, r := range results {
-		adopted := r.Status == bake.StatusReused && r.Verified // adoptRebakes
-		if (r.Status == bake.StatusBuilt || adopted) && r.Published {
+		if publishedRebake(r) {
 			out[r.Layer] = true
 		}
 	}
 	return out
+}
+
+// publishedRebake: r is a rebake of this run, or an earlier run's that it
+// adopted and verified (adoptRebakes), and it was published.
+func publishedRebake(r *bake.Result) bool {
+	adopted := r.Status == bake.StatusReused && r.Verified
+	return (r.Status == bake.StatusBuilt || adopted) && r.Published
 }
 
 // nothingStale ends a run with nothing to rebake. It still moves the

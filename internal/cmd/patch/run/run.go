@@ -401,8 +401,7 @@ func Run(parent context.Context, opts *RunOptions) (err error) {
 	// 5. The new AMI replaces the drifted one on the layer's other channels.
 	rolloutCode := 0
 	for _, r := range results {
-		adopted := r.Status == bake.StatusReused && r.Verified // adoptRebakes
-		if (r.Status != bake.StatusBuilt && !adopted) || !r.Published || ctx.Err() != nil {
+		if !publishedRebake(r) || ctx.Err() != nil {
 			continue
 		}
 		rs, err := replaceChannels(ctx, clients, cfg, fps, r.Layer, rep.RunID, r)
