@@ -2,7 +2,6 @@ package run
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -227,11 +226,8 @@ func nothingStale(ctx, parent context.Context, f *cmdutil.Factory, cfg *config.C
 	if err := write(f, rep, nil); err != nil {
 		return err
 	}
-	if cause := context.Cause(ctx); cause != nil {
-		if errors.Is(cause, context.Canceled) && parent.Err() != nil {
-			return cmdutil.SilentExit(cmdutil.ExitInterrupted)
-		}
-		return cmdutil.Exit(cmdutil.ExitFailure, cause)
+	if err := endedExit(ctx, parent); err != nil {
+		return err
 	}
 	if code != 0 {
 		return cmdutil.SilentExit(code)

@@ -454,27 +454,37 @@ func Run(parent context.Context, opts *RunOptions) (err error) {
 		return err
 	}
 	if rep.Failed+rep.Skipped == 0 {
-		if cause := context.Cause(ctx); cause != nil && (opts.Rollout || len(rep.ChannelErrors) > 0) {
-			if errors.Is(cause, context.Canceled) && parent.Err() != nil {
-				return cmdutil.SilentExit(cmdutil.ExitInterrupted)
+		if opts.Rollout || len(rep.ChannelErrors) > 0 {
+			if err := endedExit(ctx, parent); err != nil {
+				return err
 			}
-			return cmdutil.Exit(cmdutil.ExitFailure, cause)
 		}
 		if rolloutCode != 0 {
 			return cmdutil.SilentExit(rolloutCode)
 		}
 		return nil
 	}
-	if cause := context.Cause(ctx); cause != nil {
-		if errors.Is(cause, context.Canceled) && parent.Err() != nil {
-			return cmdutil.SilentExit(cmdutil.ExitInterrupted)
-		}
-		return cmdutil.Exit(cmdutil.ExitFailure, cause)
+	if err := endedExit(ctx, parent); err != nil {
+		return err
 	}
 	if done > 0 {
 		return cmdutil.SilentExit(cmdutil.ExitPartial)
 	}
 	return cmdutil.SilentExit(cmdutil.ExitFailure)
+}
+
+// endedExit is the exit of a run whose ctx ended (nil while it has not):
+// interrupted when the caller's context was cancelled (Ctrl-C), else a
+// failure with the cause (--timeout).
+func endedExit(ctx, parent context.Context) error {
+	cause := context.Cause(ctx)
+	if cause == nil {
+		return nil
+	}
+	if errors.Is(cause, context.Canceled) && parent.Err() != nil {
+		return cmdutil.SilentExit(cmdutil.ExitInterrupted)
+	}
+	return cmdutil.Exit(cmdutil.ExitFailure, cause)
 }
 
 func built(p *plan.Plan) []string {
