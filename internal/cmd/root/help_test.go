@@ -2,11 +2,11 @@ package root
 
 import (
 	"regexp"
-	"strings"
 	"testing"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/amibake/amibake/internal/cmdutil"
 	"github.com/amibake/amibake/internal/iostreams"
 )
 
@@ -17,24 +17,17 @@ var exampleLine = regexp.MustCompile(`(?m)^\s{2,}(\$ )?amibake `)
 func TestEveryCommandHasAnExample(t *testing.T) {
 	ios, _, _, _ := iostreams.Test()
 	app := NewApp(NewFactory(ios))
-	var walk func(path []string, cmds []*cli.Command)
-	walk = func(path []string, cmds []*cli.Command) {
-		for _, c := range cmds {
-			if c.Hidden || c.Name == "help" {
-				continue
-			}
-			p := append(append([]string{}, path...), c.Name)
-			if len(c.Subcommands) > 0 {
-				walk(p, c.Subcommands)
-				// A noun with its own action (rollout FLEET) is a command too.
-				if c.Action == nil {
-					continue
-				}
-			}
-			if !exampleLine.MatchString(c.Description) {
-				t.Errorf("amibake %s: no example in its help (an indented `amibake …` line in Description)", strings.Join(p, " "))
-			}
+	cmdutil.WalkCommands(app.Commands, func(path string, c *cli.Command) bool {
+		if c.Hidden || c.Name == "help" {
+			return false
 		}
-	}
-	walk(nil, app.Commands)
+		// A noun with its own action (rollout FLEET) is a command too.
+		if len(c.Subcommands) > 0 && c.Action == nil {
+			return true
+		}
+		if !exampleLine.MatchString(c.Description) {
+			t.Errorf("amibake %s: no example in its help (an indented `amibake …` line in Description)", path)
+		}
+		return true
+	})
 }

@@ -116,23 +116,18 @@ func stampSchemas(f *cmdutil.Factory, cmds []*cli.Command) {
 	for _, d := range JSONDocuments() {
 		ids[d.Command] = d.ID()
 	}
-	var walk func(cmds []*cli.Command, path string)
-	walk = func(cmds []*cli.Command, path string) {
-		for _, c := range cmds {
-			full := strings.TrimSpace(path + " " + c.Name)
-			if id, ok := ids[full]; ok && c.Action != nil {
-				action := c.Action
-				// Always wrapped: a command may take its own --output flag,
-				// which is read after this runs; WriteJSON only stamps JSON.
-				c.Action = func(ctx *cli.Context) error {
-					out := f.IOStreams.Out
-					f.IOStreams.Out = &cmdutil.SchemaWriter{Writer: out, ID: id}
-					defer func() { f.IOStreams.Out = out }()
-					return action(ctx)
-				}
+	cmdutil.WalkCommands(cmds, func(full string, c *cli.Command) bool {
+		if id, ok := ids[full]; ok && c.Action != nil {
+			action := c.Action
+			// Always wrapped: a command may take its own --output flag,
+			// which is read after this runs; WriteJSON only stamps JSON.
+			c.Action = func(ctx *cli.Context) error {
+				out := f.IOStreams.Out
+				f.IOStreams.Out = &cmdutil.SchemaWriter{Writer: out, ID: id}
+				defer func() { f.IOStreams.Out = out }()
+				return action(ctx)
 			}
-			walk(c.Subcommands, full)
 		}
-	}
-	walk(cmds, "")
+		return true
+	})
 }
