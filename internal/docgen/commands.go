@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/amibake/amibake/internal/cmdutil"
 )
 
 // Commands renders the command reference of app: the global flags, then
@@ -33,18 +35,13 @@ func Commands(app *cli.App) string {
 	index(app.Commands, app.Name, 0)
 	b.WriteString("\n")
 
-	var walk func(cmds []*cli.Command, path string)
-	walk = func(cmds []*cli.Command, path string) {
-		for _, c := range cmds {
-			if c.Hidden {
-				continue
-			}
-			full := path + " " + c.Name
-			writeCommand(&b, c, full)
-			walk(c.Subcommands, full)
+	cmdutil.WalkCommands(app.Commands, func(path string, c *cli.Command) bool {
+		if c.Hidden {
+			return false
 		}
-	}
-	walk(app.Commands, app.Name)
+		writeCommand(&b, c, app.Name+" "+path)
+		return true
+	})
 	return b.String()
 }
 

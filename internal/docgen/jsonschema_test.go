@@ -17,6 +17,7 @@ import (
 	"github.com/amibake/amibake/internal/channel/channeltest"
 	"github.com/amibake/amibake/internal/channel/channeltest/clitest"
 	"github.com/amibake/amibake/internal/cmd/root"
+	"github.com/amibake/amibake/internal/cmdutil"
 	"github.com/amibake/amibake/internal/iostreams"
 	"github.com/amibake/amibake/internal/sandbox"
 )
@@ -107,17 +108,12 @@ func TestEveryJSONCommandHasASchema(t *testing.T) {
 	for _, c := range root.NoJSONDocument {
 		known[c] = true
 	}
-	var walk func(cmds []*cli.Command, path string)
-	walk = func(cmds []*cli.Command, path string) {
-		for _, c := range cmds {
-			full := strings.TrimSpace(path + " " + c.Name)
-			if c.Action != nil && !c.Hidden {
-				assert.True(t, known[full], "command %q: add it to root.JSONDocuments (or root.NoJSONDocument) and run make generate", full)
-			}
-			walk(c.Subcommands, full)
+	cmdutil.WalkCommands(app.Commands, func(full string, c *cli.Command) bool {
+		if c.Action != nil && !c.Hidden {
+			assert.True(t, known[full], "command %q: add it to root.JSONDocuments (or root.NoJSONDocument) and run make generate", full)
 		}
-	}
-	walk(app.Commands, "")
+		return true
+	})
 	for _, d := range root.JSONDocuments() {
 		k := d.Type.Kind()
 		assert.True(t, k == reflect.Struct || k == reflect.Slice, "%s: a document is an object or an array", d.Command)
