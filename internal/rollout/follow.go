@@ -270,10 +270,8 @@ func (attach) Run(ctx context.Context, rc *Context) error {
 				ltID, version = tv[:i], tv[i+1:]
 			}
 		} else if r != nil && r.DesiredConfiguration != nil {
-			if lt := r.DesiredConfiguration.LaunchTemplate; lt != nil {
+			if lt, _ := launchTemplate(r.DesiredConfiguration.LaunchTemplate, r.DesiredConfiguration.MixedInstancesPolicy); lt != nil {
 				ltID, version = aws.ToString(lt.LaunchTemplateId), aws.ToString(lt.Version)
-			} else if m := r.DesiredConfiguration.MixedInstancesPolicy; m != nil && m.LaunchTemplate != nil && m.LaunchTemplate.LaunchTemplateSpecification != nil {
-				ltID, version = aws.ToString(m.LaunchTemplate.LaunchTemplateSpecification.LaunchTemplateId), aws.ToString(m.LaunchTemplate.LaunchTemplateSpecification.Version)
 			}
 		}
 		if ltID == "" || version == "" {

@@ -258,10 +258,17 @@ func groupTags(g astypes.AutoScalingGroup) map[string]string {
 // groupTemplate is the launch template a group launches from: its own, or
 // its mixed instances policy's.
 func groupTemplate(g astypes.AutoScalingGroup) (*astypes.LaunchTemplateSpecification, *astypes.MixedInstancesPolicy) {
-	if g.LaunchTemplate != nil {
-		return g.LaunchTemplate, nil
+	return launchTemplate(g.LaunchTemplate, g.MixedInstancesPolicy)
+}
+
+// launchTemplate is lt, or else the mixed instances policy m's template
+// (a group's, or a refresh's desired configuration); m is returned only
+// when its template is the one.
+func launchTemplate(lt *astypes.LaunchTemplateSpecification, m *astypes.MixedInstancesPolicy) (*astypes.LaunchTemplateSpecification, *astypes.MixedInstancesPolicy) {
+	if lt != nil {
+		return lt, nil
 	}
-	if m := g.MixedInstancesPolicy; m != nil && m.LaunchTemplate != nil && m.LaunchTemplate.LaunchTemplateSpecification != nil {
+	if m != nil && m.LaunchTemplate != nil && m.LaunchTemplate.LaunchTemplateSpecification != nil {
 		return m.LaunchTemplate.LaunchTemplateSpecification, m
 	}
 	return nil, nil
