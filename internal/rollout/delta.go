@@ -3,6 +3,8 @@ package rollout
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -273,7 +275,7 @@ func (deltaFind) Run(ctx context.Context, rc *Context) error {
 	}
 	if len(removed) > 0 {
 		var parts []string
-		for _, name := range lineage.SortedKeys(mapKeys(removed)) {
+		for _, name := range slices.Sorted(maps.Keys(removed)) {
 			parts = append(parts, fmt.Sprintf("%s (on %d instances)", name, len(removed[name])))
 		}
 		return fmt.Errorf("fleet %s: the target AMI %s no longer has recipe %s: a recipe cannot be removed in place; "+
@@ -295,14 +297,6 @@ func (deltaFind) Run(ctx context.Context, rc *Context) error {
 		return nil
 	}
 	return rc.renderDelta()
-}
-
-func mapKeys[V any](m map[string]V) map[string]string {
-	out := make(map[string]string, len(m))
-	for k := range m {
-		out[k] = k
-	}
-	return out
 }
 
 // targetRecipes reads what the target AMI's lineage carries.
@@ -374,9 +368,9 @@ func (v deltaVerdict) Run(ctx context.Context, rc *Context) error {
 		ok := []string{}
 		for _, id := range ip.Succeeded {
 			switch {
-			case contains(d.Failed, id):
+			case slices.Contains(d.Failed, id):
 				ip.Failed = append(ip.Failed, id)
-			case contains(d.NotRun, id):
+			case slices.Contains(d.NotRun, id):
 				ip.NotRun = append(ip.NotRun, id)
 			default:
 				ok = append(ok, id)
@@ -428,7 +422,7 @@ func (deltaState) Run(ctx context.Context, rc *Context) error {
 	for _, id := range lineage.SortedKeys(unknown) {
 		rc.logf("  recipes unknown: %s (%s)", id, unknown[id])
 	}
-	for _, name := range lineage.SortedKeys(mapKeys(removed)) {
+	for _, name := range slices.Sorted(maps.Keys(removed)) {
 		rc.logf("  recipe %s is not in the target AMI (%d instances): only a replace or a rebuild removes it", name, len(removed[name]))
 	}
 	if n == 0 {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -180,7 +181,7 @@ func (rc *Context) deltaBatches() []deltaBatch {
 	for _, g := range d.Groups {
 		var canary []string
 		for _, id := range g.Instances {
-			if contains(d.Canary, id) {
+			if slices.Contains(d.Canary, id) {
 				canary = append(canary, id)
 			}
 		}
@@ -189,7 +190,7 @@ func (rc *Context) deltaBatches() []deltaBatch {
 	for _, g := range d.Groups {
 		var rest []string
 		for _, id := range g.Instances {
-			if !contains(d.Canary, id) {
+			if !slices.Contains(d.Canary, id) {
 				rest = append(rest, id)
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -470,7 +471,7 @@ func (rc *Context) finishPending(ctx context.Context) (map[*GroupPlan]string, er
 	for _, g := range done {
 		if drop := prunable(g.versions, g.ToVersion, keep, running[g.TemplateID]); len(drop) > 0 {
 			out[g] = fmt.Sprintf("%s versions %v not pruned, %s not retired", g.TemplateName, drop, g.FromAMI)
-		} else if !contains(amis, g.FromAMI) {
+		} else if !slices.Contains(amis, g.FromAMI) {
 			amis = append(amis, g.FromAMI)
 		}
 	}

@@ -3,6 +3,7 @@ package rollout
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -241,7 +242,7 @@ func (cancelPatch) Run(ctx context.Context, rc *Context) error {
 	}
 	behind := 0
 	for _, id := range ip.Targets {
-		if ip.PatchLevels[id] != ip.PatchLevel && !contains(ip.Tagged, id) {
+		if ip.PatchLevels[id] != ip.PatchLevel && !slices.Contains(ip.Tagged, id) {
 			behind++
 		}
 	}

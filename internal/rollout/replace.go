@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -306,7 +307,7 @@ func (readGroups) Run(ctx context.Context, rc *Context) error {
 func (rc *Context) findLeftovers(ctx context.Context) error {
 	var amis []string
 	for _, g := range rc.Report.Groups {
-		if g.replaced != "" && !g.leftover && !contains(amis, g.replaced) {
+		if g.replaced != "" && !g.leftover && !slices.Contains(amis, g.replaced) {
 			amis = append(amis, g.replaced)
 		}
 	}
@@ -614,7 +615,7 @@ func (finish) Run(ctx context.Context, rc *Context) error {
 				return err
 			}
 		}
-		if from := g.replacedAMI(); from != "" && from != rc.Report.Target && !contains(replaced, from) {
+		if from := g.replacedAMI(); from != "" && from != rc.Report.Target && !slices.Contains(replaced, from) {
 			replaced = append(replaced, from)
 		}
 	}
@@ -632,7 +633,7 @@ func (finish) Run(ctx context.Context, rc *Context) error {
 			return fmt.Errorf("rollout of %s succeeded, but retiring %v failed: %w", rc.Fleet.Name, replaced, err)
 		}
 		for _, b := range res.Builds {
-			if contains(replaced, b.AMI) {
+			if slices.Contains(replaced, b.AMI) {
 				rc.logf("Retire %s: %s (%s)", b.AMI, b.Action, strings.Join(b.Reasons, "; "))
 			}
 		}
@@ -746,13 +747,4 @@ func (rc *Context) versionsInUse(ctx context.Context) (map[string]map[int64]bool
 		}
 	}
 	return used, nil
-}
-
-func contains(list []string, v string) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
