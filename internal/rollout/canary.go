@@ -113,8 +113,12 @@ func (rc *Context) revokeTarget(ctx context.Context, reason string) {
 
 // NewRevoke returns the RevokeFunc of a project: the AMI and its copies
 // (same amibake:build-id) in every region get amibake:revoked = reason
-// and are deprecated, as `amibake revoke` does.
+// and are deprecated, as `amibake revoke` does. now may be nil (the wall
+// clock).
 func NewRevoke(ec2For func(region string) awsapi.EC2, region string, regions []string, project string, now func() time.Time) RevokeFunc {
+	if now == nil {
+		now = time.Now
+	}
 	return func(ctx context.Context, ami, reason string) ([]string, error) {
 		imgs, err := lineage.DescribeIDs(ctx, ec2For(region), region, []string{ami})
 		if err != nil {

@@ -123,7 +123,7 @@ func newRollout(ctx context.Context, f *cmdutil.Factory, cfg *config.Config, nam
 		r.Canary = rollout.NewCanary(clients.EC2(region), clients.CloudWatch(region), clients.AutoScaling(region),
 			cfg.Project.Name, fleet, opts.CanaryNoWait, f.Now, nil, out)
 		// A failed canary revokes the AMI, so no later rollout picks it.
-		r.Revoke = rollout.NewRevoke(clients.EC2, region, channel.ProjectRegions(cfg), cfg.Project.Name, now(f))
+		r.Revoke = rollout.NewRevoke(clients.EC2, region, channel.ProjectRegions(cfg), cfg.Project.Name, f.Now)
 	}
 	if !opts.NoRetire {
 		r.Retirer = &retire.Retirer{EC2: clients.EC2, AutoScaling: clients.AutoScaling, SSM: clients.SSM,
@@ -139,11 +139,4 @@ func progressOut(f *cmdutil.Factory) io.Writer {
 		return f.IOStreams.ErrOut
 	}
 	return f.IOStreams.Out
-}
-
-func now(f *cmdutil.Factory) func() time.Time {
-	if f.Now != nil {
-		return f.Now
-	}
-	return time.Now
 }
