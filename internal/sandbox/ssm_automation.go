@@ -160,6 +160,22 @@ func (w *World) tickAutomations(now time.Time) {
 	}
 }
 
+// imageStepEnd is when a createImage step (the patch runbook's or an
+// account runbook's aws:createImage) ends: once its image is available;
+// it fails when the image failed or is gone; zero and false while the
+// image is pending.
+func (a *AutomationExecution) imageStepEnd(step *AutomationStep, img *Image, now time.Time) (time.Time, bool) {
+	if img == nil || img.State == "failed" || img.State == "deregistered" {
+		a.fail(step, now, "The image failed")
+		return now, false
+	}
+	if !img.AvailableAt.After(now) {
+		step.Outputs["ImageState"] = []string{"available"}
+		return laterOf(img.AvailableAt, step.Start), true
+	}
+	return time.Time{}, false
+}
+
 func (a *AutomationExecution) fail(step *AutomationStep, t time.Time, msg string) {
 	step.Status, step.End, step.FailureMessage = "Failed", t, msg
 	a.Status, a.End = "Failed", t
@@ -365,15 +381,7 @@ func (w *World) automationStepDone(sc *SSMScope, a *AutomationExecution, step *A
 			return laterOf(inst.StateSince, step.Start), true
 		}
 	case "createImage":
-		img := w.EC2.Images[a.ImageID]
-		if img == nil || img.State == "failed" || img.State == "deregistered" {
-			a.fail(step, now, "The image failed")
-			return now, false
-		}
-		if !img.AvailableAt.After(now) {
-			step.Outputs["ImageState"] = []string{"available"}
-			return laterOf(img.AvailableAt, step.Start), true
-		}
+		return a.imageStepEnd(step, w.EC2.Images[a.ImageID], now)
 	case "terminateInstance":
 		if inst == nil || inst.State == StateTerminated {
 			end := step.Start

@@ -478,15 +478,7 @@ func (w *World) customStepDone(sc *SSMScope, a *AutomationExecution, step *Autom
 		}
 		return end, true
 	case "aws:createImage":
-		img := w.EC2.Images[firstValue(step.Outputs["ImageId"])]
-		if img == nil || img.State == "failed" || img.State == "deregistered" {
-			a.fail(step, now, "The image failed")
-			return now, false
-		}
-		if !img.AvailableAt.After(now) {
-			step.Outputs["ImageState"] = []string{"available"}
-			return laterOf(img.AvailableAt, step.Start), true
-		}
+		return a.imageStepEnd(step, w.EC2.Images[firstValue(step.Outputs["ImageId"])], now)
 	case "aws:createTags":
 		return step.Start, true
 	}
