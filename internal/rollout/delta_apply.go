@@ -279,7 +279,7 @@ func (rc *Context) sendDelta(ctx context.Context, b deltaBatch, maxErrors string
 		Parameters:     map[string][]string{"commands": b.group.commands, "executionTimeout": {strconv.Itoa(b.group.timeout())}},
 		MaxConcurrency: aws.String(ip.MaxConcurrency),
 		MaxErrors:      aws.String(maxErrors),
-		Comment:        aws.String(truncBytes(fmt.Sprintf("amibake rollout %s %s → %s", rc.Fleet.Name, b.batch, lineage.FormatRecipes(b.group.Recipes)), 100)),
+		Comment:        commandComment("amibake rollout %s %s → %s", rc.Fleet.Name, b.batch, lineage.FormatRecipes(b.group.Recipes)),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("send the recipe delta to the %s batch of %s (%d instances): %w", b.batch, rc.Fleet.Name, len(b.ids), err)

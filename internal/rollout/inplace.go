@@ -281,7 +281,7 @@ func (s sendBatch) Run(ctx context.Context, rc *Context) error {
 			in.Targets = append(in.Targets, ssmtypes.Target{Key: aws.String("tag:" + k), Values: []string{rc.Fleet.TargetTags[k]}})
 		}
 	}
-	in.Comment = aws.String(trunc(fmt.Sprintf("amibake rollout %s %s → %s", rc.Fleet.Name, batch, ip.PatchLevel), 100))
+	in.Comment = commandComment("amibake rollout %s %s → %s", rc.Fleet.Name, batch, ip.PatchLevel)
 	out, err := rc.SSM.SendCommand(ctx, in)
 	if err != nil {
 		return fmt.Errorf("send %s to the %s batch of %s: %w", PatchDocument, batch, rc.Fleet.Name, err)
@@ -295,6 +295,13 @@ func (s sendBatch) Run(ctx context.Context, rc *Context) error {
 		return err
 	}
 	return rc.invocations(ctx, cr)
+}
+
+// commandComment is a SendCommand comment, cut to SSM's 100 bytes (not
+// characters: "→" is three). lastCommand finds the fleet's commands by its
+// "amibake rollout FLEET " prefix.
+func commandComment(format string, args ...any) *string {
+	return aws.String(truncBytes(fmt.Sprintf(format, args...), 100))
 }
 
 func trunc(s string, n int) string {

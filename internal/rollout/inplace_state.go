@@ -177,7 +177,7 @@ func (sendBehind) Run(ctx context.Context, rc *Context) error {
 			Parameters:     map[string][]string{"Operation": {"Install"}, "RebootOption": {ip.RebootOption}},
 			MaxConcurrency: aws.String(ip.MaxConcurrency),
 			MaxErrors:      aws.String(ip.MaxErrors),
-			Comment:        aws.String(trunc(fmt.Sprintf("amibake rollout %s resume → %s", rc.Fleet.Name, ip.PatchLevel), 100)),
+			Comment:        commandComment("amibake rollout %s resume → %s", rc.Fleet.Name, ip.PatchLevel),
 		})
 		if err != nil {
 			return fmt.Errorf("send %s to %d instances of %s: %w", PatchDocument, len(ids), rc.Fleet.Name, err)

@@ -369,3 +369,23 @@ func fleetBatchRunning(sb *sandbox.Sandbox) bool {
 	})
 	return running
 }
+
+// SSM's SendCommand comment limit counts bytes: a fleet name that brings
+// the "→" of the patch comment near the 100th character must not push
+// the comment past it (the sandbox refuses it as SSM does).
+func TestInPlaceCommentFitsSSMBytes(t *testing.T) {
+	w := setupInPlace(t)
+	r := w.rollout(w.virtualSleep(nil))
+	r.Fleet.Name = strings.Repeat("w", 70)
+	rep, err := r.InPlace(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, rollout.OutcomeSucceeded, rep.Outcome)
+	w.sb.Do(func(sw *sandbox.World) {
+		cmds := commands(sw)
+		require.Len(t, cmds, 2)
+		for _, c := range cmds {
+			assert.LessOrEqual(t, len(c.Comment), 100, c.Comment)
+			assert.True(t, strings.HasPrefix(c.Comment, "amibake rollout "+r.Fleet.Name+" "), c.Comment)
+		}
+	})
+}
