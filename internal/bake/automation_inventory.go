@@ -82,7 +82,7 @@ func (g *scanGather) gather(ctx context.Context, instanceID string, a *Automatio
 	cfg := g.b.Config.Project
 	g.b.message(g.layer, "gathering the inventory of %s on its scan instance %s", g.ami, instanceID)
 	got, err := inventory.Gather(ctx, ic.SSMAssociations(g.region), ic.SSMInventory(g.region), instanceID, inventory.GatherOptions{
-		Name: associationName(g.buildID), Poll: a.poll(),
+		Name: inventory.AssociationName(g.buildID), Poll: a.poll(),
 		Say: func(s string) { g.b.message(g.layer, "%s", s) },
 	})
 	if err != nil {
@@ -104,21 +104,4 @@ func (g *scanGather) result() error {
 	}
 	g.b.message(g.layer, "inventory of %s staged at %s", g.ami, g.url)
 	return nil
-}
-
-// associationName names the gather association after the build, as the
-// amibake provisioner does (SSM allows [a-zA-Z0-9_.-], 3 to 128
-// characters).
-func associationName(buildID string) string {
-	b := []byte("amibake-inventory-" + buildID)
-	for i, ch := range b {
-		ok := ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9' || ch == '_' || ch == '.' || ch == '-'
-		if !ok {
-			b[i] = '-'
-		}
-	}
-	if len(b) > 128 {
-		b = b[:128]
-	}
-	return string(b)
 }

@@ -38,6 +38,24 @@ type GatherOptions struct {
 	Say func(string)
 }
 
+// AssociationName names a build's gather association after its build id,
+// whichever instance it runs on (the packer build's, or the scan instance
+// of an automation rebake), with SSM's characters and length
+// ([a-zA-Z0-9_.-], 3 to 128).
+func AssociationName(buildID string) string {
+	b := []byte("amibake-inventory-" + buildID)
+	for i, ch := range b {
+		ok := ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9' || ch == '_' || ch == '.' || ch == '-'
+		if !ok {
+			b[i] = '-'
+		}
+	}
+	if len(b) > 128 {
+		b = b[:128]
+	}
+	return string(b)
+}
+
 // Gathered is a fresh AWS:Application inventory of one instance.
 type Gathered struct {
 	Packages []Package

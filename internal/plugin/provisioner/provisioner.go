@@ -188,7 +188,7 @@ func (p *Provisioner) stageInventory(ctx context.Context, ui packersdk.Ui, clien
 	c := &p.config
 	ui.Say(fmt.Sprintf("Gathering the software inventory of %s (%s)...", id, inventory.GatherDocument))
 	g, err := inventory.Gather(ctx, clients.SSMAssociations(c.Region), clients.SSMInventory(c.Region), id, inventory.GatherOptions{
-		Name: associationName(c.InventoryBuildID), Timeout: c.InventoryTimeout, Poll: c.PollInterval,
+		Name: inventory.AssociationName(c.InventoryBuildID), Timeout: c.InventoryTimeout, Poll: c.PollInterval,
 		Sleep: common.Sleep, Say: ui.Message,
 	})
 	if err != nil {
@@ -200,22 +200,6 @@ func (p *Provisioner) stageInventory(ctx context.Context, ui packersdk.Ui, clien
 	}
 	ui.Say(fmt.Sprintf("Inventory of %s: %d packages, captured %s, staged at %s", id, len(g.Packages), g.CaptureTime.Format(time.RFC3339), url))
 	return nil
-}
-
-// associationName names the gather association after the build (SSM
-// allows [a-zA-Z0-9_.-], 3 to 128 characters).
-func associationName(buildID string) string {
-	b := []byte("amibake-inventory-" + buildID)
-	for i, ch := range b {
-		ok := ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9' || ch == '_' || ch == '.' || ch == '-'
-		if !ok {
-			b[i] = '-'
-		}
-	}
-	if len(b) > 128 {
-		b = b[:128]
-	}
-	return string(b)
 }
 
 // instanceID reads the build instance id packer hands every provisioner.

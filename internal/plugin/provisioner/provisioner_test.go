@@ -3,7 +3,6 @@ package provisioner
 import (
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -176,7 +175,4 @@ inventory_build_id = "b-1-app-web"
 	assert.Equal(t, "acme-amibake-inventory", p.config.InventoryBucket)
 	assert.Equal(t, "b-1-app-web", p.config.InventoryBuildID)
 	assert.Equal(t, 10*time.Minute, p.config.InventoryTimeout)
-	assert.Equal(t, "amibake-inventory-b-1-app-web", associationName("b-1-app-web"))
-	assert.Equal(t, "amibake-inventory-b-1-app-web-x", associationName("b 1/app-web x"))
-	assert.Len(t, associationName(strings.Repeat("x", 200)), 128)
 }
