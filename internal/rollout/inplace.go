@@ -263,12 +263,7 @@ func (s sendBatch) Skip(rc *Context) (bool, string) {
 
 func (s sendBatch) Run(ctx context.Context, rc *Context) error {
 	ip := rc.Report.InPlace
-	in := &ssm.SendCommandInput{
-		DocumentName:   aws.String(PatchDocument),
-		Parameters:     map[string][]string{"Operation": {"Install"}, "RebootOption": {ip.RebootOption}},
-		MaxConcurrency: aws.String(ip.MaxConcurrency),
-		MaxErrors:      aws.String(ip.MaxErrors),
-	}
+	in := rc.patchCommand()
 	batch := "fleet"
 	if s.canary {
 		batch = "canary"
@@ -295,6 +290,18 @@ func (s sendBatch) Run(ctx context.Context, rc *Context) error {
 		return err
 	}
 	return rc.invocations(ctx, cr)
+}
+
+// patchCommand is the fleet's AWS-RunPatchBaseline Install under its
+// rate and error limits; the caller names the instances and the comment.
+func (rc *Context) patchCommand() *ssm.SendCommandInput {
+	ip := rc.Report.InPlace
+	return &ssm.SendCommandInput{
+		DocumentName:   aws.String(PatchDocument),
+		Parameters:     map[string][]string{"Operation": {"Install"}, "RebootOption": {ip.RebootOption}},
+		MaxConcurrency: aws.String(ip.MaxConcurrency),
+		MaxErrors:      aws.String(ip.MaxErrors),
+	}
 }
 
 // commandComment is a SendCommand comment, cut to SSM's 100 bytes (not

@@ -171,14 +171,9 @@ func (sendBehind) Run(ctx context.Context, rc *Context) error {
 	ip := rc.Report.InPlace
 	for start := 0; start < len(ip.Targets); start += 50 {
 		ids := ip.Targets[start:min(start+50, len(ip.Targets))]
-		out, err := rc.SSM.SendCommand(ctx, &ssm.SendCommandInput{
-			DocumentName:   aws.String(PatchDocument),
-			InstanceIds:    ids,
-			Parameters:     map[string][]string{"Operation": {"Install"}, "RebootOption": {ip.RebootOption}},
-			MaxConcurrency: aws.String(ip.MaxConcurrency),
-			MaxErrors:      aws.String(ip.MaxErrors),
-			Comment:        commandComment("amibake rollout %s resume → %s", rc.Fleet.Name, ip.PatchLevel),
-		})
+		in := rc.patchCommand()
+		in.InstanceIds, in.Comment = ids, commandComment("amibake rollout %s resume → %s", rc.Fleet.Name, ip.PatchLevel)
+		out, err := rc.SSM.SendCommand(ctx, in)
 		if err != nil {
 			return fmt.Errorf("send %s to %d instances of %s: %w", PatchDocument, len(ids), rc.Fleet.Name, err)
 		}
