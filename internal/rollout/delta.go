@@ -334,8 +334,7 @@ func (deltaTag) Run(ctx context.Context, rc *Context) error {
 	if d.Fingerprint != "" {
 		tags = append(tags, ec2types.Tag{Key: aws.String(lineage.TagFingerprint), Value: aws.String(d.Fingerprint)})
 	}
-	for start := 0; start < len(d.Succeeded); start += 500 {
-		ids := d.Succeeded[start:min(start+500, len(d.Succeeded))]
+	for ids := range slices.Chunk(d.Succeeded, 500) {
 		if _, err := rc.EC2.CreateTags(ctx, &ec2.CreateTagsInput{Resources: ids, Tags: tags}); err != nil {
 			return fmt.Errorf("tag %d instances of %s with their recipes: %w", len(ids), rc.Fleet.Name, err)
 		}

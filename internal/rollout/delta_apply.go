@@ -174,8 +174,8 @@ func (rc *Context) deltaBatches() []deltaBatch {
 	d := rc.Report.InPlace.Delta
 	var out []deltaBatch
 	add := func(batch string, g *DeltaGroup, ids []string) {
-		for start := 0; start < len(ids); start += 50 {
-			out = append(out, deltaBatch{batch: batch, group: g, ids: ids[start:min(start+50, len(ids))]})
+		for part := range slices.Chunk(ids, 50) {
+			out = append(out, deltaBatch{batch: batch, group: g, ids: part})
 		}
 	}
 	for _, g := range d.Groups {

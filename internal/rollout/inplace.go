@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -407,8 +408,7 @@ func (tagPatchLevel) Run(ctx context.Context, rc *Context) error {
 			ip.NotRun = append(ip.NotRun, id)
 		}
 	}
-	for start := 0; start < len(ip.Succeeded); start += 500 {
-		ids := ip.Succeeded[start:min(start+500, len(ip.Succeeded))]
+	for ids := range slices.Chunk(ip.Succeeded, 500) {
 		_, err := rc.EC2.CreateTags(ctx, &ec2.CreateTagsInput{Resources: ids,
 			Tags: []ec2types.Tag{{Key: aws.String(lineage.TagPatchLevel), Value: aws.String(ip.PatchLevel)}}})
 		if err != nil {

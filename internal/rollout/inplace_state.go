@@ -169,8 +169,7 @@ func (sendBehind) String() string { return "patch the instances behind" }
 
 func (sendBehind) Run(ctx context.Context, rc *Context) error {
 	ip := rc.Report.InPlace
-	for start := 0; start < len(ip.Targets); start += 50 {
-		ids := ip.Targets[start:min(start+50, len(ip.Targets))]
+	for ids := range slices.Chunk(ip.Targets, 50) {
 		in := rc.patchCommand()
 		in.InstanceIds, in.Comment = ids, commandComment("amibake rollout %s resume → %s", rc.Fleet.Name, ip.PatchLevel)
 		out, err := rc.SSM.SendCommand(ctx, in)
