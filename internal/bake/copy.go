@@ -187,10 +187,7 @@ func (b *Baker) layerEncryption(layer, region string) (bool, *string) {
 	if l == nil || !l.Volume.Encrypted {
 		return false, nil
 	}
-	kms := l.Volume.KMSKeyID
-	if kms == "" {
-		kms = b.Config.Project.KMSKeyID
-	}
+	kms := l.KMSKey(b.Config.Project)
 	switch {
 	case strings.HasPrefix(kms, "alias/"):
 		return true, aws.String(kms)
@@ -202,11 +199,10 @@ func (b *Baker) layerEncryption(layer, region string) (bool, *string) {
 
 // sharing is the layer's share_with, or the project's.
 func (b *Baker) sharing(layer string) config.Sharing {
-	share := b.Config.Project.ShareWith
-	if l := b.layerConfig(layer); l != nil && l.ShareWith != nil {
-		share = *l.ShareWith
+	if l := b.layerConfig(layer); l != nil {
+		return l.Sharing(b.Config.Project)
 	}
-	return share
+	return b.Config.Project.ShareWith
 }
 
 // finishImages gives available AMIs what packer gives every AMI it makes

@@ -209,20 +209,13 @@ func NewTemplateData(in RenderInput) (*TemplateData, []Secret, hcl.Diagnostics) 
 	if len(regions) == 0 {
 		regions = []string{"us-east-1"}
 	}
-	share := p.ShareWith
-	if l.ShareWith != nil {
-		share = *l.ShareWith
-	}
+	share := l.Sharing(p)
 	provisioner := p.Provisioner
 	if l.Provisioner != "" {
 		provisioner = l.Provisioner
 	}
 	if provisioner == "" {
 		provisioner = ProvisionerSSM
-	}
-	kms := l.Volume.KMSKeyID
-	if kms == "" {
-		kms = p.KMSKeyID
 	}
 	d := &TemplateData{
 		AmibakeVersion:     in.AmibakeVersion,
@@ -236,7 +229,7 @@ func NewTemplateData(in RenderInput) (*TemplateData, []Secret, hcl.Diagnostics) 
 		VolumeSize:         l.Volume.SizeGiB,
 		VolumeType:         orDefault(l.Volume.Type, "gp3"),
 		Encrypted:          l.Volume.Encrypted,
-		KMSKeyID:           kms,
+		KMSKeyID:           l.KMSKey(p),
 		IMDSv2:             l.IMDSv2Required,
 		IAMInstanceProfile: p.IAMInstanceProfile,
 		SubnetID:           p.SubnetID,

@@ -591,13 +591,10 @@ func checkSharedEncryption(p *Project, layers map[string]*Layer) hcl.Diagnostics
 	var viaProject []string
 	for _, name := range keys(layers) {
 		l := layers[name]
-		if !l.Volume.Encrypted || l.Volume.KMSKeyID != "" || p.KMSKeyID != "" {
+		if !l.Volume.Encrypted || l.KMSKey(p) != "" {
 			continue
 		}
-		share := p.ShareWith
-		if l.ShareWith != nil {
-			share = *l.ShareWith
-		}
+		share := l.Sharing(p)
 		if len(share.Accounts)+len(share.Organizations)+len(share.OrgUnits) == 0 {
 			continue
 		}

@@ -137,6 +137,27 @@ type Layer struct {
 	DeclRange hcl.Range
 }
 
+// Sharing is who the layer's AMIs are shared with: its share_with, else
+// the project's (p may be nil).
+func (l *Layer) Sharing(p *Project) Sharing {
+	switch {
+	case l.ShareWith != nil:
+		return *l.ShareWith
+	case p != nil:
+		return p.ShareWith
+	}
+	return Sharing{}
+}
+
+// KMSKey is the key named for the layer's volumes: its kms_key_id, else
+// the project's (p may be nil); empty means the account's default key.
+func (l *Layer) KMSKey(p *Project) string {
+	if l.Volume.KMSKeyID == "" && p != nil {
+		return p.KMSKeyID
+	}
+	return l.Volume.KMSKeyID
+}
+
 // Source selects the upstream AMI of a root layer: an SSM parameter (such as
 // /aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64) or
 // an owners + name filter, newest first.

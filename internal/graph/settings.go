@@ -49,11 +49,7 @@ var ImageSettings = []Setting{
 		if !l.Volume.Encrypted {
 			return cty.StringVal("")
 		}
-		k := l.Volume.KMSKeyID
-		if k == "" && p != nil {
-			k = p.KMSKeyID
-		}
-		return cty.StringVal(k)
+		return cty.StringVal(l.KMSKey(p))
 	}},
 	{Name: "imdsv2_required", Why: "Recorded in the AMI (imds_support = v2.0): instances launched from it refuse IMDSv1.", value: func(l *config.Layer, _ *config.Project) cty.Value {
 		return cty.BoolVal(l.IMDSv2Required)
