@@ -126,7 +126,7 @@ func (s *Server) SeedFleets(ctx context.Context, spec FleetSeed) (*FleetSeeded, 
 			return out, fmt.Errorf("seed fleets: instances need image_id and a count of at least 1")
 		}
 		tags := make([]ec2types.Tag, 0, len(in.Tags))
-		for _, k := range sortedTagKeys(in.Tags) {
+		for _, k := range sortedKeys(in.Tags) {
 			tags = append(tags, ec2types.Tag{Key: aws.String(k), Value: aws.String(in.Tags[k])})
 		}
 		ri := &ec2.RunInstancesInput{ImageId: aws.String(in.ImageID), InstanceType: ec2types.InstanceType(orDefault(in.InstanceType, "t3.micro")),
@@ -166,15 +166,6 @@ func orDefault(s, def string) string {
 		return def
 	}
 	return s
-}
-
-func sortedTagKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // registerFleetAdmin adds POST /_sandbox/seed/fleets (a FleetSeed as JSON;
