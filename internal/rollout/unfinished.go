@@ -23,19 +23,25 @@ import (
 // on different versions of one template each get their own version, and
 // only one of them can be the default), the rollout did finish.
 func rolloutUnfinished(fleet, target string, v, def *ec2types.LaunchTemplateVersion) bool {
-	if v == nil || aws.ToBool(v.DefaultVersion) || ourVersion(fleet, target, def) {
+	if v == nil || aws.ToBool(v.DefaultVersion) {
 		return false
 	}
-	return ourVersion(fleet, target, v)
+	_, defOurs := rolloutFrom(fleet, target, def)
+	_, ours := rolloutFrom(fleet, target, v)
+	return ours && !defOurs
 }
 
-// ourVersion: v was made by a rollout of fleet to target.
-func ourVersion(fleet, target string, v *ec2types.LaunchTemplateVersion) bool {
+// rolloutFrom: v was made by a rollout of fleet to target, which replaced
+// from.
+func rolloutFrom(fleet, target string, v *ec2types.LaunchTemplateVersion) (from string, ok bool) {
 	if v == nil {
-		return false
+		return "", false
 	}
 	f, from, to, _, ok := parseDescription(aws.ToString(v.VersionDescription))
-	return ok && f == fleet && to == target && from != to
+	if !ok || f != fleet || to != target || from == to {
+		return "", false
+	}
+	return from, true
 }
 
 // rolloutReplaced: v, the version a group runs, is the template's default
@@ -47,11 +53,7 @@ func rolloutReplaced(fleet, target string, v *ec2types.LaunchTemplateVersion) (s
 	if v == nil || !aws.ToBool(v.DefaultVersion) {
 		return "", false
 	}
-	f, from, to, _, ok := parseDescription(aws.ToString(v.VersionDescription))
-	if !ok || f != fleet || to != target || from == to {
-		return "", false
-	}
-	return from, true
+	return rolloutFrom(fleet, target, v)
 }
 
 // prunable are the versions a prune deletes, newest first: of those older
