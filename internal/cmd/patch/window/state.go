@@ -52,9 +52,9 @@ type Change struct {
 func Observe(ctx context.Context, api awsapi.SSMWindows, project string) ([]*Window, error) {
 	prefix := Prefix(project)
 	var out []*Window
-	var token *string
-	for {
-		page, err := api.DescribeMaintenanceWindows(ctx, &ssm.DescribeMaintenanceWindowsInput{MaxResults: aws.Int32(50), NextToken: token})
+	p := ssm.NewDescribeMaintenanceWindowsPaginator(api, &ssm.DescribeMaintenanceWindowsInput{MaxResults: aws.Int32(50)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("describe maintenance windows: %w", err)
 		}
@@ -82,10 +82,6 @@ func Observe(ctx context.Context, api awsapi.SSMWindows, project string) ([]*Win
 			}
 			out = append(out, w)
 		}
-		if aws.ToString(page.NextToken) == "" {
-			break
-		}
-		token = page.NextToken
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
@@ -99,10 +95,10 @@ func observeFleets(ctx context.Context, api awsapi.SSMWindows, w *Window) error 
 		}
 		return byFleet[name]
 	}
-	var token *string
-	for {
-		page, err := api.DescribeMaintenanceWindowTargets(ctx, &ssm.DescribeMaintenanceWindowTargetsInput{WindowId: aws.String(w.ID),
-			MaxResults: aws.Int32(100), NextToken: token})
+	targets := ssm.NewDescribeMaintenanceWindowTargetsPaginator(api, &ssm.DescribeMaintenanceWindowTargetsInput{WindowId: aws.String(w.ID),
+		MaxResults: aws.Int32(100)})
+	for targets.HasMorePages() {
+		page, err := targets.NextPage(ctx)
 		if err != nil {
 			return fmt.Errorf("targets of maintenance window %s (%s): %w", w.Name, w.ID, err)
 		}
@@ -118,15 +114,11 @@ func observeFleets(ctx context.Context, api awsapi.SSMWindows, w *Window) error 
 				f.Targets = append(f.Targets, Target{Key: aws.ToString(st.Key), Values: st.Values})
 			}
 		}
-		if aws.ToString(page.NextToken) == "" {
-			break
-		}
-		token = page.NextToken
 	}
-	token = nil
-	for {
-		page, err := api.DescribeMaintenanceWindowTasks(ctx, &ssm.DescribeMaintenanceWindowTasksInput{WindowId: aws.String(w.ID),
-			MaxResults: aws.Int32(100), NextToken: token})
+	tasks := ssm.NewDescribeMaintenanceWindowTasksPaginator(api, &ssm.DescribeMaintenanceWindowTasksInput{WindowId: aws.String(w.ID),
+		MaxResults: aws.Int32(100)})
+	for tasks.HasMorePages() {
+		page, err := tasks.NextPage(ctx)
 		if err != nil {
 			return fmt.Errorf("tasks of maintenance window %s (%s): %w", w.Name, w.ID, err)
 		}
@@ -156,10 +148,6 @@ func observeFleets(ctx context.Context, api awsapi.SSMWindows, w *Window) error 
 				f.TaskParams = tip.RunCommand.Parameters
 			}
 		}
-		if aws.ToString(page.NextToken) == "" {
-			break
-		}
-		token = page.NextToken
 	}
 	for _, name := range sortedKeys(byFleet) {
 		w.Fleets = append(w.Fleets, byFleet[name])
