@@ -351,7 +351,19 @@ func checkPattern(attrs hcl.Attributes, name, got string, re *regexp.Regexp, wha
 
 // checkLabel validates a block label (a name) against re.
 func checkLabel(block *hcl.Block, what string, re *regexp.Regexp, hint string) hcl.Diagnostics {
-	if len(block.Labels) == 0 || re.MatchString(block.Labels[0]) {
+	if len(block.Labels) == 0 {
+		return nil
+	}
+	if n := len(block.Labels[0]); n > maxBlockName {
+		return hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Invalid " + what + " name",
+			Detail: fmt.Sprintf("%q is %d characters; a %s name has at most %d: it is part of AWS names and texts with their own limits (SSM Run Command comments of 100 bytes, maintenance window and target names, tag values).",
+				block.Labels[0], n, what, maxBlockName),
+			Subject: block.LabelRanges[0].Ptr(),
+		}}
+	}
+	if re.MatchString(block.Labels[0]) {
 		return nil
 	}
 	return hcl.Diagnostics{{
@@ -369,6 +381,8 @@ var (
 	layerNameRe   = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
 	layerNameHint = "use lowercase letters, digits and dashes, starting with a letter"
 	blockNameRe   = regexp.MustCompile(`^[a-z][a-z0-9_-]*$`)
+	// maxBlockName bounds layer, recipe, baseline and fleet names.
+	maxBlockName  = 64
 	blockNameHint = "use lowercase letters, digits, underscores and dashes, starting with a letter"
 )
 

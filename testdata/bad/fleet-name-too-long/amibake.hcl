@@ -1,0 +1,3 @@
+project "demo" {
+  regions = ["us-east-1"]
+}

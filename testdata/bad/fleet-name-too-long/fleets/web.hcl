@@ -1,0 +1,5 @@
+fleet "web-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" {
+  layer    = layer.linux
+  strategy = "replace"
+  asg      = ["web-prod"]
+}
