@@ -580,7 +580,7 @@ func (a *Automation) adoptable(ctx context.Context, client awsapi.EC2, project, 
 	}
 	var ids []string
 	for _, img := range out.Images {
-		if id := aws.ToString(img.ImageId); id != current && imageTag(&img, lineage.TagRevoked) == "" {
+		if id := aws.ToString(img.ImageId); id != current && !hasTag(&img, lineage.TagRevoked) {
 			ids = append(ids, id)
 		}
 	}
