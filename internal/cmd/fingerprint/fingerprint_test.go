@@ -20,6 +20,7 @@ import (
 	"github.com/amibake/amibake/internal/config"
 	"github.com/amibake/amibake/internal/graph"
 	"github.com/amibake/amibake/internal/iostreams"
+	"github.com/amibake/amibake/internal/testutil"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
@@ -132,13 +133,7 @@ func projectConfig(t *testing.T) *config.Config {
 
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		require.NoError(t, os.WriteFile(path, got, 0o644))
-	}
-	want, err := os.ReadFile(path)
-	require.NoError(t, err, "run go test -update to create %s", path)
-	assert.Equal(t, string(want), string(got))
+	testutil.Golden(t, filepath.Join("testdata", name+".golden"), got, *update)
 }
 
 func TestFingerprintRunGolden(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/amibake/amibake/internal/cmdutil"
 	"github.com/amibake/amibake/internal/iostreams"
+	"github.com/amibake/amibake/internal/testutil"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
@@ -45,14 +46,7 @@ func run(f *cmdutil.Factory, runF func(*BuildspecOptions) error, args ...string)
 
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		require.NoError(t, os.MkdirAll("testdata", 0o755))
-		require.NoError(t, os.WriteFile(path, got, 0o644))
-	}
-	want, err := os.ReadFile(path)
-	require.NoError(t, err, "run go test -update to create %s", path)
-	assert.Equal(t, string(want), string(got))
+	testutil.Golden(t, filepath.Join("testdata", name), got, *update)
 }
 
 func TestNewCmdBuildspec(t *testing.T) {
